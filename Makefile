@@ -1,0 +1,48 @@
+# Common verbs. `make demo` and `make test` are the two set-up commands of the README.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+EXTRAS ?= dev,hf,llamacpp,openai,ray,merge,train,models,interactive
+export FORGETMAP_DATA_DIR ?= $(abspath ../shared/data)
+
+.PHONY: venv install test test-fast lint format demo bench bench-engine bench-extract clean
+
+$(BIN)/activate:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+venv: $(BIN)/activate
+
+install: venv
+	$(BIN)/pip install -q 'torch==2.13.0'
+	$(BIN)/pip install -q -e '.[$(EXTRAS)]'
+
+test: install
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/python -m pytest -q
+
+test-fast:
+	$(BIN)/python -m pytest -q -m "not slow and not browser"
+
+lint:
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
+
+format:
+	$(BIN)/ruff format src tests benchmarks scripts
+	$(BIN)/ruff check --fix src tests benchmarks scripts
+
+demo: install
+	$(BIN)/forgetmap demo
+
+bench: install
+	$(BIN)/python benchmarks/bench_compare.py
+
+bench-engine: install
+	$(BIN)/python benchmarks/bench_engine.py
+
+bench-extract: install
+	$(BIN)/python benchmarks/bench_extract.py
+
+clean:
+	rm -rf .bench build dist .pytest_cache .ruff_cache

@@ -1,0 +1,5 @@
+import sys
+
+from forgetmap.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Layer 6: the thin command line over the library API."""

@@ -1,0 +1,20 @@
+"""Layer 1: the per-sample record contract (DESIGN.md section 3), its Parquet store and manifest."""
+
+from forgetmap.records.schema import (
+    CONTRACT_COLUMNS,
+    RECORD_SCHEMA,
+    REQUIRED_COLUMNS,
+    conform,
+    model_slug,
+)
+from forgetmap.records.store import ResultsStore, read_records
+
+__all__ = [
+    "CONTRACT_COLUMNS",
+    "RECORD_SCHEMA",
+    "REQUIRED_COLUMNS",
+    "ResultsStore",
+    "conform",
+    "model_slug",
+    "read_records",
+]
