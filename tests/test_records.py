@@ -56,19 +56,31 @@ def test_conform_missing_column_names_it():
 
 
 def test_conform_bad_bool_names_value():
-    t = pa.table({"model": ["m"], "task": ["t"], "item_id": ["1"], "seed": [0], "correct": ["maybe"]})
+    t = pa.table(
+        {"model": ["m"], "task": ["t"], "item_id": ["1"], "seed": [0], "correct": ["maybe"]}
+    )
     with pytest.raises(SchemaError, match="'correct'.*'maybe'"):
         conform(t, "f.jsonl")
 
 
 def test_conform_bad_int_names_column():
-    t = pa.table({"model": ["m"], "task": ["t"], "item_id": ["1"], "seed": ["zero"], "correct": [True]})
+    t = pa.table(
+        {"model": ["m"], "task": ["t"], "item_id": ["1"], "seed": ["zero"], "correct": [True]}
+    )
     with pytest.raises(SchemaError, match="'seed'"):
         conform(t, "f.jsonl")
 
 
 def test_conform_null_key_rejected():
-    t = pa.table({"model": ["m", None], "task": ["t", "t"], "item_id": ["1", "2"], "seed": [0, 0], "correct": [True, False]})
+    t = pa.table(
+        {
+            "model": ["m", None],
+            "task": ["t", "t"],
+            "item_id": ["1", "2"],
+            "seed": [0, 0],
+            "correct": [True, False],
+        }
+    )
     with pytest.raises(SchemaError, match="'model' has 1 empty"):
         conform(t, "f")
 

@@ -84,7 +84,9 @@ def conform(
         nulls = out.column(name).null_count
         if nulls:
             idx = pc.index(pc.is_null(out.column(name)), True).as_py()
-            raise SchemaError(f"{source}: column '{name}' has {nulls} empty value(s) (first at row {idx})")
+            raise SchemaError(
+                f"{source}: column '{name}' has {nulls} empty value(s) (first at row {idx})"
+            )
     return out.cast(RECORD_SCHEMA)
 
 
@@ -93,7 +95,9 @@ def _cast_column(col: pa.ChunkedArray, field: pa.Field, source: str) -> pa.Chunk
         return col
     target = field.type
     try:
-        if pa.types.is_boolean(target) and (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+        if pa.types.is_boolean(target) and (
+            pa.types.is_string(col.type) or pa.types.is_large_string(col.type)
+        ):
             lowered = pc.utf8_lower(pc.utf8_trim_whitespace(col))
             ok = pc.is_in(lowered, pa.array(["true", "false", "1", "0", "yes", "no"]))
             if not pc.all(pc.or_kleene(ok, pc.is_null(lowered))).as_py():
@@ -102,7 +106,9 @@ def _cast_column(col: pa.ChunkedArray, field: pa.Field, source: str) -> pa.Chunk
                     f"{source}: column '{field.name}' must be boolean (true/false/1/0), got {bad!r}"
                 )
             return _str_to_bool(lowered)
-        if pa.types.is_string(target) and not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+        if pa.types.is_string(target) and not (
+            pa.types.is_string(col.type) or pa.types.is_large_string(col.type)
+        ):
             if pa.types.is_floating(col.type):
                 # 3.0 -> "3", keeping integers written as floats (pandas NaN-coerced) readable
                 as_int = pc.cast(col, pa.int64(), safe=False)

@@ -49,7 +49,9 @@ class ResultsStore:
     def run_dir(self, model: str, run_id: str) -> Path:
         return self.root / model_slug(model) / run_id
 
-    def append(self, table: pa.Table, model: str, run_id: str, source: str = "<batch>") -> Path | None:
+    def append(
+        self, table: pa.Table, model: str, run_id: str, source: str = "<batch>"
+    ) -> Path | None:
         """Atomically write one batch of records for `model`; returns the file, None if empty."""
         if table.num_rows == 0:
             return None
@@ -87,7 +89,9 @@ class ResultsStore:
         if not self.root.exists():
             raise ForgetmapError(f"results directory {self.root} does not exist")
         if models is None:
-            dirs = [p for p in sorted(self.root.iterdir()) if p.is_dir() and not p.name.startswith(".")]
+            dirs = [
+                p for p in sorted(self.root.iterdir()) if p.is_dir() and not p.name.startswith(".")
+            ]
         else:
             dirs = [self.root / model_slug(m) for m in models]
         return [
@@ -121,13 +125,19 @@ class ResultsStore:
             self._check_models(models)
         files = self.files(models)
         if not files:
-            return RECORD_SCHEMA.empty_table().select(list(columns) if columns else RECORD_SCHEMA.names)
+            return RECORD_SCHEMA.empty_table().select(
+                list(columns) if columns else RECORD_SCHEMA.names
+            )
         return read_records(files, columns=columns, filter=filter)
 
     def _check_models(self, models: Iterable[str]) -> None:
         missing = [m for m in models if not (self.root / model_slug(m)).is_dir()]
         if missing:
-            known = [p.name.replace("__", "/") for p in self.root.iterdir() if p.is_dir()] if self.root.exists() else []
+            known = (
+                [p.name.replace("__", "/") for p in self.root.iterdir() if p.is_dir()]
+                if self.root.exists()
+                else []
+            )
             raise ForgetmapError(
                 f"model(s) {', '.join(map(repr, missing))} not found in {self.root}; "
                 f"known models: {', '.join(sorted(known)) or 'none'}"
@@ -140,9 +150,8 @@ class ResultsStore:
         con = duckdb.connect()
         files = [str(f) for f in self.files(models)]
         if files:
-            con.execute(
-                "CREATE VIEW records AS SELECT * FROM read_parquet(?, union_by_name=true)", [files]
-            )
+            listing = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+            con.execute(f"CREATE VIEW records AS SELECT * FROM read_parquet([{listing}])")
         else:
             con.register("records", RECORD_SCHEMA.empty_table())
         return con
@@ -166,5 +175,7 @@ def read_records(
             try:
                 pq.read_schema(p)
             except Exception as inner:  # noqa: BLE001 - any failure here is the corrupt file
-                raise ForgetmapError(f"{p}: not a readable Parquet records file ({inner})") from None
+                raise ForgetmapError(
+                    f"{p}: not a readable Parquet records file ({inner})"
+                ) from None
         raise ForgetmapError(f"reading records failed: {exc}") from None
