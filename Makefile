@@ -2,7 +2,7 @@
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-EXTRAS ?= dev,hf,llamacpp,openai,ray,merge,train,models,interactive
+EXTRAS ?= dev,hf,llamacpp,openai,ray,merge,train,models,interactive,ifeval
 export FORGETMAP_DATA_DIR ?= $(abspath ../shared/data)
 
 .PHONY: venv install test test-fast lint format demo bench bench-engine bench-extract clean

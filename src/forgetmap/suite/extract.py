@@ -1,0 +1,576 @@
+"""Answer extraction: from a raw generation to the option letter the model chose.
+
+Extraction quality decides how much apparent "forgetting" is only a format failure, so every
+prediction records which rule produced it (`Extraction.rule`) and the rules are ordered from the
+strictest (the requested last line `Answer: X`) to the loosest (a bare number on the last line).
+The guiding principle is precision over recall: a rule fires only when the response commits to
+one answer; when nothing unambiguous is found the status is `no_answer` and `pred` is None --
+an answer is never guessed.
+
+Rules, in order (the first that fires wins; `:text`, `:number`, `:index` suffixes say how a
+value was mapped to an option letter):
+
+1. ``answer_line``  -- the last non-empty line is exactly ``Answer: X`` (the prompt's format)
+2. ``answer_tag``   -- the last ``Answer: ...`` / ``Final answer: ...`` anywhere (markdown allowed)
+3. ``answer_is``    -- the last "the (correct) answer/option is (X)"
+4. ``boxed``        -- the last ``\\boxed{...}``
+5. ``bold``         -- bold option letters (``**B**``) that all agree
+6. ``code``         -- ``answer = "B"`` / ``print("B")`` / ``return "B"`` in code
+7. ``paren_end``    -- the last line ends with (or starts with) one ``(X)``, not an option listing
+8. ``lone_letter``  -- the last line is only an option letter (``B``, ``B.``, ``Option B``)
+9. ``option_text``  -- the last line is exactly one option's text
+10. ``number``      -- numeric options: the last line holds exactly one number that is an option
+
+A value is resolved to a letter by (in order): an option letter, the exact (normalised) option
+text, a number equal to a numeric option's text, or -- for non-numeric options only -- a
+1-based option number (``:index``). A letter beyond the item's k options gives status
+``invalid``. Reasoning blocks (``<think>...</think>``, ``<|begin_of_thought|>...``) are removed
+first; code-fence delimiter lines are dropped so an answer written inside a fence still counts.
+
+Free-form tasks (no options: BBH dyck_languages, word_sorting, multistep_arithmetic_two) take
+the text after the last ``Answer:`` (or "the answer is ...") and compare it to the gold text
+after `normalize_free_form`.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+__all__ = [
+    "Extraction",
+    "RULES",
+    "extract",
+    "normalize_free_form",
+    "reextract",
+    "strip_reasoning",
+]
+
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+RULES: tuple[str, ...] = (
+    "answer_line",
+    "answer_tag",
+    "answer_is",
+    "boxed",
+    "bold",
+    "code",
+    "paren_end",
+    "lone_letter",
+    "option_text",
+    "number",
+)
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """What was extracted: `pred` (option letter, or answer text for free-form tasks; None when
+    nothing was found), `status` (`ok`, `no_answer`, `invalid`) and the `rule` that fired."""
+
+    pred: str | None
+    status: str
+    rule: str | None
+
+
+NO_ANSWER = Extraction(None, "no_answer", None)
+
+# --- pre-processing -------------------------------------------------------------------------
+
+_THINK_PAIRS = (
+    ("<think>", "</think>"),
+    ("<thinking>", "</thinking>"),
+    ("<reasoning>", "</reasoning>"),
+    ("<|begin_of_thought|>", "<|end_of_thought|>"),
+)
+_SOLUTION_TAGS = re.compile(r"<\|(?:begin|end)_of_solution\|>|</?(?:answer|solution)>", re.I)
+_FENCE_LINE = re.compile(r"^\s*(```|~~~)[\w+-]*\s*$", re.M)
+
+
+def strip_reasoning(response: str) -> tuple[str, bool]:
+    """Drop reasoning blocks; returns (visible text, truncated) where `truncated` means a
+    reasoning block was opened and never closed (the model ran out of tokens while thinking).
+
+    A closing tag without an opening one (chat templates that pre-fill ``<think>``) drops
+    everything before it.
+    """
+    text = response
+    truncated = False
+    for open_tag, close_tag in _THINK_PAIRS:
+        lower = text.lower()
+        if close_tag in lower:
+            # keep what follows the last closing tag; the opening tag may be in the template
+            text = text[lower.rfind(close_tag) + len(close_tag) :]
+        elif open_tag in lower:
+            text = text[: lower.find(open_tag)]
+            truncated = True
+    text = _SOLUTION_TAGS.sub("\n", text)
+    text = _FENCE_LINE.sub("", text)
+    return text, truncated
+
+
+# --- value resolution -----------------------------------------------------------------------
+
+_MD = re.compile(r"[*_`#]+")
+_TEX_WRAP = re.compile(r"\\(?:text|textbf|mathrm|mathbf|texttt|emph)\s*\{([^{}]*)\}")
+_NUM = re.compile(r"[-+]?\d+(?:[.,]\d+)?")
+
+
+def _norm(s: str) -> str:
+    """Case/space/markdown-insensitive form used to compare option texts."""
+    s = unicodedata.normalize("NFKC", s)
+    s = _TEX_WRAP.sub(r"\1", s)
+    s = _MD.sub("", s).replace("$", "")
+    s = s.strip().strip("\"'“”‘’«»").strip()
+    s = re.sub(r"\s+", " ", s).lower()
+    return s.rstrip(".!;:,").strip()
+
+
+def _as_int(s: str) -> int | None:
+    s = s.strip()
+    if re.fullmatch(r"[-+]?\d+", s):
+        return int(s)
+    if re.fullmatch(r"[-+]?\d+\.0+", s):
+        return int(float(s))
+    return None
+
+
+class _Opts:
+    """An item's options in the forms the rules need (built once per call)."""
+
+    def __init__(self, choices: list[str], k: int | None) -> None:
+        self.choices = list(choices)
+        self.k = k if k else (len(choices) or None)
+        self.norm = [_norm(c) for c in self.choices]
+        ints = [_as_int(c) for c in self.norm]
+        self.numeric = bool(self.choices) and all(i is not None for i in ints)
+        self.int_of = {v: i for i, v in enumerate(ints) if v is not None} if self.numeric else {}
+
+    def letter_ok(self, letter: str) -> bool:
+        return self.k is None or LETTERS.index(letter) < self.k
+
+    def by_text(self, value: str) -> int | None:
+        v = _norm(value)
+        if not v:
+            return None
+        hits = [i for i, c in enumerate(self.norm) if c == v]
+        return hits[0] if len(hits) == 1 else None
+
+    def by_prefix_text(self, value: str) -> int | None:
+        """Option whose text starts `value` followed by a boundary ("Yes, because ...")."""
+        v = _norm(value)
+        hits = [
+            i
+            for i, c in enumerate(self.norm)
+            if c and v.startswith(c) and (len(v) == len(c) or not v[len(c)].isalnum())
+        ]
+        if not hits:
+            return None
+        longest = max(len(self.norm[i]) for i in hits)
+        best = [i for i in hits if len(self.norm[i]) == longest]
+        return best[0] if len(best) == 1 else None
+
+
+# a letter label at the start of a value: "B", "(B)", "B)", "B.", "[B]", "Option B", "B:"
+_LABEL = re.compile(
+    r"^\s*(?:(?:option|choice|letter)\s*:?\s*)?(?P<open>[(\[])?(?P<letter>[A-Za-z])(?P<close>[)\]])?"
+    r"(?P<after>[.:,;!)\-–—]?)(?=\s|$)(?P<rest>.*)$",
+    re.I | re.S,
+)
+
+
+def _resolve(value: str, opts: _Opts, strict_rest: bool = True) -> tuple[str, str] | None:
+    """Map an answer value to (letter, how) or None. `how` is '' (letter), 'text', 'number' or
+    'index'. Returns ('?X', ...) for a letter outside the options (caller marks invalid)."""
+    v = _BOXED.sub(r"\1", value)
+    v = _TEX_WRAP.sub(r"\1", v)
+    v = _MD.sub("", v).replace("$", "").strip().strip("\"'“”‘’").strip()
+    if not v:
+        return None
+    m = _LABEL.match(v)
+    if m:
+        letter, rest = m.group("letter"), m.group("rest").strip()
+        wrapped = bool(m.group("open") or m.group("close"))
+        marked = wrapped or bool(m.group("after")) or v.lower().startswith(("option", "choice"))
+        accept = False
+        if letter.isupper():
+            if not rest or marked:
+                accept = True
+            elif opts.choices and opts.by_prefix_text(rest) is not None:
+                accept = True  # "B Paris" where Paris is an option
+            elif not strict_rest:
+                accept = True
+        else:
+            # lowercase: only when unmistakably a label ("b", "(b)", "b)"), never "a bird"
+            accept = (not rest and not m.group("after")) or (wrapped and not rest)
+            accept = accept or (wrapped and m.group("close") is not None and not rest)
+        if accept:
+            up = letter.upper()
+            # "a" / "I" as words: an uppercase bare "A" followed by words is rejected above
+            if opts.choices or opts.k:
+                return (up, "") if opts.letter_ok(up) else ("?" + up, "")
+            return (up, "")
+    if opts.choices:
+        i = opts.by_text(v)
+        if i is None:
+            i = opts.by_prefix_text(v)
+        if i is not None:
+            return LETTERS[i], "text"
+    n = _NUM.match(v)
+    if n and (len(v) == n.end() or not v[n.end()].isalnum()):
+        num = _as_int(n.group(0).replace(",", ""))
+        if num is not None:
+            if opts.numeric:
+                if num in opts.int_of:
+                    return LETTERS[opts.int_of[num]], "number"
+                return None
+            if opts.k and 1 <= num <= opts.k and not v[n.end() :].strip(" .").strip():
+                return LETTERS[num - 1], "index"
+    return None
+
+
+# --- rules ----------------------------------------------------------------------------------
+
+_ANSWER_LINE = re.compile(r"^Answer: ([A-Z])$")
+_ANSWER_TAG = re.compile(
+    r"(?:^|[^a-z])(?:final\s+|correct\s+|my\s+)?answer\s*(?:\*\*|__)?\s*(?:[:：]|-\s)\s*(?P<val>[^\n]*)",
+    re.I,
+)
+_ANSWER_IS = re.compile(
+    r"\b(?:answer|option|choice)\s*(?:\*\*)?\s+(?:is|would\s+be|should\s+be|must\s+be)\s*:?\s*(?P<val>[^\n]*)",
+    re.I,
+)
+_BOXED = re.compile(r"\\boxed\s*\{((?:[^{}]|\{[^{}]*\})*)\}")
+_BOLD = re.compile(r"\*\*([^*\n]{1,200}?)\*\*")
+_CODE = re.compile(
+    r"""(?:\b(?:answer|ans|result|choice|final_answer)\s*=\s*|\bprint\s*\(\s*|\breturn\s+)"""
+    r"""(?P<q>['"]?)(?P<val>[A-Z]|\d{1,3})(?P=q)\s*\)?""",
+    re.I,
+)
+_PAREN = re.compile(r"\(([A-Z])\)")
+_LISTING = re.compile(r"^\s*(?:[-*]\s*)?\(?([A-Z])[).:]\s+\S")
+
+
+def _lines(text: str) -> list[str]:
+    return [ln.strip() for ln in text.splitlines() if ln.strip()]
+
+
+def _value_span(val: str) -> str:
+    """Trim an answer value to its first sentence/clause for resolution."""
+    return val.strip()
+
+
+def _finish(res: tuple[str, str] | None, rule: str) -> Extraction | None:
+    if res is None:
+        return None
+    letter, how = res
+    name = f"{rule}:{how}" if how else rule
+    if letter.startswith("?"):
+        return Extraction(letter[1:], "invalid", name)
+    return Extraction(letter, "ok", name)
+
+
+def _rule_answer_line(lines: list[str], opts: _Opts) -> Extraction | None:
+    if not lines:
+        return None
+    m = _ANSWER_LINE.match(lines[-1])
+    if not m:
+        return None
+    letter = m.group(1)
+    if opts.letter_ok(letter):
+        return Extraction(letter, "ok", "answer_line")
+    return Extraction(letter, "invalid", "answer_line")
+
+
+def _last_resolved(
+    pattern: re.Pattern[str], text: str, opts: _Opts, rule: str
+) -> Extraction | None:
+    """The last match of `pattern` whose value resolves; an unresolvable last match does not
+    fall back to an earlier one (the model's final statement is what counts)."""
+    matches = list(pattern.finditer(text))
+    for m in reversed(matches):
+        val = m.group("val")
+        if not _MD.sub("", val).strip():
+            # "**Answer:**\n\nB": value on the next non-empty line
+            following = _lines(text[m.end() :])
+            if not following:
+                continue
+            val = following[0]
+        return _finish(_resolve(_value_span(val), opts), rule)
+    return None
+
+
+def _rule_boxed(text: str, opts: _Opts) -> Extraction | None:
+    found = _BOXED.findall(text)
+    if not found:
+        return None
+    return _finish(_resolve(found[-1], opts), "boxed")
+
+
+def _rule_bold(text: str, opts: _Opts) -> Extraction | None:
+    letters: list[str] = []
+    for span in _BOLD.findall(text):
+        m = _LABEL.match(_MD.sub("", span).strip())
+        if not m or not m.group("letter").isupper():
+            continue
+        rest = m.group("rest").strip()
+        if rest and not (m.group("open") or m.group("close") or m.group("after")):
+            continue  # "**A bird**" is not a label
+        letters.append(m.group("letter"))
+    if not letters or len(set(letters)) != 1:
+        return None
+    return _finish((letters[-1] if opts.letter_ok(letters[-1]) else "?" + letters[-1], ""), "bold")
+
+
+def _rule_code(text: str, opts: _Opts) -> Extraction | None:
+    found = list(_CODE.finditer(text))
+    if not found:
+        return None
+    val = found[-1].group("val")
+    if val.isalpha() and not val.isupper():
+        return None
+    return _finish(_resolve(val, opts), "code")
+
+
+def _is_listing(lines: list[str]) -> bool:
+    """The tail of the response is the option list echoed back (A) ..., B) ...)."""
+    tail = [m.group(1) for ln in lines[-3:] if (m := _LISTING.match(ln))]
+    return len(set(tail)) >= 2
+
+
+def _rule_paren_end(lines: list[str], opts: _Opts) -> Extraction | None:
+    if not lines:
+        return None
+    last = _MD.sub("", lines[-1]).strip()
+    found = set(_PAREN.findall(last))
+    if len(found) != 1:
+        return None
+    letter = found.pop()
+    ends = re.search(r"\(([A-Z])\)[\s.!)\]\"']*$", last)
+    starts = re.match(r"^\(([A-Z])\)", last)
+    if not (ends or starts) or _is_listing(lines):
+        return None
+    if starts and not ends:
+        rest = last[starts.end() :].strip()
+        # "(B) Paris" must be that option's text (or nothing), not "(B) is wrong"
+        if rest and opts.choices and opts.by_prefix_text(rest) != LETTERS.index(letter):
+            return None
+        if rest and not opts.choices:
+            return None
+    return _finish((letter if opts.letter_ok(letter) else "?" + letter, ""), "paren_end")
+
+
+_LONE = re.compile(
+    r"^(?:(?:final\s+)?(?:option|choice|letter)\s*:?\s*)?[(\[]?([A-Z])[)\]]?[.!]?$", re.I
+)
+
+
+def _rule_lone_letter(lines: list[str], opts: _Opts) -> Extraction | None:
+    if not lines:
+        return None
+    last = _MD.sub("", lines[-1]).strip().strip("\"'")
+    m = _LONE.match(last)
+    if not m:
+        return None
+    letter = m.group(1)
+    bare = last == letter
+    if not letter.isupper() and (bare or last.lower() in ("a.", "i.")):
+        return None  # a lowercase bare letter is a word fragment, not an answer
+    letter = letter.upper()
+    if bare and len(lines) > 1 and _is_listing(lines):
+        return None
+    return _finish((letter if opts.letter_ok(letter) else "?" + letter, ""), "lone_letter")
+
+
+def _rule_option_text(lines: list[str], opts: _Opts) -> Extraction | None:
+    if not lines or not opts.choices:
+        return None
+    last = lines[-1]
+    # "B) Paris" as the last line of a listing is an echo, not an answer
+    if _is_listing(lines):
+        return None
+    i = opts.by_text(last)
+    if i is None:
+        return None
+    return Extraction(LETTERS[i], "ok", "option_text")
+
+
+def _rule_number(lines: list[str], opts: _Opts) -> Extraction | None:
+    if not lines or not opts.numeric:
+        return None
+    nums = _NUM.findall(_MD.sub("", lines[-1]))
+    ints = {_as_int(n) for n in nums}
+    if len(ints) != 1 or None in ints:
+        return None
+    num = ints.pop()
+    if num in opts.int_of:
+        return Extraction(LETTERS[opts.int_of[num]], "ok", "number")
+    return None
+
+
+# --- free-form ------------------------------------------------------------------------------
+
+_FREE_IS = re.compile(r"\bthe\s+(?:final\s+)?answer\s+is\s*:?\s*(?P<val>[^\n]*)", re.I)
+
+
+def normalize_free_form(text: str | None) -> str | None:
+    """Comparable form of a free-form answer: markdown, quotes, surrounding brackets of LaTeX,
+    trailing period and repeated spaces removed, lowercased; integers written as floats ("24.0")
+    become integers."""
+    if text is None:
+        return None
+    s = _TEX_WRAP.sub(r"\1", unicodedata.normalize("NFKC", text))
+    s = re.sub(r"[*`$]+", "", s).strip().strip("\"'“”").strip()
+    s = re.sub(r"\s+", " ", s).lower().rstrip(".").strip()
+    i = _as_int(s)
+    return str(i) if i is not None else s
+
+
+def _clean_free(val: str) -> str:
+    """The answer text as the model wrote it, minus markdown, quotes and a final period."""
+    v = _TEX_WRAP.sub(r"\1", val)
+    v = re.sub(r"[*`$]+", "", v).strip().strip("\"'“”").strip()
+    return v[:-1].rstrip() if v.endswith(".") else v
+
+
+def _extract_free(text: str) -> Extraction:
+    for pattern, rule in ((_ANSWER_TAG, "answer_tag"), (_FREE_IS, "answer_is")):
+        matches = list(pattern.finditer(text))
+        for m in reversed(matches):
+            val = m.group("val")
+            if not _MD.sub("", val).strip():
+                following = _lines(text[m.end() :])
+                val = following[0] if following else ""
+            val = _BOXED.sub(r"\1", val)
+            norm = normalize_free_form(val)
+            if norm:
+                return Extraction(_clean_free(val), "ok", rule)
+            break
+    boxed = _BOXED.findall(text)
+    if boxed and normalize_free_form(boxed[-1]):
+        return Extraction(_clean_free(boxed[-1]), "ok", "boxed")
+    return NO_ANSWER
+
+
+# --- entry points ---------------------------------------------------------------------------
+
+
+def extract(
+    response: str | None,
+    choices: list[str] | None,
+    k: int | None = None,
+    task: str | None = None,
+) -> Extraction:
+    """Extract the answer of one response.
+
+    `choices` are the option texts in order (letters A, B, ...); `k` the number of options when
+    `choices` is unknown (imported logs); both empty/None means a free-form task whose answer is
+    the text after ``Answer:``. `task` is accepted for rules that may need it and for messages.
+    """
+    del task  # rules are table-free today; kept in the signature for task-specific formats
+    if response is None or not response.strip():
+        return NO_ANSWER
+    choices = list(choices or [])
+    text, truncated = strip_reasoning(response)
+    if not text.strip():
+        return Extraction(None, "no_answer", "think_unclosed" if truncated else None)
+    if not choices and not k:
+        return _extract_free(text)
+    opts = _Opts(choices, k)
+    lines = _lines(text)
+    for attempt in (
+        lambda: _rule_answer_line(lines, opts),
+        lambda: _last_resolved(_ANSWER_TAG, text, opts, "answer_tag"),
+        lambda: _last_resolved(_ANSWER_IS, text, opts, "answer_is"),
+        lambda: _rule_boxed(text, opts),
+        lambda: _rule_bold(text, opts),
+        lambda: _rule_code(text, opts),
+        lambda: _rule_paren_end(lines, opts),
+        lambda: _rule_lone_letter(lines, opts),
+        lambda: _rule_option_text(lines, opts),
+        lambda: _rule_number(lines, opts),
+    ):
+        got = attempt()
+        if got is not None:
+            return got
+    return NO_ANSWER
+
+
+def reextract(table: pa.Table) -> pa.Table:
+    """Recompute `pred`, `extract_status`, `extract_rule` and `correct` from `response`,
+    `choices`, `n_choices` and `gold` (``import table --reextract``).
+
+    Rows are multiple-choice when they have options or a k > 0, or when the gold answer is a
+    single letter; otherwise free-form, compared by `normalize_free_form`. Identical
+    (response, options) pairs are extracted once. Other columns are kept as they are.
+    """
+    n = table.num_rows
+    if "response" not in table.column_names:
+        from forgetmap.errors import SchemaError
+
+        raise SchemaError("--reextract needs a 'response' column with the raw generations")
+    responses = table.column("response").to_pylist()
+    choices = table.column("choices").to_pylist() if "choices" in table.column_names else [None] * n
+    ks = (
+        pc.cast(table.column("n_choices"), pa.int64()).to_pylist()
+        if "n_choices" in table.column_names
+        else [None] * n
+    )
+    gold_col = (
+        pc.cast(table.column("gold"), pa.string())
+        if "gold" in table.column_names
+        else pa.chunked_array([pa.nulls(n, pa.string())])
+    )
+    golds = gold_col.to_pylist()
+    cache: dict[tuple, Extraction] = {}
+    preds: list[str | None] = []
+    statuses: list[str] = []
+    rules: list[str | None] = []
+    free: list[bool] = []
+    for resp, ch, k, g in zip(responses, choices, ks, golds, strict=True):
+        is_mc = (
+            bool(ch) or bool(k) or (g is not None and re.fullmatch(r"[A-Z]", g.strip()) is not None)
+        )
+        key = (resp, tuple(ch or ()), k if k else None, is_mc)
+        ex = cache.get(key)
+        if ex is None:
+            ex = extract(resp, list(ch or []), k or None) if is_mc else _free_or_none(resp)
+            cache[key] = ex
+        preds.append(ex.pred)
+        statuses.append(ex.status)
+        rules.append(ex.rule)
+        free.append(not is_mc)
+    pred_arr = pa.array(preds, pa.string())
+    free_arr = pa.array(free, pa.bool_())
+    gold_norm = pa.array([normalize_free_form(g) for g in golds], pa.string())
+    pred_norm = pa.array([normalize_free_form(p) for p in preds], pa.string())
+    gold_letter = pc.utf8_upper(pc.utf8_trim_whitespace(gold_col))
+    mc_correct = pc.and_(
+        pc.equal(pc.fill_null(pred_arr, ""), pc.fill_null(gold_letter, "\x00")),
+        pc.equal(pa.array(statuses, pa.string()), "ok"),
+    )
+    ff_correct = pc.equal(pc.fill_null(pred_norm, "\x01"), pc.fill_null(gold_norm, "\x00"))
+    correct = pc.if_else(free_arr, ff_correct, mc_correct)
+    out = table
+    for name, arr in (
+        ("pred", pred_arr),
+        ("extract_status", pa.array(statuses, pa.string())),
+        ("extract_rule", pa.array(rules, pa.string())),
+        ("correct", correct),
+    ):
+        if name in out.column_names:
+            out = out.set_column(out.column_names.index(name), name, arr)
+        else:
+            out = out.append_column(name, arr)
+    return out
+
+
+def _free_or_none(response: str | None) -> Extraction:
+    if response is None or not response.strip():
+        return NO_ANSWER
+    text, truncated = strip_reasoning(response)
+    if not text.strip():
+        return Extraction(None, "no_answer", "think_unclosed" if truncated else None)
+    return _extract_free(text)
