@@ -1,0 +1,142 @@
+"""`build_report`: a comparison (the `compare --json` dict) -> tables, figures and report.html.
+
+Output layout::
+
+    OUT/report.html                 one self-contained page (open it offline)
+    OUT/comparison.json             the comparison the report was made from
+    OUT/tables/forgetting.{tex,md,csv}, backward_transfer.{tex,md,csv}
+    OUT/tables/categories.csv       every aggregated metric per pair and category (fractions)
+    OUT/tables/per_task.csv         per pair and task, pooled over seeds: metrics, McNemar p
+    OUT/tables/per_task_seed.csv    per pair, task and seed: every metric, McNemar p, bootstrap CIs
+    OUT/figures/*.png|*.svg         radar, forgetting map, conventional vs F_true, size scaling
+    OUT/figures/interactive.html    plotly version (only with the `interactive` extra)
+    OUT/items/<pair>.csv            every flipped item of a pair, full responses (needs the store)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from forgetmap.records import ResultsStore
+from forgetmap.report.figures import write_figures
+from forgetmap.report.html import embed_figure, render_report
+from forgetmap.report.interactive import write_interactive
+from forgetmap.report.items import DEFAULT_CAP, PairItems, collect_items
+from forgetmap.report.model import build_model
+from forgetmap.report.tables import (
+    TABLE_METRICS,
+    build_parts,
+    category_rows,
+    cell_rows,
+    rows_to_csv,
+    task_rows,
+    to_csv,
+    to_latex,
+    to_markdown,
+)
+
+TABLE_FILES = {"F_true": "forgetting", "BT_true": "backward_transfer"}
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def build_report(
+    comparison: Mapping[str, Any],
+    store: ResultsStore | None,
+    out_dir: str | os.PathLike[str],
+    groups: Mapping[str, Sequence[tuple[str, str]]] | None = None,
+    title: str = "forgetmap report",
+    item_cap: int = DEFAULT_CAP,
+    interactive: bool = True,
+    console: Console | None = None,
+) -> Path:
+    """Write the whole report into `out_dir`; returns the path of report.html.
+
+    `groups` names sets of pairs (a study's groups); one figure/table set per group. Without a
+    `store` the per-item drill-down is left out (the comparison holds no item text).
+    `item_cap` bounds the items listed per pair in the HTML (all of them go to the CSV).
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    model = build_model(comparison, groups)
+    console = console or Console(stderr=True)
+    files: list[Path] = []
+
+    n_steps = 3 + (len(model.pairs) if store is not None else 0)
+    progress = Progress(
+        TextColumn("[bold]report[/]"),
+        BarColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+    with progress:
+        job = progress.add_task("tables", total=n_steps)
+        files.append(_write(out / "comparison.json", json.dumps(comparison, indent=1, default=str)))
+        parts = []
+        for metric, stem in TABLE_FILES.items():
+            mparts = build_parts(model, metric)
+            parts += mparts
+            files.append(_write(out / "tables" / f"{stem}.tex", to_latex(mparts)))
+            files.append(_write(out / "tables" / f"{stem}.md", to_markdown(mparts)))
+            files.append(_write(out / "tables" / f"{stem}.csv", to_csv(model, metric)))
+        files.append(_write(out / "tables" / "categories.csv", rows_to_csv(category_rows(model))))
+        files.append(_write(out / "tables" / "per_task.csv", rows_to_csv(task_rows(model))))
+        files.append(_write(out / "tables" / "per_task_seed.csv", rows_to_csv(cell_rows(model))))
+        progress.update(job, advance=1, description="figures")
+
+        figset = write_figures(model, out / "figures")
+        for png in figset.files:
+            files += [png, png.with_suffix(".svg")]
+        progress.update(job, advance=1, description="interactive figures")
+        inter = (
+            write_interactive(model, out / "figures" / "interactive.html") if interactive else None
+        )
+        if inter is not None:
+            files.append(inter)
+        progress.update(job, advance=1)
+
+        drill: list[PairItems] = []
+        if store is not None:
+            for i, pair in enumerate(model.pairs, 1):
+                progress.update(job, description=f"items {pair.title}")
+                csv_path = out / "items" / f"{i:02d}_{pair.slug}.csv"
+                d = collect_items(store, pair, cap=item_cap, csv_path=csv_path)
+                drill.append(d)
+                files.append(csv_path)
+                progress.update(job, advance=1)
+        notes = list(figset.notes)
+        if store is None:
+            notes.append("No results directory given: the per-item drill-down is not included.")
+
+        html = render_report(
+            title=title,
+            model=model,
+            comparison=comparison,
+            tables=parts,
+            figures=[embed_figure(p, figset.captions[p], out) for p in figset.files],
+            figure_notes=notes,
+            drill=drill,
+            files=[f.relative_to(out).as_posix() for f in files],
+            root=out,
+            interactive=inter.relative_to(out).as_posix() if inter else None,
+        )
+        report = _write(out / "report.html", html)
+    return report
+
+
+__all__ = ["TABLE_METRICS", "build_report"]

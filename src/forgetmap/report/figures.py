@@ -1,0 +1,374 @@
+"""Publication figures from a comparison: radar charts, the forgetting map, conventional vs
+sample-wise forgetting (the study's Figure 10) and forgetting against model size.
+
+Uses matplotlib's object API with the Agg canvas (no pyplot, no global backend switch), so it is
+safe in servers and threads. Every figure is written as PNG (300 dpi) and SVG (text kept as text).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import matplotlib as mpl
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from forgetmap.report.model import TOTAL, PairView, ReportModel
+from forgetmap.report.sizes import format_size, size_families
+
+STYLE = {
+    "font.family": "DejaVu Sans",
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "axes.titleweight": "bold",
+    "axes.labelsize": 9,
+    "axes.linewidth": 0.8,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "legend.fontsize": 8,
+    "legend.frameon": False,
+    "svg.fonttype": "none",
+    "savefig.bbox": "tight",
+    "savefig.pad_inches": 0.05,
+}
+# Okabe–Ito (colour-blind safe), then tab10 for more traces.
+PALETTE = [
+    "#0072B2",
+    "#D55E00",
+    "#009E73",
+    "#CC79A7",
+    "#E69F00",
+    "#56B4E9",
+    "#000000",
+    "#F0E442",
+]
+DPI = 300
+
+
+def color(i: int) -> str:
+    if i < len(PALETTE):
+        return PALETTE[i]
+    return mpl.colors.to_hex(mpl.colormaps["tab20"](i % 20))
+
+
+@dataclass
+class FigureSet:
+    """What `write_figures` produced: file stems (PNG + SVG beside each) and notes on skips."""
+
+    files: list[Path] = field(default_factory=list)  # PNG paths; the SVG has the same stem
+    captions: dict[Path, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def slugify(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower() or "group"
+
+
+def _save(fig: Figure, out: Path, stem: str) -> Path:
+    FigureCanvasAgg(fig)
+    png = out / f"{stem}.png"
+    fig.savefig(png, dpi=DPI, facecolor="white")
+    fig.savefig(out / f"{stem}.svg", facecolor="white")
+    return png
+
+
+def _values(pairs: Sequence[PairView], cats: Sequence[str], metric: str) -> np.ndarray:
+    """pairs × cats matrix of ×100 means (NaN where missing)."""
+    out = np.full((len(pairs), len(cats)), np.nan)
+    for i, p in enumerate(pairs):
+        for j, c in enumerate(cats):
+            s = p.stat(c, metric)
+            if s is not None:
+                out[i, j] = s[0] * 100
+    return out
+
+
+def _nice_ticks(values: np.ndarray, max_ticks: int = 5) -> np.ndarray:
+    """Round ticks 0, step, ..., top covering the finite values (at most `max_ticks` steps)."""
+    finite = values[np.isfinite(values)]
+    top = float(finite.max()) if finite.size else 0.0
+    if top <= 0:
+        return np.array([0.0, 0.5, 1.0])
+    base = 10 ** math.floor(math.log10(top / max_ticks))
+    for mult in (1, 2, 5, 10, 20, 50):
+        step = mult * base
+        n = math.ceil(top / step - 1e-9)
+        if n <= max_ticks:
+            return np.round(np.arange(n + 1) * step, 10)
+    return np.array([0.0, top])
+
+
+def _nice_max(values: np.ndarray) -> float:
+    return float(_nice_ticks(values)[-1])
+
+
+# -- radar -----------------------------------------------------------------------------------------
+METRIC_TITLES = {
+    "F_true": "Forgetting (F$_{true}$, %)",
+    "BT_true": "Backward transfer (BT$_{true}$, %)",
+}
+
+
+def radar_figure(pairs: Sequence[PairView], cats: Sequence[str], title: str) -> Figure:
+    """Two polar panels (forgetting left, backward transfer right), one trace per pair."""
+    n = len(cats)
+    angles = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    closed = np.concatenate([angles, angles[:1]])
+    fig = Figure(figsize=(9.0, 4.9), layout="constrained")
+    axes = [fig.add_subplot(1, 2, k + 1, projection="polar") for k in range(2)]
+    for ax, metric in zip(axes, ("F_true", "BT_true"), strict=True):
+        vals = _values(pairs, cats, metric)
+        ticks = _nice_ticks(vals)[1:]
+        rmax = float(ticks[-1])
+        ax.set_theta_offset(np.pi / 2)
+        ax.set_theta_direction(-1)
+        ax.set_ylim(0, rmax)
+        ax.set_yticks(ticks)
+        ax.set_yticklabels([f"{t:g}" for t in ticks], fontsize=7, color="#555555")
+        ax.set_rlabel_position(180 / n)
+        ax.set_xticks(angles)
+        ax.set_xticklabels(list(cats), fontsize=8.5)
+        ax.tick_params(axis="x", pad=6)
+        ax.grid(color="#BBBBBB", linewidth=0.6)
+        ax.spines["polar"].set_color("#999999")
+        ax.spines["polar"].set_linewidth(0.6)
+        for i, p in enumerate(pairs):
+            row = vals[i]
+            # a missing category is drawn at 0 but left unmarked (the table shows '–')
+            drawn = np.nan_to_num(row, nan=0.0)
+            ys = np.concatenate([drawn, drawn[:1]])
+            ax.plot(closed, ys, color=color(i), linewidth=1.6, label=p.label, zorder=3)
+            ax.fill(closed, ys, color=color(i), alpha=0.07, zorder=2)
+            ok = np.isfinite(row)
+            ax.scatter(angles[ok], row[ok], s=12, color=color(i), zorder=4)
+        ax.set_title(METRIC_TITLES[metric], pad=16)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(
+        handles,
+        labels,
+        loc="outside lower center",
+        ncol=min(len(labels), 3),
+        handlelength=1.6,
+        columnspacing=1.4,
+    )
+    fig.suptitle(title, fontsize=11, fontweight="bold")
+    return fig
+
+
+def bars_figure(pairs: Sequence[PairView], cats: Sequence[str], title: str) -> Figure:
+    """Fallback for fewer than 3 categories (a radar needs 3 axes): grouped bars per panel."""
+    fig = Figure(figsize=(8.0, 3.4), layout="constrained")
+    axes = fig.subplots(1, 2)
+    for ax, metric in zip(axes, ("F_true", "BT_true"), strict=True):
+        _grouped_bars(ax, _values(pairs, cats, metric), cats, pairs)
+        ax.set_title(METRIC_TITLES[metric])
+        ax.set_ylabel("%")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 3))
+    fig.suptitle(title, fontsize=11, fontweight="bold")
+    return fig
+
+
+def _grouped_bars(ax, vals: np.ndarray, cats: Sequence[str], pairs: Sequence[PairView]) -> None:
+    n_pairs = max(len(pairs), 1)
+    width = 0.8 / n_pairs
+    x = np.arange(len(cats))
+    for i, p in enumerate(pairs):
+        ax.bar(
+            x - 0.4 + width * (i + 0.5),
+            np.nan_to_num(vals[i], nan=0.0),
+            width=width,
+            color=color(i),
+            label=p.label,
+            linewidth=0,
+        )
+    ax.set_xticks(x)
+    ax.set_xticklabels(list(cats), rotation=35, ha="right")
+    ax.yaxis.grid(True, color="#DDDDDD", linewidth=0.6)
+    ax.set_axisbelow(True)
+
+
+# -- forgetting map (heatmap) ----------------------------------------------------------------------
+def heatmap_figure(pairs: Sequence[PairView], cats: Sequence[str], title: str) -> Figure:
+    """Pairs × categories (+ Total), F_true above BT_true, every cell annotated."""
+    cols = [*cats, TOTAL]
+    width = 2.2 + 0.58 * len(cols)
+    height = 1.6 + 2 * (0.5 + 0.3 * len(pairs))
+    fig = Figure(figsize=(width, height), layout="constrained")
+    axes = fig.subplots(2, 1, sharex=True)
+    for ax, metric, cmap in zip(axes, ("F_true", "BT_true"), ("Reds", "Blues"), strict=True):
+        vals = _values(pairs, cols, metric)
+        cticks = _nice_ticks(vals)
+        vmax = float(cticks[-1])
+        masked = np.ma.masked_invalid(vals)
+        cm = mpl.colormaps[cmap].copy()
+        cm.set_bad("#EEEEEE")
+        im = ax.imshow(masked, cmap=cm, vmin=0, vmax=vmax, aspect="auto")
+        for (i, j), v in np.ndenumerate(vals):
+            txt = "–" if not np.isfinite(v) else f"{v:.1f}"
+            dark = np.isfinite(v) and v > 0.6 * vmax
+            ax.text(
+                j,
+                i,
+                txt,
+                ha="center",
+                va="center",
+                fontsize=7.5,
+                color="white" if dark else "#222222",
+                fontweight="bold" if cols[j] == TOTAL else "normal",
+            )
+        ax.set_xticks(range(len(cols)))
+        ax.set_xticklabels(cols, rotation=35, ha="right", rotation_mode="anchor")
+        ax.set_yticks(range(len(pairs)))
+        ax.set_yticklabels([p.label for p in pairs])
+        ax.axvline(len(cats) - 0.5, color="white", linewidth=2.5)
+        for s in ax.spines.values():
+            s.set_visible(False)
+        ax.tick_params(length=0)
+        ax.set_title(METRIC_TITLES[metric], loc="left")
+        cb = fig.colorbar(im, ax=ax, fraction=0.05, pad=0.015, aspect=12)
+        cb.set_ticks(cticks)
+        cb.outline.set_visible(False)
+        cb.ax.tick_params(labelsize=7)
+    fig.suptitle(title, fontsize=11, fontweight="bold")
+    return fig
+
+
+# -- conventional vs sample-wise (study Figure 10) -------------------------------------------------
+def conventional_figure(pairs: Sequence[PairView], cats: Sequence[str], title: str) -> Figure:
+    """Conventional forgetting max(acc_pre − acc_post, 0) beside F_true, on one y scale."""
+    conv = _values(pairs, cats, "conventional")
+    true = _values(pairs, cats, "F_true")
+    ymax = _nice_max(np.concatenate([conv.ravel(), true.ravel()]))
+    fig = Figure(figsize=(min(max(7.0, 1.0 * len(cats) + 1.5), 12.0), 3.4), layout="constrained")
+    axes = fig.subplots(1, 2, sharey=True)
+    for ax, vals, name in zip(
+        axes,
+        (conv, true),
+        ("Conventional forgetting (accuracy drop, %)", "Sample-wise forgetting (F$_{true}$, %)"),
+        strict=True,
+    ):
+        _grouped_bars(ax, vals, cats, pairs)
+        ax.set_ylim(0, ymax)
+        ax.set_title(name)
+    axes[0].set_ylabel("%")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 3))
+    fig.suptitle(title, fontsize=11, fontweight="bold")
+    return fig
+
+
+# -- size scaling ----------------------------------------------------------------------------------
+def size_figure(families: dict[str, list[tuple[float, PairView]]], title: str) -> Figure:
+    """Total F_true and BT_true (mean ± std over seeds) against the after-model's size."""
+    fig = Figure(figsize=(8.0, 3.4), layout="constrained")
+    axes = fig.subplots(1, 2)
+    all_sizes: set[float] = set()
+    for ax, metric in zip(axes, ("F_true", "BT_true"), strict=True):
+        for i, (name, members) in enumerate(families.items()):
+            xs, ys, es = [], [], []
+            for size, p in members:
+                s = p.stat(TOTAL, metric)
+                if s is None:
+                    continue
+                xs.append(size)
+                ys.append(s[0] * 100)
+                es.append((s[1] or 0.0) * 100)
+            all_sizes.update(xs)
+            ax.errorbar(
+                xs,
+                ys,
+                yerr=es,
+                color=color(i),
+                marker="o",
+                markersize=4,
+                linewidth=1.6,
+                capsize=2.5,
+                label=name,
+            )
+        ax.set_xscale("log")
+        ax.set_title(METRIC_TITLES[metric])
+        ax.set_xlabel("parameters (after-model)")
+        ax.set_ylim(bottom=0)
+        ax.yaxis.grid(True, color="#DDDDDD", linewidth=0.6)
+    ticks = sorted(all_sizes)
+    for ax in axes:
+        ax.set_xticks(ticks)
+        ax.set_xticklabels([format_size(t) for t in ticks])
+        ax.minorticks_off()
+    axes[0].set_ylabel("Total, %")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 2))
+    fig.suptitle(title, fontsize=11, fontweight="bold")
+    return fig
+
+
+# -- driver ----------------------------------------------------------------------------------------
+def write_figures(model: ReportModel, out_dir: Path) -> FigureSet:
+    """Every figure for every group into `out_dir` (PNG + SVG)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = FigureSet()
+
+    def add(fig: Figure, stem: str, caption: str) -> None:
+        png = _save(fig, out_dir, stem)
+        result.files.append(png)
+        result.captions[png] = caption
+
+    with mpl.rc_context(STYLE):
+        for group, pairs in model.groups.items():
+            cats = model.group_categories(group)
+            g = slugify(group)
+            if not cats:
+                result.notes.append(f"{group}: no categories in the comparison; no figures.")
+                continue
+            if len(cats) >= 3:
+                add(
+                    radar_figure(pairs, cats, group),
+                    f"radar_{g}",
+                    f"{group}: forgetting (left) and backward transfer (right) per category.",
+                )
+            else:
+                add(
+                    bars_figure(pairs, cats, group),
+                    f"bars_{g}",
+                    f"{group}: forgetting and backward transfer per category "
+                    f"(bars: a radar chart needs at least 3 categories, there are {len(cats)}).",
+                )
+            add(
+                heatmap_figure(pairs, cats, group),
+                f"map_{g}",
+                f"{group}: forgetting map — F_true and BT_true (×100) per pair and category.",
+            )
+            if any(p.stat(c, "conventional") is not None for p in pairs for c in cats):
+                add(
+                    conventional_figure(pairs, cats, group),
+                    f"conventional_{g}",
+                    f"{group}: conventional forgetting (accuracy drop) against sample-wise "
+                    "forgetting F_true, same scale.",
+                )
+            else:
+                result.notes.append(
+                    f"{group}: the comparison has no 'conventional' per category; "
+                    "conventional-vs-sample-wise figure skipped."
+                )
+        families = size_families(model.pairs)
+        if families:
+            add(
+                size_figure(families, "Forgetting against model size"),
+                "size_scaling",
+                "Total F_true and BT_true against model size, within families of pairs "
+                "that differ only in size.",
+            )
+        else:
+            result.notes.append(
+                "Size figure skipped: no family of pairs with at least two model sizes "
+                "(sizes are read from names like 7B, 1.5B, 270M)."
+            )
+    return result

@@ -1,0 +1,181 @@
+"""The self-contained HTML report: one file, figures embedded as data URIs, CSS/JS inline.
+
+Rendered by jinja2 with autoescaping on for every value: model ids, task names, questions and,
+above all, model responses are text, never markup. Figures are embedded as `<img>` data URIs
+(an SVG inside `<img>` cannot run script), so nothing in the page needs the network.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from forgetmap import __version__
+from forgetmap.report.items import RESPONSE_TAIL, PairItems
+from forgetmap.report.model import TOTAL, PairView, ReportModel, fmt_pct
+from forgetmap.report.tables import TablePart
+
+SIGNIFICANCE = 0.05
+# SVGs larger than this are embedded as PNG instead (keeps the page light)
+MAX_INLINE_SVG = 600_000
+
+
+@dataclass
+class EmbeddedFigure:
+    caption: str
+    mime: str
+    data: str  # base64
+    png: str  # relative links to the files beside the report
+    svg: str
+
+
+def _env() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("forgetmap.report", "templates"),
+        autoescape=True,  # every value is escaped, whatever the template's file name
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def embed_figure(png: Path, caption: str, root: Path) -> EmbeddedFigure:
+    """Base64 data URI of the figure (SVG when small enough, else PNG)."""
+    svg = png.with_suffix(".svg")
+    if svg.exists() and svg.stat().st_size <= MAX_INLINE_SVG:
+        mime, raw = "image/svg+xml", svg.read_bytes()
+    else:
+        mime, raw = "image/png", png.read_bytes()
+    return EmbeddedFigure(
+        caption=caption,
+        mime=mime,
+        data=base64.b64encode(raw).decode("ascii"),
+        png=png.relative_to(root).as_posix(),
+        svg=svg.relative_to(root).as_posix(),
+    )
+
+
+def _pm(pair: PairView, metric: str) -> str:
+    s = pair.stat(TOTAL, metric)
+    if s is None:
+        return "–"
+    mean, std = s
+    return fmt_pct(mean) if std is None else f"{fmt_pct(mean)} ± {fmt_pct(std)}"
+
+
+def format_p(p: float | None) -> str:
+    if p is None:
+        return "–"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def summary_rows(model: ReportModel) -> dict[str, list[dict[str, Any]]]:
+    """Per group, one headline row per pair (all numbers from the comparison's `total`)."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for group, pairs in model.groups.items():
+        rows = []
+        for p in pairs:
+            pooled = (p.entry.get("total") or {}).get("pooled") or {}
+            pval = pooled.get("p_mcnemar")
+            seeds = p.entry.get("seeds")
+            rows.append(
+                {
+                    "before": p.before,
+                    "after": p.after,
+                    "seeds": len(seeds) if seeds is not None else "–",
+                    "n_paired": p.entry.get("n_paired", "–"),
+                    "acc_pre": _pm(p, "acc_pre"),
+                    "acc_post": _pm(p, "acc_post"),
+                    "F_true": _pm(p, "F_true"),
+                    "BT_true": _pm(p, "BT_true"),
+                    "conventional": _pm(p, "conventional"),
+                    "flips": f"{pooled['n10']} / {pooled['n01']}" if "n10" in pooled else "–",
+                    "p": format_p(pval),
+                    "significant": pval is not None and pval < SIGNIFICANCE,
+                }
+            )
+        out[group] = rows
+    return out
+
+
+def headline(model: ReportModel) -> dict[str, Any]:
+    """Mean of the pairs' total F_true / BT_true (×100) and the count of significant pairs."""
+
+    def mean_of(metric: str) -> str:
+        vals = [s[0] for p in model.pairs if (s := p.stat(TOTAL, metric)) is not None]
+        return fmt_pct(sum(vals) / len(vals)) if vals else "–"
+
+    n_sig = 0
+    for p in model.pairs:
+        pval = ((p.entry.get("total") or {}).get("pooled") or {}).get("p_mcnemar")
+        n_sig += pval is not None and pval < SIGNIFICANCE
+    return {"F_true": mean_of("F_true"), "BT_true": mean_of("BT_true"), "n_sig": n_sig}
+
+
+def _drill_context(d: PairItems, root: Path) -> dict[str, Any]:
+    return {
+        "pair": d.pair,
+        "rows": d.rows,
+        "n_items": d.n_items,
+        "n_forgotten_items": d.n_forgotten_items,
+        "n_gained_items": d.n_gained_items,
+        "csv": d.csv_path.relative_to(root).as_posix() if d.csv_path else None,
+        "tasks": sorted({r.task for r in d.rows}),
+        "categories": sorted({r.category for r in d.rows}),
+        "statuses": sorted({s for r in d.rows for s in r.statuses}),
+    }
+
+
+def render_report(
+    *,
+    title: str,
+    model: ReportModel,
+    comparison: Mapping[str, Any],
+    tables: Sequence[TablePart],
+    figures: Sequence[EmbeddedFigure],
+    figure_notes: Sequence[str],
+    drill: Sequence[PairItems],
+    files: Sequence[str],
+    root: Path,
+    interactive: str | None = None,
+) -> str:
+    """The report page as one HTML string."""
+    warnings = [w for p in model.pairs for w in (p.entry.get("warnings") or [])]
+    for p in model.pairs:
+        un = p.entry.get("unpaired") or {}
+        if un.get("before_only") or un.get("after_only"):
+            warnings.append(
+                f"{p.title}: {un.get('before_only', 0)} record(s) only in the before-model and "
+                f"{un.get('after_only', 0)} only in the after-model were left unpaired."
+            )
+    tmpl = _env().get_template("report.html.j2")
+    return tmpl.render(
+        title=title,
+        version=__version__,
+        generated=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        n_pairs=len(model.pairs),
+        settings=comparison.get("settings"),
+        headline=headline(model),
+        summary=summary_rows(model),
+        warnings=warnings,
+        tables=[
+            {
+                "caption": t.caption,
+                "pairs": t.pairs,
+                "rows_cells": list(zip(t.rows, t.cells, strict=True)),
+            }
+            for t in tables
+        ],
+        figures=figures,
+        figure_notes=figure_notes,
+        interactive=interactive,
+        drill=[_drill_context(d, root) for d in drill],
+        response_tail=RESPONSE_TAIL,
+        files=files,
+    )

@@ -1,0 +1,83 @@
+"""Optional interactive figures (plotly, the `interactive` extra): radar charts and the forgetting
+map per group in one self-contained HTML file (plotly.js inlined, no network)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from forgetmap.report.figures import color
+from forgetmap.report.model import TOTAL, ReportModel
+
+
+def plotly_available() -> bool:
+    try:
+        import plotly  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def write_interactive(model: ReportModel, path: Path) -> Path | None:
+    """Write the interactive page; None (nothing written) when plotly is not installed."""
+    if not plotly_available():
+        return None
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    figs = []
+    for group, pairs in model.groups.items():
+        cats = model.group_categories(group)
+        if not cats:
+            continue
+        radar = make_subplots(
+            rows=1,
+            cols=2,
+            specs=[[{"type": "polar"}, {"type": "polar"}]],
+            subplot_titles=("Forgetting F_true (%)", "Backward transfer BT_true (%)"),
+        )
+        for i, p in enumerate(pairs):
+            for col, metric in ((1, "F_true"), (2, "BT_true")):
+                vals = [(s[0] * 100 if (s := p.stat(c, metric)) else None) for c in cats]
+                radar.add_trace(
+                    go.Scatterpolar(
+                        r=[*vals, vals[0]],
+                        theta=[*cats, cats[0]],
+                        name=p.label,
+                        legendgroup=p.label,
+                        showlegend=col == 1,
+                        line={"color": color(i)},
+                        hovertemplate=f"{p.title}<br>%{{theta}}: %{{r:.1f}}%<extra></extra>",
+                    ),
+                    row=1,
+                    col=col,
+                )
+        radar.update_layout(title=f"{group}: forgetting and backward transfer", height=520)
+        figs.append(radar)
+
+        cols = [*cats, TOTAL]
+        heat = make_subplots(rows=1, cols=2, subplot_titles=("F_true (%)", "BT_true (%)"))
+        for col, metric, scale in ((1, "F_true", "Reds"), (2, "BT_true", "Blues")):
+            z = [[(s[0] * 100 if (s := p.stat(c, metric)) else None) for c in cols] for p in pairs]
+            heat.add_trace(
+                go.Heatmap(
+                    z=z,
+                    x=cols,
+                    y=[p.label for p in pairs],
+                    colorscale=scale,
+                    texttemplate="%{z:.1f}",
+                    showscale=False,
+                    hovertemplate="%{y}<br>%{x}: %{z:.2f}%<extra></extra>",
+                ),
+                row=1,
+                col=col,
+            )
+        heat.update_layout(title=f"{group}: forgetting map", height=220 + 32 * len(pairs))
+        figs.append(heat)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    parts = [f.to_html(full_html=False, include_plotlyjs=(i == 0)) for i, f in enumerate(figs)]
+    page = (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>forgetmap interactive figures"
+        "</title></head><body>" + "\n".join(parts) + "</body></html>"
+    )
+    path.write_text(page, encoding="utf-8")
+    return path
