@@ -1,0 +1,55 @@
+"""`forgetmap prompt`: print exactly what a model sees for one item."""
+
+from __future__ import annotations
+
+import click
+
+from forgetmap.errors import ForgetmapError
+
+
+@click.command("prompt")
+@click.option("--task", "task_name", required=True, help="task, e.g. mmlu:anatomy or bbh:navigate")
+@click.option("--item", "item_ref", required=True, help="item_id, or a 0-based index into the task")
+@click.option(
+    "--elicitation",
+    type=click.Choice(["cot_chat", "cot_fewshot", "loglik"]),
+    default="cot_chat",
+    show_default=True,
+)
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None, help="benchmark files")
+@click.option("--raw", is_flag=True, help="print only the prompt text/message, no header")
+def prompt(
+    task_name: str, item_ref: str, elicitation: str, data_dir: str | None, raw: bool
+) -> None:
+    """Print the prompt of ITEM of TASK under ELICITATION (chat messages, completion text with
+    stop sequences, or loglik context with its per-option continuations) and its prompt_hash."""
+    from forgetmap.suite.loaders import load_items
+    from forgetmap.suite.prompts import build_prompt, render
+
+    items = load_items(task_name, data_dir=data_dir)
+    by_id = {it.item_id: it for it in items}
+    item = by_id.get(item_ref)
+    if item is None and item_ref.lstrip("-").isdigit():
+        idx = int(item_ref)
+        if not 0 <= idx < len(items):
+            raise ForgetmapError(
+                f"{task_name}: item index {idx} out of range (0..{len(items) - 1})"
+            )
+        item = items[idx]
+    if item is None:
+        raise ForgetmapError(
+            f"{task_name}: no item with id {item_ref!r} (ids look like {items[0].item_id!r}; "
+            "or pass a 0-based index)"
+        )
+    p = build_prompt(task_name, item, elicitation, data_dir=data_dir)
+    if raw:
+        if p.messages is not None:
+            click.echo("\n\n".join(m["content"] for m in p.messages))
+        else:
+            click.echo(p.text)
+        return
+    click.echo(f"task: {task_name}\nitem_id: {item.item_id}\ngold: {item.gold}")
+    click.echo(render(p), nl=False)
+
+
+commands: list[click.Command] = [prompt]
