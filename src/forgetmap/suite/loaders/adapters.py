@@ -233,7 +233,7 @@ def bbh(spec: TaskSpec, rows: list[Row], where: str) -> Built:
     return out.finish()
 
 
-_COT_EXAMPLE = re.compile(r"Q: (.*?)\nA: Let's think step by step\.\n(.*?)(?=\n\nQ: |\Z)", re.S)
+_COT_EXAMPLE = re.compile(r"Q: (.*?)\nA: Let's think step by step\.[ \n](.*?)(?=\n\nQ: |\Z)", re.S)
 _SO_ANSWER = re.compile(r"\s*So the answer is (.*?)\.?\s*$", re.S)
 
 
