@@ -1,0 +1,192 @@
+"""`forgetmap report`: compare pairs from a results directory and write tables, figures, HTML."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from forgetmap.errors import ForgetmapError
+
+console = Console(stderr=True)
+
+
+def _pair_tuple(p: Any, where: str) -> tuple[str, str]:
+    if isinstance(p, (tuple, list)) and len(p) == 2:
+        return str(p[0]), str(p[1])
+    if isinstance(p, Mapping) and "before" in p and "after" in p:
+        return str(p["before"]), str(p["after"])
+    if hasattr(p, "before") and hasattr(p, "after"):
+        return str(p.before), str(p.after)
+    raise ForgetmapError(f"{where}: cannot read a (before, after) pair from {p!r}")
+
+
+def study_groups(
+    path: Path, only: Sequence[str] = ()
+) -> tuple[dict[str, list[tuple[str, str]]], str]:
+    """Groups of pairs of a study config, through forgetmap.study.config.load_study."""
+    try:
+        from forgetmap.study.config import load_study
+    except ImportError as exc:
+        raise ForgetmapError(
+            f"--study needs forgetmap.study.config, which is not available ({exc}); "
+            "use --pairs FILE instead"
+        ) from None
+    study = load_study(path)
+    raw = getattr(study, "groups", None)
+    if raw is None and isinstance(study, Mapping):
+        raw = study.get("groups")
+    if raw is None:
+        raise ForgetmapError(f"{path}: the study has no groups")
+    items = (
+        raw.items() if isinstance(raw, Mapping) else ((getattr(g, "name", None), g) for g in raw)
+    )
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for name, g in items:
+        pairs = getattr(g, "pairs", g)
+        if isinstance(pairs, Mapping):
+            pairs = pairs.get("pairs", [])
+        label = str(getattr(g, "title", None) or name)
+        groups[label] = [_pair_tuple(p, f"{path}: group {name}") for p in pairs]
+        if only and name not in only and label not in only:
+            del groups[label]
+    if only and not groups:
+        raise ForgetmapError(f"{path}: no group named {', '.join(only)}")
+    title = str(getattr(study, "title", None) or getattr(study, "name", None) or path.stem)
+    return {k: v for k, v in groups.items() if v}, title
+
+
+def _available(
+    groups: dict[str, list[tuple[str, str]]], store: Any
+) -> dict[str, list[tuple[str, str]]]:
+    """Keep the pairs whose two models have results; say which ones are left out."""
+    have = set(store.models())
+    kept: dict[str, list[tuple[str, str]]] = {}
+    missing: list[str] = []
+    for name, pairs in groups.items():
+        ok = [(b, a) for b, a in pairs if b in have and a in have]
+        missing += [f"{b} -> {a}" for b, a in pairs if (b, a) not in ok]
+        if ok:
+            kept[name] = ok
+    if missing:
+        uniq = list(dict.fromkeys(missing))
+        console.print(
+            f"[yellow]warning:[/] {len(uniq)} pair(s) of the study have no results in "
+            f"{store.root} and are left out: {', '.join(uniq[:10])}"
+            + (" ..." if len(uniq) > 10 else "")
+        )
+    if not kept:
+        raise ForgetmapError(f"none of the study's pairs has results in {store.root}")
+    return kept
+
+
+@click.command("report")
+@click.option(
+    "--results",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Results directory (records); needed for comparing and for the per-item drill-down.",
+)
+@click.option(
+    "--pairs",
+    "pairs_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File with one 'before<TAB>after' pair per line.",
+)
+@click.option(
+    "--study",
+    "study_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Study config (YAML): its groups become the report's groups.",
+)
+@click.option("--group", "only_groups", multiple=True, help="With --study: only these group(s).")
+@click.option(
+    "--comparison",
+    "comparison_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Use a saved `compare --json` file instead of comparing again.",
+)
+@click.option(
+    "--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output dir."
+)
+@click.option("--title", default=None, help="Report title.")
+@click.option(
+    "--max-items",
+    default=300,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Flipped items listed per pair in the HTML (all go to items/*.csv).",
+)
+@click.option("--bootstrap", default=1000, show_default=True, type=click.IntRange(min=0))
+@click.option("--no-interactive", is_flag=True, help="Skip the plotly page.")
+def report_command(
+    results: Path | None,
+    pairs_file: Path | None,
+    study_file: Path | None,
+    only_groups: tuple[str, ...],
+    comparison_file: Path | None,
+    out: Path,
+    title: str | None,
+    max_items: int,
+    bootstrap: int,
+    no_interactive: bool,
+) -> None:
+    """Tables (.tex/.md/.csv), figures (PNG/SVG) and one self-contained report.html."""
+    from forgetmap.records import ResultsStore
+    from forgetmap.report.build import build_report
+
+    if comparison_file is None and (pairs_file is None) == (study_file is None):
+        raise ForgetmapError("give exactly one of --pairs FILE or --study CONFIG (or --comparison)")
+    if pairs_file is not None and study_file is not None:
+        raise ForgetmapError("give only one of --pairs FILE or --study CONFIG")
+    if comparison_file is None and results is None:
+        raise ForgetmapError("--results DIR is required (unless --comparison FILE is given)")
+    if results is not None and not results.is_dir():
+        raise ForgetmapError(f"results directory {results} does not exist")
+    store = ResultsStore(results) if results is not None else None
+
+    groups: dict[str, list[tuple[str, str]]] | None = None
+    if study_file is not None:
+        groups, study_title = study_groups(study_file, only_groups)
+        title = title or study_title
+        if comparison_file is None:
+            groups = _available(groups, store)
+    elif only_groups:
+        raise ForgetmapError("--group needs --study")
+    elif pairs_file is not None:
+        from forgetmap.analysis.pairing import read_pairs_file
+
+        groups = {"All pairs": read_pairs_file(pairs_file)}
+
+    if comparison_file is not None:
+        try:
+            comparison = json.loads(comparison_file.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ForgetmapError(f"cannot read comparison {comparison_file}: {exc}") from None
+        if groups is None:
+            groups = {"All pairs": [(p["before"], p["after"]) for p in comparison.get("pairs", [])]}
+    else:
+        from forgetmap.analysis.compare import compare
+
+        wanted = list(dict.fromkeys(p for g in groups.values() for p in g))
+        with console.status(f"comparing {len(wanted)} pair(s)"):
+            comparison = compare(store, wanted, bootstrap=bootstrap)
+
+    path = build_report(
+        comparison,
+        store,
+        out,
+        groups=groups,
+        title=title or "forgetmap report",
+        item_cap=max_items,
+        interactive=not no_interactive,
+        console=console,
+    )
+    click.echo(f"report: {path.resolve()}")
+    click.echo(f"tables: {(out / 'tables').resolve()}  figures: {(out / 'figures').resolve()}")
+
+
+commands: list[click.Command] = [report_command]
