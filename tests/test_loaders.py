@@ -442,3 +442,38 @@ def test_hub_without_datasets_package_says_what_to_install(monkeypatch: pytest.M
     clear_cache()
     with pytest.raises(ForgetmapError, match=r"pip install 'forgetmap\[hub\]'"):
         load_items("piqa:validation", source="hub")
+
+
+def test_hub_schema_rows_give_the_same_items_as_local_files(
+    monkeypatch: pytest.MonkeyPatch, data_dir: Path, loaded: dict[str, LoadedTask]
+) -> None:
+    """Rows shaped like the Hub datasets (built here from the local files) must produce exactly
+    the local items: same ids, shuffles and golds whichever source a run used."""
+    tq = json.loads((data_dir / "truthfulqa/data/v0/mc_task.json").read_text())
+    tq_hub = [
+        {"question": r["question"],
+         "mc1_targets": {"choices": list(r["mc1_targets"]), "labels": list(r["mc1_targets"].values())}}
+        for r in tq
+    ]  # fmt: skip
+    bbh = json.loads((data_dir / "bbh/bbh/ruin_names.json").read_text())["examples"]
+    with (data_dir / "musr/object_placements.csv").open(newline="", encoding="utf-8") as fh:
+        musr = list(csv.DictReader(fh))
+    with (data_dir / "gpqa/gpqa_diamond.csv").open(newline="", encoding="utf-8") as fh:
+        gpqa = list(csv.DictReader(fh))
+    fake = _FakeDatasets({
+        ("truthfulqa/truthful_qa", "multiple_choice", "validation"): tq_hub,
+        ("lukaemon/bbh", "ruin_names", "test"): bbh,
+        ("TAUR-Lab/MuSR", None, "object_placements"): musr,
+        ("Idavidrein/gpqa", "gpqa_diamond", "train"): gpqa,
+    })  # fmt: skip
+    monkeypatch.setitem(sys.modules, "datasets", fake)
+    clear_cache()
+    try:
+        for name in ("truthfulqa:mc1", "bbh:ruin_names", "musr:object_placements", "gpqa:diamond"):
+            hub = load_task(name, source="hub")
+            assert hub.source.startswith("hub:")
+            assert [(i.item_id, i.question, i.choices, i.gold, i.k) for i in hub.items] == [
+                (i.item_id, i.question, i.choices, i.gold, i.k) for i in loaded[name].items
+            ], name
+    finally:
+        clear_cache()
