@@ -417,8 +417,8 @@ def test_hub_call_construction(monkeypatch: pytest.MonkeyPatch) -> None:
     assert fake.calls == [
         ("cais/mmlu", "abstract_algebra", "test", "main"),
         ("allenai/ai2_arc", "ARC-Easy", "test", "main"),
-        ("sagnikrayc/mctest", "mc160", "test", "main"),
-        ("sagnikrayc/mctest", "mc500", "test", "main"),
+        ("sagnikrayc/mctest", "mc160", "test", "refs/convert/parquet"),
+        ("sagnikrayc/mctest", "mc500", "test", "refs/convert/parquet"),
     ]
 
 

@@ -551,8 +551,9 @@ def mctest_tsv(
 
 
 def mctest_hub(spec: TaskSpec, rows: list[Row], where: str) -> Built:
-    """MCTest from the Hub (sagnikrayc/mctest: idx{story,question}, story, question,
-    answer_options{A-D}, answer). Not runnable here (no Hub); the schema is as documented there."""
+    """MCTest from the Hub (sagnikrayc/mctest, read from its parquet conversion): fields idx{story,
+    question}, story, question, answer_options{A-D}, answer. That schema is taken from the dataset
+    card and could not be checked against the Hub from here; a missing field is named per row."""
 
     def make(r: dict[str, Any]) -> Item:
         opts = r["answer_options"]

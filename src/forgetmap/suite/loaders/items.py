@@ -33,7 +33,7 @@ class Item:
 
     item_id: str
     question: str
-    choices: list[str]
+    choices: list[str] = field(hash=False)
     gold: str
     k: int | None
     meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
