@@ -477,3 +477,16 @@ def test_hub_schema_rows_give_the_same_items_as_local_files(
             ], name
     finally:
         clear_cache()
+
+
+def test_registry_k_matches_the_data(loaded: dict[str, LoadedTask]) -> None:
+    """A task-level k in the table holds for every item; a null k means the items really vary."""
+    specs = {t.name: t for t in list_tasks("paper")}
+    for name, lt in loaded.items():
+        spec, ks = specs[name], set(_ks(lt))
+        if spec.free_form:
+            assert ks == {None}, name
+        elif spec.k is not None:
+            assert ks == {spec.k}, name
+        else:
+            assert len(ks) > 1, name

@@ -100,6 +100,9 @@ def _expand(benchmark: str, b: dict[str, Any]) -> list[TaskSpec]:
         fewshot_paths = (sub["fewshot_path"],) if "fewshot_path" in sub else ()
         hub = b.get("hub", {})
         k = sub.get("k", b.get("k"))
+        k_nominal = k if benchmark == "bbh" else None
+        if sub.get("varies"):
+            k = None
         free_form = bool(sub.get("free_form", b.get("free_form", False)))
         out.append(
             TaskSpec(
@@ -121,7 +124,7 @@ def _expand(benchmark: str, b: dict[str, Any]) -> list[TaskSpec]:
                 hub_config=_fill(hub.get("config"), {**values, "file": files[0]}),
                 hub_split=_fill(hub.get("split"), values),
                 hub_revision=_hub_revision(benchmark, hub.get("revision")),
-                k_nominal=k if benchmark == "bbh" else None,
+                k_nominal=k_nominal,
                 fixed_choices=_choices(sub.get("choices")),
                 extra={"hub_files": files} if len(files) > 1 else {},
             )
