@@ -83,15 +83,19 @@ def main(argv: list[str] | None = None) -> int:
             done.add((r["model"], r["task"], r["item_id"]))
     paths = _models()
     plan = {"smollm2-135m-instruct": "cot_chat", "gemma-3-270m": "cot_fewshot"}
+    llms = {
+        m: Llama(model_path=path, n_ctx=4096, n_threads=args.threads, verbose=False, seed=0)
+        for m, path in paths.items()
+    }
     with out.open("a", encoding="utf-8") as fh:
-        for model, path in paths.items():
-            llm = Llama(model_path=path, n_ctx=4096, n_threads=args.threads, verbose=False, seed=0)
-            elicitation = plan[model]
-            for task in TASKS:
-                items = load_items(task, limit=args.offset + args.per_task)[args.offset :]
-                for j, item in enumerate(items):
+        # task-major, so that an interrupted run still covers every benchmark
+        for task in TASKS:
+            items = load_items(task, limit=args.offset + args.per_task)[args.offset :]
+            for j, item in enumerate(items):
+                for model, llm in llms.items():
                     if (model, task, item.item_id) in done:
                         continue
+                    elicitation = plan[model]
                     p = build_prompt(task, item, elicitation)
                     t0 = time.time()
                     kw = dict(max_tokens=args.max_tokens, temperature=0.6, top_p=0.95, seed=j)
@@ -120,7 +124,6 @@ def main(argv: list[str] | None = None) -> int:
                     fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
                     fh.flush()
                     print(f"{model} {task} {item.item_id} {time.time() - t0:.1f}s", flush=True)
-            del llm
     return 0
 
 

@@ -44,6 +44,17 @@ class IFEvalResult:
     def pred(self) -> str:
         return "pass" if self.passed else "fail"
 
+    def record_fields(self) -> dict[str, Any]:
+        """The record columns this outcome sets (DESIGN §3): no k, gold "pass", no chance term."""
+        return {
+            "n_choices": None,
+            "gold": "pass",
+            "pred": self.pred,
+            "extract_status": "ok",
+            "extract_rule": STRICT_RULE,
+            "correct": self.passed,
+        }
+
 
 def _nltk_data_dir() -> Path:
     root = os.environ.get("FORGETMAP_CACHE") or os.path.join(
