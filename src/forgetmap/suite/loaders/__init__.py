@@ -12,8 +12,9 @@ silently. Conventions for ids and option shuffling: `forgetmap.suite.loaders.ite
 from __future__ import annotations
 
 import random
+import re
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from forgetmap.errors import DataError
@@ -85,7 +86,8 @@ def _local(spec: TaskSpec, root: Path) -> ad.Built:
         return getattr(ad, spec.adapter)(spec, rows, str(paths[0]))
     if fmt in ("jsonl", "oe_requests"):
         bad: list[tuple[str, str]] = []
-        rows = list(src.iter_jsonl(paths[0], name, bad))
+        keep = _first_request_per_doc() if fmt == "oe_requests" else None
+        rows = list(src.iter_jsonl(paths[0], name, bad, keep))
         built = getattr(ad, spec.adapter)(spec, rows, str(paths[0]))
         built.skipped[:0] = [Skipped(name, loc, why) for loc, why in bad]
         return built
@@ -100,6 +102,28 @@ def _local(spec: TaskSpec, root: Path) -> ad.Built:
             out.skipped += part.skipped
         return out.finish()
     raise DataError(f"{name}: unknown local format {fmt!r} in the registry")
+
+
+_DOC_ID = re.compile(r'"doc_id": (\d+)')
+
+
+def _first_request_per_doc() -> Callable[[str], bool]:
+    """For OLMES request files (one line per option, plus unconditioned copies with doc_id >= 1e6):
+    keep the first line of each real doc without parsing the others. Lines without a visible
+    doc_id are kept, so the adapter reports them."""
+    seen: set[int] = set()
+
+    def keep(line: str) -> bool:
+        m = _DOC_ID.search(line)
+        if m is None:
+            return True
+        doc = int(m.group(1))
+        if doc >= 1_000_000 or doc in seen:
+            return False
+        seen.add(doc)
+        return True
+
+    return keep
 
 
 def _mctest_answers(tsv: Path) -> Path:

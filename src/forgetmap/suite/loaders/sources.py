@@ -11,7 +11,7 @@ import csv
 import gzip
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -66,13 +66,21 @@ def read_json(path: Path, task: str) -> Any:
         raise DataError(f"{task}: malformed JSON in {path}:{exc.lineno}: {exc.msg}") from exc
 
 
-def iter_jsonl(path: Path, task: str, bad: list[tuple[str, str]]) -> Iterator[Row]:
-    """JSON lines (plain or .gz); unparsable lines go to `bad` as (location, reason)."""
+def iter_jsonl(
+    path: Path,
+    task: str,
+    bad: list[tuple[str, str]],
+    keep: Callable[[str], bool] | None = None,
+) -> Iterator[Row]:
+    """JSON lines (plain or .gz); unparsable lines go to `bad` as (location, reason).
+
+    `keep(raw_line)`, when given, drops lines before they are parsed (large request files).
+    """
     require(path, task)
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt", encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
-            if not line.strip():
+            if not line.strip() or (keep is not None and not keep(line)):
                 continue
             loc = f"{path}:{lineno}"
             try:
