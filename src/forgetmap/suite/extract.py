@@ -181,6 +181,29 @@ _LABEL = re.compile(
 )
 
 
+_CONNECTIVES = frozenset(
+    [
+        "because",
+        "since",
+        "as",
+        "which",
+        "so",
+        "but",
+        "for",
+        "given",
+        "due",
+        "with",
+        "-",
+        "–",
+        "—",
+        "is",
+        "was",
+        "would",
+        "should",
+    ]
+)
+
+
 def _resolve(value: str, opts: _Opts, strict_rest: bool = True) -> tuple[str, str] | None:
     """Map an answer value to (letter, how) or None. `how` is '' (letter), 'text', 'number' or
     'index'. Returns ('?X', ...) for a letter outside the options (caller marks invalid)."""
@@ -200,6 +223,8 @@ def _resolve(value: str, opts: _Opts, strict_rest: bool = True) -> tuple[str, st
                 accept = True
             elif opts.choices and opts.by_prefix_text(rest) is not None:
                 accept = True  # "B Paris" where Paris is an option
+            elif letter not in "AI" or rest.split(None, 1)[0].lower() in _CONNECTIVES:
+                accept = True  # "B because ...": only A and I double as English words
             elif not strict_rest:
                 accept = True
         else:
@@ -367,13 +392,23 @@ _LONE = re.compile(
 )
 
 
+_LABELLED_TEXT = re.compile(r"^(?:option\s+)?\(?([A-Z])[).:]\s+(.+)$")
+
+
 def _rule_lone_letter(lines: list[str], opts: _Opts) -> Extraction | None:
     if not lines:
         return None
     last = _MD.sub("", lines[-1]).strip().strip("\"'")
     m = _LONE.match(last)
     if not m:
-        return None
+        # "B) London": a label followed by that same option's text, not an echoed list
+        lt = _LABELLED_TEXT.match(last)
+        if not lt or not opts.choices or _is_listing(lines):
+            return None
+        letter = lt.group(1)
+        if not opts.letter_ok(letter) or opts.by_text(lt.group(2)) != LETTERS.index(letter):
+            return None
+        return Extraction(letter, "ok", "lone_letter")
     letter = m.group(1)
     bare = last == letter
     if not letter.isupper() and (bare or last.lower() in ("a.", "i.")):
@@ -462,40 +497,85 @@ def extract(
     choices: list[str] | None,
     k: int | None = None,
     task: str | None = None,
+    rules: tuple[str, ...] | None = None,
 ) -> Extraction:
     """Extract the answer of one response.
 
     `choices` are the option texts in order (letters A, B, ...); `k` the number of options when
     `choices` is unknown (imported logs); both empty/None means a free-form task whose answer is
-    the text after ``Answer:``. `task` is accepted for rules that may need it and for messages.
+    the text after ``Answer:``. `task` selects task-specific formats (SALAD-Bench MRQ: several
+    letters, ``Answer: AC``). `rules` restricts extraction to a subset of RULES (benchmarks
+    measure each rule alone); None runs all of them in order.
     """
-    del task  # rules are table-free today; kept in the signature for task-specific formats
     if response is None or not response.strip():
         return NO_ANSWER
     choices = list(choices or [])
     text, truncated = strip_reasoning(response)
     if not text.strip():
         return Extraction(None, "no_answer", "think_unclosed" if truncated else None)
-    if not choices and not k:
+    return _extract_text(text, choices, k, task, rules, mc=bool(choices) or bool(k))
+
+
+def _extract_text(
+    text: str,
+    choices: list[str],
+    k: int | None,
+    task: str | None,
+    rules: tuple[str, ...] | None,
+    mc: bool,
+) -> Extraction:
+    """Rules on reasoning-stripped text; `mc` False means free-form, True with neither choices
+    nor k means option letters of unknown count (imported logs)."""
+    if not mc:
         return _extract_free(text)
     opts = _Opts(choices, k)
+    if task is not None and task.split(":", 1)[0] in MULTI_ANSWER_BENCHMARKS:
+        got = _rule_multi(text, opts)
+        if got is not None:
+            return got
     lines = _lines(text)
-    for attempt in (
-        lambda: _rule_answer_line(lines, opts),
-        lambda: _last_resolved(_ANSWER_TAG, text, opts, "answer_tag"),
-        lambda: _last_resolved(_ANSWER_IS, text, opts, "answer_is"),
-        lambda: _rule_boxed(text, opts),
-        lambda: _rule_bold(text, opts),
-        lambda: _rule_code(text, opts),
-        lambda: _rule_paren_end(lines, opts),
-        lambda: _rule_lone_letter(lines, opts),
-        lambda: _rule_option_text(lines, opts),
-        lambda: _rule_number(lines, opts),
-    ):
-        got = attempt()
+    attempts = {
+        "answer_line": lambda: _rule_answer_line(lines, opts),
+        "answer_tag": lambda: _last_resolved(_ANSWER_TAG, text, opts, "answer_tag"),
+        "answer_is": lambda: _last_resolved(_ANSWER_IS, text, opts, "answer_is"),
+        "boxed": lambda: _rule_boxed(text, opts),
+        "bold": lambda: _rule_bold(text, opts),
+        "code": lambda: _rule_code(text, opts),
+        "paren_end": lambda: _rule_paren_end(lines, opts),
+        "lone_letter": lambda: _rule_lone_letter(lines, opts),
+        "option_text": lambda: _rule_option_text(lines, opts),
+        "number": lambda: _rule_number(lines, opts),
+    }
+    for name in RULES:
+        if rules is not None and name not in rules:
+            continue
+        got = attempts[name]()
         if got is not None:
             return got
     return NO_ANSWER
+
+
+# benchmarks whose items may have several correct options (gold = all correct letters, sorted)
+MULTI_ANSWER_BENCHMARKS = ("salad_bench",)
+_MULTI = re.compile(
+    r"answer\s*(?:\*\*)?\s*[:：]\s*(?:\*\*)?\s*(?P<val>[A-Z](?:\s*(?:,|and|&|/)?\s*[A-Z])*)(?![A-Za-z])",
+    re.I,
+)
+
+
+def _rule_multi(text: str, opts: _Opts) -> Extraction | None:
+    """``Answer: AC`` / ``Answer: A, C`` (several correct options), the last one."""
+    found = list(_MULTI.finditer(text))
+    if not found:
+        return None
+    raw = found[-1].group("val")
+    letters = re.sub(r"(?i)\band\b|[,&/\s]", "", raw)
+    if not letters.isupper():
+        return None
+    uniq = "".join(sorted(set(letters)))
+    if not all(opts.letter_ok(c) for c in uniq):
+        return Extraction(uniq, "invalid", "answer_tag:multi")
+    return Extraction(uniq, "ok", "answer_tag:multi")
 
 
 def reextract(table: pa.Table) -> pa.Table:
@@ -524,19 +604,21 @@ def reextract(table: pa.Table) -> pa.Table:
         else pa.chunked_array([pa.nulls(n, pa.string())])
     )
     golds = gold_col.to_pylist()
+    tasks = table.column("task").to_pylist() if "task" in table.column_names else [None] * n
     cache: dict[tuple, Extraction] = {}
     preds: list[str | None] = []
     statuses: list[str] = []
     rules: list[str | None] = []
     free: list[bool] = []
-    for resp, ch, k, g in zip(responses, choices, ks, golds, strict=True):
+    for resp, ch, k, g, t in zip(responses, choices, ks, golds, tasks, strict=True):
         is_mc = (
             bool(ch) or bool(k) or (g is not None and re.fullmatch(r"[A-Z]", g.strip()) is not None)
         )
-        key = (resp, tuple(ch or ()), k if k else None, is_mc)
+        multi = t is not None and t.split(":", 1)[0] in MULTI_ANSWER_BENCHMARKS
+        key = (resp, tuple(ch or ()), k if k else None, is_mc, multi)
         ex = cache.get(key)
         if ex is None:
-            ex = extract(resp, list(ch or []), k or None) if is_mc else _free_or_none(resp)
+            ex = _extract_row(resp, list(ch or []), k or None, t, is_mc)
             cache[key] = ex
         preds.append(ex.pred)
         statuses.append(ex.status)
@@ -567,10 +649,12 @@ def reextract(table: pa.Table) -> pa.Table:
     return out
 
 
-def _free_or_none(response: str | None) -> Extraction:
+def _extract_row(
+    response: str | None, choices: list[str], k: int | None, task: str | None, mc: bool
+) -> Extraction:
     if response is None or not response.strip():
         return NO_ANSWER
     text, truncated = strip_reasoning(response)
     if not text.strip():
         return Extraction(None, "no_answer", "think_unclosed" if truncated else None)
-    return _extract_free(text)
+    return _extract_text(text, choices, k, task, None, mc)
