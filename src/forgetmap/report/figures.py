@@ -208,8 +208,7 @@ def heatmap_figure(pairs: Sequence[PairView], cats: Sequence[str], title: str) -
         cticks = _nice_ticks(vals)
         vmax = float(cticks[-1])
         masked = np.ma.masked_invalid(vals)
-        cm = mpl.colormaps[cmap].copy()
-        cm.set_bad("#EEEEEE")
+        cm = mpl.colormaps[cmap].with_extremes(bad="#EEEEEE")
         im = ax.imshow(masked, cmap=cm, vmin=0, vmax=vmax, aspect="auto")
         for (i, j), v in np.ndenumerate(vals):
             txt = "–" if not np.isfinite(v) else f"{v:.1f}"

@@ -109,7 +109,10 @@ def _cat_map(pair: PairView) -> Mapping[str, str]:
 def collect_items(
     store: ResultsStore, pair: PairView, cap: int = DEFAULT_CAP, csv_path: Path | None = None
 ) -> PairItems:
-    """Flipped items of `pair` (most-flipped first), at most `cap` of them with seed details.
+    """Flipped items of `pair`, at most `cap` of them with seed details.
+
+    Order: items flipped the same way on the most seeds first (consistent flips are the signal;
+    one-seed flips are often sampling noise), forgotten before gained at equal counts.
 
     Writes the complete listing to `csv_path` when given (one row per item and seed).
     """
@@ -131,14 +134,14 @@ def collect_items(
                 "j.after_pred, j.before_status, j.after_status, j.before_rule, j.after_rule, "
                 "j.before_response, j.after_response "
                 "FROM j JOIN f USING (task, item_id) "
-                "ORDER BY f.n_forgotten + f.n_gained DESC, j.task, j.item_id, j.seed"
+                "ORDER BY greatest(f.n_forgotten, f.n_gained) DESC, f.n_forgotten DESC, j.task, j.item_id, j.seed"
             )
             rel = con.sql(full, params=params)
             rel.write_csv(str(csv_path), header=True)
         shown = con.sql(
             _JOIN
             + """, top AS (SELECT * FROM f
-                          ORDER BY n_forgotten + n_gained DESC, task, item_id LIMIT $cap)
+                          ORDER BY greatest(n_forgotten, n_gained) DESC, n_forgotten DESC, task, item_id LIMIT $cap)
             SELECT j.task, j.item_id, j.seed, j.flip, top.n_forgotten, top.n_gained,
                    j.question, j.gold, j.choices, j.category,
                    j.before_correct, j.after_correct, j.before_pred, j.after_pred,
@@ -147,7 +150,7 @@ def collect_items(
                    right(j.after_response, $tail) AS after_response,
                    length(j.before_response) AS before_len, length(j.after_response) AS after_len
             FROM j JOIN top USING (task, item_id)
-            ORDER BY top.n_forgotten + top.n_gained DESC, j.task, j.item_id, j.seed""",
+            ORDER BY greatest(top.n_forgotten, top.n_gained) DESC, top.n_forgotten DESC, j.task, j.item_id, j.seed""",
             params={**params, "cap": int(cap), "tail": RESPONSE_TAIL},
         ).to_arrow_table()
     finally:
