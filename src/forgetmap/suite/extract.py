@@ -24,7 +24,9 @@ value was mapped to an option letter):
 A value is resolved to a letter by (in order): an option letter, the exact (normalised) option
 text, a number equal to a numeric option's text, or -- for non-numeric options only -- a
 1-based option number (``:index``). A letter beyond the item's k options gives status
-``invalid``. Reasoning blocks (``<think>...</think>``, ``<|begin_of_thought|>...``) are removed
+``invalid``. A label whose text is another option's exact text ("D) <text of C>") is a
+conflict: status ``no_answer``, rule ``<rule>:conflict``, and no later rule is tried. Reasoning
+blocks (``<think>...</think>``, ``<|begin_of_thought|>...``) are removed
 first; code-fence delimiter lines are dropped so an answer written inside a fence still counts.
 
 Free-form tasks (no options: BBH dyck_languages, word_sorting, multistep_arithmetic_two) take
@@ -233,7 +235,11 @@ def _resolve(value: str, opts: _Opts, strict_rest: bool = True) -> tuple[str, st
             accept = accept or (wrapped and m.group("close") is not None and not rest)
         if accept:
             up = letter.upper()
-            # "a" / "I" as words: an uppercase bare "A" followed by words is rejected above
+            if rest and opts.choices:
+                # "D) <text of option C>": the label and the text disagree -- no answer
+                i = opts.by_text(rest)
+                if i is not None and LETTERS[i] != up:
+                    return "!", "conflict"
             if opts.choices or opts.k:
                 return (up, "") if opts.letter_ok(up) else ("?" + up, "")
             return (up, "")
@@ -270,7 +276,8 @@ _ANSWER_IS = re.compile(
 _BOXED = re.compile(r"\\boxed\s*\{((?:[^{}]|\{[^{}]*\})*)\}")
 _BOLD = re.compile(r"\*\*([^*\n]{1,200}?)\*\*")
 _CODE = re.compile(
-    r"""(?:\b(?:answer|ans|result|choice|final_answer)\s*=\s*|\bprint\s*\(\s*|\breturn\s+)"""
+    r"""(?:\b(?:answer|ans|result|choice|final_answer)\s*=\s*|["'](?:answer|final_answer)["']\s*:\s*(?=["'])"""
+    r"""|\bprint\s*\(\s*|\breturn\s+)"""
     r"""(?P<q>['"]?)(?P<val>[A-Z]|\d{1,3})(?P=q)\s*\)?""",
     re.I,
 )
@@ -292,6 +299,8 @@ def _finish(res: tuple[str, str] | None, rule: str) -> Extraction | None:
         return None
     letter, how = res
     name = f"{rule}:{how}" if how else rule
+    if letter == "!":
+        return Extraction(None, "no_answer", name)
     if letter.startswith("?"):
         return Extraction(letter[1:], "invalid", name)
     return Extraction(letter, "ok", name)
