@@ -132,6 +132,9 @@ def radar_figure(pairs: Sequence[PairView], cats: Sequence[str], title: str) -> 
         ax.set_ylim(0, rmax)
         ax.set_yticks(ticks)
         ax.set_yticklabels([f"{t:g}" for t in ticks], fontsize=7, color="#555555")
+        for lab in ax.get_yticklabels():  # keep radial labels readable over the traces
+            lab.set_bbox({"facecolor": "white", "edgecolor": "none", "alpha": 0.75, "pad": 0.6})
+            lab.set_zorder(6)
         ax.set_rlabel_position(180 / n)
         ax.set_xticks(angles)
         ax.set_xticklabels(list(cats), fontsize=8.5)
@@ -145,7 +148,8 @@ def radar_figure(pairs: Sequence[PairView], cats: Sequence[str], title: str) -> 
             drawn = np.nan_to_num(row, nan=0.0)
             ys = np.concatenate([drawn, drawn[:1]])
             ax.plot(closed, ys, color=color(i), linewidth=1.6, label=p.label, zorder=3)
-            ax.fill(closed, ys, color=color(i), alpha=0.07, zorder=2)
+            if len(pairs) <= 4:  # fills of many traces turn to mud
+                ax.fill(closed, ys, color=color(i), alpha=0.07, zorder=2)
             ok = np.isfinite(row)
             ax.scatter(angles[ok], row[ok], s=12, color=color(i), zorder=4)
         ax.set_title(METRIC_TITLES[metric], pad=16)
