@@ -109,7 +109,11 @@ def _item_frame(rng: np.random.Generator):
         if kspec is None:
             ks.append(np.zeros(n, np.int64))
         elif isinstance(kspec, dict):
-            ks.append(rng.choice(list(kspec), size=n, p=np.array(list(kspec.values())) / sum(kspec.values())))
+            ks.append(
+                rng.choice(
+                    list(kspec), size=n, p=np.array(list(kspec.values())) / sum(kspec.values())
+                )
+            )
         else:
             ks.append(np.full(n, kspec))
     t_idx, ids, k = np.concatenate(t_idx), np.concatenate(ids), np.concatenate(ks)

@@ -15,9 +15,11 @@ the mean over categories; then mean/std over seeds. Tasks the registry marks `in
 from __future__ import annotations
 
 import math
+import os
 import warnings
 import zlib
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -115,6 +117,12 @@ def _num(x: Any) -> Any:
         return int(x)
     x = float(x)
     return None if math.isnan(x) or math.isinf(x) else x
+
+
+def _jl(a: np.ndarray) -> list[Any]:
+    """Array -> nested python list for JSON, NaN/inf -> None (vectorised, no per-value calls)."""
+    a = np.asarray(a, dtype=np.float64)
+    return np.where(np.isfinite(a), a, None).tolist()
 
 
 def _mean_std(per_seed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -256,12 +264,21 @@ def compare(
     met["p_mcnemar"] = mcnemar_exact(met["n01"].astype(np.int64), met["n10"].astype(np.int64))
 
     ci = {m: np.full((C, 2), np.nan) for m in CI_METRICS}
-    for p, (b, a) in enumerate(pairs):
+
+    def boot(p: int) -> None:
+        # one generator per pair, seeded from (seed, before, after): a pair's CIs do not depend on
+        # which other pairs are compared, nor on the thread count
+        b, a = pairs[p]
         sel = np.flatnonzero(c_pair == p)
         rng = np.random.default_rng([seed, zlib.crc32(b.encode()), zlib.crc32(a.encode())])
         part = bootstrap_ci(dense[sel], dk[sel], bootstrap, rng, CI_LEVEL)
         for m in CI_METRICS:
             ci[m][sel] = part[m]
+
+    if bootstrap > 0:
+        # numpy's random draws and reductions release the GIL: pairs run in parallel threads
+        with ThreadPoolExecutor(max_workers=max(1, min(P, os.cpu_count() or 1))) as ex:
+            list(ex.map(boot, range(P)))
 
     iv = {name: np.concatenate([part[name] for part in iv_parts]) for name in iv_parts[0]}
     row_cat: dict[tuple[int, int], str] = {}
@@ -276,14 +293,32 @@ def compare(
         for m, f in frames.items()
     }
     seed_list = vocab.seeds.tolist()
-    task_stats = _group_mean_std(met, c_pair * T + c_task, P * T)
+    g_pt = c_pair * T + c_task
+    task_stats = {
+        m: (_jl(mean), _jl(std)) for m, (mean, std) in _group_mean_std(met, g_pt, P * T).items()
+    }
+
+    def pt_sum(v: np.ndarray) -> np.ndarray:
+        return np.bincount(g_pt, weights=v, minlength=P * T).astype(np.int64)
+
+    n01_pt, n10_pt = pt_sum(met["n01"]), pt_sum(met["n10"])
+    task_lists = {
+        "n": pt_sum(met["n"]).tolist(),
+        "n01": n01_pt.tolist(),
+        "n10": n10_pt.tolist(),
+        "p_mcnemar": _jl(mcnemar_exact(n01_pt, n10_pt)),
+        "n10_no_answer": pt_sum(n10_na).tolist(),
+        "item_view": {
+            k: (v.astype(np.int64).tolist() if k in _IV_COUNTS else _jl(v)) for k, v in iv.items()
+        },
+    }
     out_pairs = []
     for p, (b, a) in enumerate(pairs):
         sel = np.flatnonzero(c_pair == p)
         out_pairs.append(
             _pair_result(
                 p, b, a, sel, met, ci, n10_na, n01_na_b, c_task, c_seed, vocab.tasks, seed_list,
-                row_cat, info, hash_pt, kdiff_pt, iv, rows_by, task_stats,
+                row_cat, info, hash_pt, kdiff_pt, iv, rows_by, task_stats, task_lists,
             )
         )  # fmt: skip
     return {
@@ -327,7 +362,8 @@ def _pair_result(
     kdiff_pt: np.ndarray,
     iv: dict[str, np.ndarray],
     rows_by: dict[str, dict[str, int]],
-    task_stats: dict[str, tuple[np.ndarray, np.ndarray]],
+    task_stats: dict[str, tuple[list[Any], list[Any]]],
+    task_lists: dict[str, Any],
 ) -> dict[str, Any]:
     n_t = len(task_names)
     tasks_here = np.unique(c_task[sel])
@@ -341,11 +377,11 @@ def _pair_result(
 
     # cells
     cells: list[dict[str, Any]] = []
-    cols = {m: met[m][sel].tolist() for m in _CELL_FLOAT}
+    cols = {m: _jl(met[m][sel]) for m in _CELL_FLOAT}
     ints = {m: met[m][sel].astype(np.int64).tolist() for m in ("n", "n00", "n01", "n10", "n11")}
     na = n10_na[sel].astype(np.int64).tolist()
     nab = n01_na_b[sel].astype(np.int64).tolist()
-    cis = {m: ci[m][sel].tolist() for m in CI_METRICS}
+    cis = {m: _jl(ci[m][sel]) for m in CI_METRICS}
     for j, (t, s) in enumerate(zip(c_task[sel].tolist(), c_seed[sel].tolist(), strict=True)):
         cell = {
             "task": task_names[t],
@@ -356,10 +392,10 @@ def _pair_result(
         for m in ("n", "n00", "n01", "n10", "n11"):
             cell[m] = ints[m][j]
         for m in _CELL_FLOAT:
-            cell[m] = _num(cols[m][j])
+            cell[m] = cols[m][j]
         cell["n10_no_answer"] = na[j]
         cell["n01_no_answer_before"] = nab[j]
-        cell["ci"] = {m: [_num(v) for v in cis[m][j]] for m in CI_METRICS}
+        cell["ci"] = {m: cis[m][j] for m in CI_METRICS}
         cells.append(cell)
 
     # categories and total (aggregate tasks only)
@@ -430,19 +466,22 @@ def _pair_result(
     for t in tasks_here.tolist():
         ts = sel[c_task[sel] == t]
         name = task_names[t]
-        n01, n10 = int(met["n01"][ts].sum()), int(met["n10"][ts].sum())
         g = p * n_t + t
         entry = {
             "category": cat_of[t],
             "in_aggregate": in_agg[t],
             "seeds": [seed_list[s] for s in c_seed[ts].tolist()],
-            "n": int(met["n"][ts].sum()),
+            "n": task_lists["n"][g],
         }
         for m, (mean, std) in task_stats.items():
-            entry[m] = {"mean": _num(mean[g]), "std": _num(std[g])}
-        entry["pooled"] = {"n01": n01, "n10": n10, "p_mcnemar": _num(mcnemar_exact(n01, n10))}
-        entry["n10_no_answer"] = int(n10_na[ts].sum())
-        entry["item_view"] = {k: _num(v[g]) for k, v in iv.items()}
+            entry[m] = {"mean": mean[g], "std": std[g]}
+        entry["pooled"] = {
+            "n01": task_lists["n01"][g],
+            "n10": task_lists["n10"][g],
+            "p_mcnemar": task_lists["p_mcnemar"][g],
+        }
+        entry["n10_no_answer"] = task_lists["n10_no_answer"][g]
+        entry["item_view"] = {k: v[g] for k, v in task_lists["item_view"].items()}
         tasks_json[name] = entry
         if hash_pt[g] > 0:
             warn.append(
@@ -476,6 +515,8 @@ def _pair_result(
         "warnings": warn,
     }
 
+
+_IV_COUNTS = ("n_items", "consistent_10", "consistent_01", "majority_10", "majority_01")
 
 TASK_METRICS: tuple[str, ...] = (
     "F_true",

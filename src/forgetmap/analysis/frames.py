@@ -189,14 +189,18 @@ def build_frames(
     g_hash = _unique_values([d for d, _ in parts["prompt_hash"].values()])
     g_cat = _unique_values([d for d, _ in parts["category"].values()])
     seeds = np.unique(
-        np.concatenate([t.column("seed").to_numpy() for t in tables.values()])
+        np.concatenate([pc.unique(t.column("seed")).to_numpy() for t in tables.values()])
     ).astype(np.int64)
     kcols = {
         m: np.asarray(pc.fill_null(t.column("n_choices"), 0).to_numpy(), dtype=np.int64)
         for m, t in tables.items()
     }
     kcols = {m: np.where(k >= 2, k, 0) for m, k in kcols.items()}
-    ks = np.unique(np.concatenate([np.zeros(1, np.int64), *kcols.values()]))
+    ks = np.unique(
+        np.concatenate(
+            [np.zeros(1, np.int64), *(pc.unique(pa.array(k)).to_numpy() for k in kcols.values())]
+        )
+    )
     vocab = Vocab(
         tasks=g_tasks.to_pylist(),
         item_ids=g_items,

@@ -45,7 +45,7 @@ _SQL_TYPES = {
 }
 
 
-def fetch_arrow(con: Any, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
+def fetch_arrow(con: Any, sql: str, params: Any = None) -> pa.Table:
     """Run `sql` and return an Arrow table (across DuckDB versions)."""
     rel = con.sql(sql, params=params) if params is not None else con.sql(sql)
     for name in ("to_arrow_table", "fetch_arrow_table", "arrow"):

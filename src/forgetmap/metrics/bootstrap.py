@@ -70,8 +70,10 @@ def _multinomial(rng: np.random.Generator, counts: np.ndarray, n_boot: int) -> n
     C, J = counts.shape
     n = counts.sum(axis=1).astype(np.int64)
     p = counts / np.maximum(n, 1)[:, None]
-    out = np.zeros((n_boot, C, J), np.int64)
-    remaining = np.broadcast_to(n, (n_boot, C)).copy()
+    # layout [C, B]: consecutive draws of a cell share (n, p) for the first class, which lets
+    # numpy reuse the binomial set-up; transposed to [B, C, J] at the end
+    out = np.zeros((C, n_boot, J), np.int64)
+    remaining = np.repeat(n[:, None], n_boot, axis=1)
     p_left = np.ones(C)
     active = np.flatnonzero(counts.any(axis=0))
     for pos, j in enumerate(active):
@@ -80,8 +82,8 @@ def _multinomial(rng: np.random.Generator, counts: np.ndarray, n_boot: int) -> n
             break
         with np.errstate(invalid="ignore", divide="ignore"):
             q = np.clip(np.where(p_left > 0, p[:, j] / p_left, 0.0), 0.0, 1.0)
-        x = rng.binomial(remaining, q)
+        x = rng.binomial(remaining, q[:, None])
         out[:, :, j] = x
         remaining -= x
         p_left = p_left - p[:, j]
-    return out
+    return out.transpose(1, 0, 2)

@@ -1,0 +1,195 @@
+"""`make bench`: speed of `forgetmap compare` at study scale, against baselines measured here.
+
+1. Generates (once, cached in .bench/study) ~8.8M synthetic records: 70 models, the study suite's
+   tasks at real item counts, 3 seeds (benchmarks/synth_records.py).
+2. Raw read time: pyarrow reading the Parquet files of the 70 models (all columns, and only the
+   columns compare needs), best of 3 with a warm page cache.
+3. forgetmap: all 60 pairs, every metric (bootstrap CIs with 1000 replicates included) and the
+   JSON written, in a fresh subprocess so its peak RSS is its own.
+4. Baseline = what the study's scripts do: per (pair, task, seed) load the two models' result
+   files with pandas (per-(model, task, seed) Parquet files, like the study's per-task outputs;
+   written untimed beforehand), sort by item id, count transitions with DataFrame.iterrows(), and
+   compute the metrics. Timed on a subset of pairs; forgetmap is timed on the same pairs too.
+
+Prints: speedup over the baseline (same pairs, and per-pair-equivalent from the 60-pair run), the
+60-pair time as a multiple of the raw read time, and peak RSS. Goals: >= 40x, <= 4x, <= 3 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from synth_records import generate  # noqa: E402
+
+from forgetmap.analysis.pairing import ANALYSIS_COLUMNS  # noqa: E402
+from forgetmap.records import ResultsStore, model_slug  # noqa: E402
+
+BENCH = ROOT / ".bench"
+STUDY = BENCH / "study"
+CELLS = BENCH / "baseline_cells"
+
+CHILD = r"""
+import json, resource, sys, time
+sys.path.insert(0, {src!r})
+from forgetmap.analysis.compare import compare
+from forgetmap.records import ResultsStore
+pairs = [tuple(p) for p in json.loads({pairs!r})]
+t0 = time.perf_counter()
+res = compare(ResultsStore({root!r}), pairs, bootstrap={boot})
+with open({out!r}, "w") as fh:
+    json.dump(res, fh)
+dt = time.perf_counter() - t0
+n_cells = sum(len(p["cells"]) for p in res["pairs"])
+print(json.dumps({{"seconds": dt, "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                  "n_cells": n_cells}}))
+"""
+
+
+def run_forgetmap(pairs: list[tuple[str, str]], boot: int, out: Path) -> dict:
+    code = CHILD.format(
+        src=str(ROOT / "src"), pairs=json.dumps(pairs), root=str(STUDY), boot=boot, out=str(out)
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        sys.exit(f"forgetmap compare failed:\n{proc.stderr}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def time_raw_read(files: list[Path], columns: list[str] | None, repeat: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        n = 0
+        for f in files:
+            n += pq.read_table(f, columns=columns).num_rows
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def write_baseline_cells(store: ResultsStore, models: list[str]) -> None:
+    """Per-(model, task, seed) Parquet files, the layout the study's scripts read (untimed)."""
+    for m in models:
+        d = CELLS / model_slug(m)
+        if (d / ".complete").exists():
+            continue
+        d.mkdir(parents=True, exist_ok=True)
+        t = store.read(models=[m], columns=["task", "item_id", "seed", "correct", "n_choices"])
+        for task in pc.unique(t.column("task")).to_pylist():
+            tt = t.filter(pc.equal(t.column("task"), task))
+            for seed in pc.unique(tt.column("seed")).to_pylist():
+                cell = tt.filter(pc.equal(tt.column("seed"), seed))
+                pq.write_table(cell, d / f"{task.replace(':', '__')}__seed{seed}.parquet")
+        (d / ".complete").write_text("ok\n")
+
+
+def baseline_pair(before: str, after: str) -> int:
+    """The study's way: per (task, seed) load both sides with pandas, sort, iterrows."""
+    import pandas as pd
+
+    n_cells = 0
+    for f in sorted((CELLS / model_slug(before)).glob("*.parquet")):
+        fa = CELLS / model_slug(after) / f.name
+        if not fa.exists():
+            continue
+        db = pd.read_parquet(f).sort_values("item_id")
+        da = pd.read_parquet(fa).sort_values("item_id")
+        pre = {}
+        k = 4
+        for _, row in db.iterrows():
+            pre[row["item_id"]] = bool(row["correct"])
+            if row["n_choices"] == row["n_choices"] and row["n_choices"]:
+                k = int(row["n_choices"])
+        n00 = n01 = n10 = n11 = 0
+        for _, row in da.iterrows():
+            if row["item_id"] not in pre:
+                continue
+            a, b = pre[row["item_id"]], bool(row["correct"])
+            if a and b:
+                n11 += 1
+            elif a:
+                n10 += 1
+            elif b:
+                n01 += 1
+            else:
+                n00 += 1
+        n = n00 + n01 + n10 + n11
+        acc_pre, acc_post = (n10 + n11) / n, (n01 + n11) / n
+        f_chance = (1 - acc_pre) / max(k - 1, 1) * (1 - acc_post)
+        _ = (max(n10 / n - f_chance, 0), max(n01 / n - f_chance, 0))
+        n_cells += 1
+    return n_cells
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--baseline-pairs", type=int, default=2)
+    ap.add_argument("--bootstrap", type=int, default=1000)
+    args = ap.parse_args()
+    BENCH.mkdir(exist_ok=True)
+    print("generating / reusing the synthetic study in .bench/study ...")
+    t0 = time.perf_counter()
+    models, pairs = generate(STUDY)
+    store = ResultsStore(STUDY)
+    files = store.files(models)
+    n_rows = sum(pq.read_metadata(f).num_rows for f in files)
+    size = sum(f.stat().st_size for f in files) / 1e6
+    print(
+        f"  {len(models)} models, {len(pairs)} pairs, {n_rows:,} rows, {size:.0f} MB Parquet "
+        f"({time.perf_counter() - t0:.1f}s)"
+    )
+
+    read_all = time_raw_read(files, None)
+    read_cols = time_raw_read(files, list(ANALYSIS_COLUMNS))
+    print(f"raw pyarrow read: all columns {read_all:.2f}s, compare's columns {read_cols:.2f}s")
+
+    full = run_forgetmap(pairs, args.bootstrap, BENCH / "compare_60.json")
+    json_mb = (BENCH / "compare_60.json").stat().st_size / 1e6
+    print(
+        f"forgetmap compare, {len(pairs)} pairs, {full['n_cells']} cells, bootstrap "
+        f"{args.bootstrap}, JSON {json_mb:.0f} MB: {full['seconds']:.2f}s, peak RSS "
+        f"{full['peak_rss_kb'] / 1e6:.2f} GB"
+    )
+
+    sub = pairs[: args.baseline_pairs]
+    write_baseline_cells(store, sorted({m for p in sub for m in p}))
+    t0 = time.perf_counter()
+    cells = sum(baseline_pair(b, a) for b, a in sub)
+    base = time.perf_counter() - t0
+    same = run_forgetmap(sub, args.bootstrap, BENCH / "compare_sub.json")
+    per_pair_base = base / len(sub)
+    per_pair_ours = full["seconds"] / len(pairs)
+    print(
+        f"baseline (pandas load + sort + iterrows per (pair, task, seed)): {len(sub)} pairs, "
+        f"{cells} cells in {base:.1f}s = {per_pair_base:.2f}s/pair"
+    )
+    print(f"forgetmap on the same {len(sub)} pairs: {same['seconds']:.2f}s")
+    print()
+    print("== results ==")
+    print(f"speedup, same pairs:                 {base / same['seconds']:7.1f}x   (goal >= 40x)")
+    print(
+        f"speedup, per pair in the 60-pair run: {per_pair_base / per_pair_ours:7.1f}x   "
+        f"({per_pair_ours * 1000:.0f} ms/pair vs {per_pair_base * 1000:.0f} ms/pair)"
+    )
+    print(
+        f"60 pairs / raw read (all columns):    {full['seconds'] / read_all:7.2f}x   (goal <= 4x)"
+    )
+    print(f"60 pairs / raw read (compare's cols): {full['seconds'] / read_cols:7.2f}x")
+    print(
+        f"peak RSS (60 pairs):                 {full['peak_rss_kb'] / 1e6:7.2f} GB  (goal <= 3 GB)"
+    )
+
+
+if __name__ == "__main__":
+    main()

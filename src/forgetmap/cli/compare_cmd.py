@@ -1,0 +1,180 @@
+"""`forgetmap compare`: forgetting and backward transfer for one pair or a pairs file."""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from forgetmap.errors import ForgetmapError
+from forgetmap.records import ResultsStore
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _atomic_write(path: Path, write: Any) -> None:
+    """Write through a temp file in the target directory, then rename (no half-written output)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _pct(stat: dict[str, Any] | None, with_std: bool = True) -> str:
+    if not stat or stat.get("mean") is None:
+        return "–"
+    s = f"{100 * stat['mean']:.1f}"
+    if with_std:
+        s += f" ± {100 * stat['std']:.1f}" if stat.get("std") is not None else " ± –"
+    return s
+
+
+def _p(p: float | None) -> str:
+    if p is None:
+        return "–"
+    return f"{p:.1e}" if p < 1e-3 else f"{p:.3f}"
+
+
+def render_pair(pr: dict[str, Any]) -> Table:
+    """Rich table of one pair: per category and total, values x100 as in the study's tables."""
+    table = Table(
+        title=f"{pr['before']} → {pr['after']}",
+        caption=(
+            f"seeds {', '.join(map(str, pr['seeds']))}; {pr['n_paired']:,} paired rows; unpaired: "
+            f"{pr['unpaired']['before_only']:,} before-only, {pr['unpaired']['after_only']:,} "
+            "after-only"
+            + (
+                f"; not in aggregates: {', '.join(pr['excluded_from_aggregate'])}"
+                if pr["excluded_from_aggregate"]
+                else ""
+            )
+        ),
+        caption_justify="left",
+    )
+    table.add_column("category")
+    table.add_column("tasks", justify="right")
+    table.add_column("F_true ± std (acc_pre)", justify="right")
+    table.add_column("BT_true ± std (acc_post)", justify="right")
+    table.add_column("conv. F", justify="right")
+    table.add_column("F no-answer", justify="right")
+    table.add_column("n10 / n01", justify="right")
+    table.add_column("McNemar p", justify="right")
+    rows = list(pr["categories"].items())
+    if pr["total"]:
+        rows.append(("Total", pr["total"]))
+    for name, c in rows:
+        style = "bold" if name == "Total" else None
+        table.add_row(
+            Text(name, style=style or ""),
+            str(c["n_tasks"]),
+            f"{_pct(c['F_true'])} ({_pct(c['acc_pre'], False)})",
+            f"{_pct(c['BT_true'])} ({_pct(c['acc_post'], False)})",
+            _pct(c["conventional"], False),
+            _pct(c["F_no_answer"], False),
+            f"{c['pooled']['n10']:,} / {c['pooled']['n01']:,}",
+            _p(c["pooled"]["p_mcnemar"]),
+        )
+    return table
+
+
+def _pairs_from_options(
+    before: str | None, after: str | None, pairs_file: Path | None
+) -> list[tuple[str, str]]:
+    from forgetmap.analysis.pairing import read_pairs_file
+
+    if pairs_file is not None:
+        if before or after:
+            raise ForgetmapError("give either --before/--after or --pairs FILE, not both")
+        return read_pairs_file(pairs_file)
+    if not (before and after):
+        raise ForgetmapError(
+            "give --before A --after B, or --pairs FILE (one 'before<TAB>after' per line)"
+        )
+    return [(before, after)]
+
+
+@click.command("compare")
+@click.option(
+    "--results", required=True, type=click.Path(path_type=Path), help="Results directory."
+)
+@click.option("--before", help="Model before the post-training stage.")
+@click.option("--after", help="Model after the post-training stage.")
+@click.option(
+    "--pairs",
+    "pairs_file",
+    type=click.Path(path_type=Path),
+    help="File with one 'before<TAB>after' pair per line.",
+)
+@click.option(
+    "--json", "json_out", type=click.Path(path_type=Path), help="Write the full result as JSON."
+)
+@click.option(
+    "--csv",
+    "csv_out",
+    type=click.Path(path_type=Path),
+    help="Write all per-(task, seed) cells as CSV.",
+)
+@click.option(
+    "--bootstrap",
+    type=click.IntRange(min=0),
+    default=1000,
+    show_default=True,
+    help="Bootstrap replicates for the 95% CIs (0: no CIs).",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap RNG seed.")
+@click.option("--quiet", is_flag=True, help="No table on the terminal.")
+def compare_cmd(
+    results: Path,
+    before: str | None,
+    after: str | None,
+    pairs_file: Path | None,
+    json_out: Path | None,
+    csv_out: Path | None,
+    bootstrap: int,
+    seed: int,
+    quiet: bool,
+) -> None:
+    """Chance-corrected forgetting (1→0) and backward transfer (0→1) between paired models."""
+    from forgetmap.analysis.compare import cells_table, compare
+
+    pairs = _pairs_from_options(before, after, pairs_file)
+    if not results.is_dir():
+        raise ForgetmapError(f"results directory {results} does not exist")
+    store = ResultsStore(results)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with err_console.status(f"comparing {len(pairs)} pair(s)…"):
+            result = compare(store, pairs, bootstrap=bootstrap, seed=seed)
+    for w in caught:
+        err_console.print(Text("warning: ", style="bold yellow") + Text(str(w.message)))
+    if json_out is not None:
+        _atomic_write(
+            json_out,
+            lambda p: p.write_text(json.dumps(result, indent=1, allow_nan=False), encoding="utf-8"),
+        )
+    if csv_out is not None:
+        import pyarrow.csv as pacsv
+
+        table = cells_table(result)
+        _atomic_write(csv_out, lambda p: pacsv.write_csv(table, str(p)))
+    if not quiet:
+        for pr in result["pairs"]:
+            console.print(render_pair(pr))
+    for path in (json_out, csv_out):
+        if path is not None:
+            err_console.print(f"wrote {path}")
+
+
+commands = [compare_cmd]
