@@ -287,6 +287,11 @@ def test_figures_written_as_png_and_svg(built):
         assert png.stat().st_size > 30_000
         svg = (figs / f"{stem}.svg").read_text()
         assert svg.lstrip().startswith("<?xml") and "</svg>" in svg
+        assert (figs / f"{stem}.pdf").read_bytes()[:5] == b"%PDF-"
+    # the plotly page (interactive extra): self-contained, one figure per radar/map
+    page = (figs / "interactive.html").read_text()
+    assert page.count("Plotly.newPlot") == 2
+    assert not re.search(r"<script[^>]*\ssrc=", page)
 
 
 def test_figure_pixels_are_not_blank(built):

@@ -8,7 +8,7 @@ Output layout::
     OUT/tables/categories.csv       every aggregated metric per pair and category (fractions)
     OUT/tables/per_task.csv         per pair and task, pooled over seeds: metrics, McNemar p
     OUT/tables/per_task_seed.csv    per pair, task and seed: every metric, McNemar p, bootstrap CIs
-    OUT/figures/*.png|*.svg         radar, forgetting map, conventional vs F_true, size scaling
+    OUT/figures/*.{png,svg,pdf}     radar, forgetting map, conventional vs F_true, size scaling
     OUT/figures/interactive.html    plotly version (only with the `interactive` extra)
     OUT/items/<pair>.csv            every flipped item of a pair, full responses (needs the store)
 """
@@ -101,7 +101,7 @@ def build_report(
 
         figset = write_figures(model, out / "figures")
         for png in figset.files:
-            files += [png, png.with_suffix(".svg")]
+            files += [png, png.with_suffix(".svg"), png.with_suffix(".pdf")]
         progress.update(job, advance=1, description="interactive figures")
         inter = (
             write_interactive(model, out / "figures" / "interactive.html") if interactive else None

@@ -2,7 +2,8 @@
 sample-wise forgetting (the study's Figure 10) and forgetting against model size.
 
 Uses matplotlib's object API with the Agg canvas (no pyplot, no global backend switch), so it is
-safe in servers and threads. Every figure is written as PNG (300 dpi) and SVG (text kept as text).
+safe in servers and threads. Every figure is written as PNG (300 dpi), SVG (text kept as text) and
+PDF (for LaTeX).
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def color(i: int) -> str:
 class FigureSet:
     """What `write_figures` produced: file stems (PNG + SVG beside each) and notes on skips."""
 
-    files: list[Path] = field(default_factory=list)  # PNG paths; the SVG has the same stem
+    files: list[Path] = field(default_factory=list)  # PNG paths; SVG and PDF have the same stem
     captions: dict[Path, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -76,6 +77,7 @@ def _save(fig: Figure, out: Path, stem: str) -> Path:
     png = out / f"{stem}.png"
     fig.savefig(png, dpi=DPI, facecolor="white")
     fig.savefig(out / f"{stem}.svg", facecolor="white")
+    fig.savefig(out / f"{stem}.pdf", facecolor="white")
     return png
 
 

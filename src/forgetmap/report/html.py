@@ -33,6 +33,7 @@ class EmbeddedFigure:
     data: str  # base64
     png: str  # relative links to the files beside the report
     svg: str
+    pdf: str
 
 
 def _env() -> jinja2.Environment:
@@ -58,6 +59,7 @@ def embed_figure(png: Path, caption: str, root: Path) -> EmbeddedFigure:
         data=base64.b64encode(raw).decode("ascii"),
         png=png.relative_to(root).as_posix(),
         svg=svg.relative_to(root).as_posix(),
+        pdf=png.with_suffix(".pdf").relative_to(root).as_posix(),
     )
 
 
