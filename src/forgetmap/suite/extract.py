@@ -289,11 +289,6 @@ def _lines(text: str) -> list[str]:
     return [ln.strip() for ln in text.splitlines() if ln.strip()]
 
 
-def _value_span(val: str) -> str:
-    """Trim an answer value to its first sentence/clause for resolution."""
-    return val.strip()
-
-
 def _finish(res: tuple[str, str] | None, rule: str) -> Extraction | None:
     if res is None:
         return None
@@ -318,11 +313,15 @@ def _rule_answer_line(lines: list[str], opts: _Opts) -> Extraction | None:
     return Extraction(letter, "invalid", "answer_line")
 
 
+_NESTED_IS = re.compile(r"\b(?:which|that)\s+(?:is|would\s+be)\s*:?\s*(?P<val>.*)$", re.I)
+
+
 def _last_resolved(
     pattern: re.Pattern[str], text: str, opts: _Opts, rule: str
 ) -> Extraction | None:
-    """The last match of `pattern` whose value resolves; an unresolvable last match does not
-    fall back to an earlier one (the model's final statement is what counts)."""
+    """The last match of `pattern` whose value resolves to an option. Matches whose value is
+    no option at all ("the answer is a multiple choice question") are passed over; a value
+    that names a letter outside the options, or a conflicting label, is final."""
     matches = list(pattern.finditer(text))
     for m in reversed(matches):
         val = m.group("val")
@@ -332,7 +331,12 @@ def _last_resolved(
             if not following:
                 continue
             val = following[0]
-        return _finish(_resolve(_value_span(val), opts), rule)
+        res = _resolve(val, opts)
+        if res is None:
+            nested = _NESTED_IS.search(val)  # "the correct answer, which is C) ..."
+            res = _resolve(nested.group("val"), opts) if nested else None
+        if res is not None:
+            return _finish(res, rule)
     return None
 
 
