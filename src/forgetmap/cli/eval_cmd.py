@@ -1,0 +1,170 @@
+"""`forgetmap eval`: evaluate one model on tasks x seeds into a results directory (DESIGN §9)."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from rich.console import Console
+
+from forgetmap.errors import ForgetmapError
+
+
+def _seeds(value: str) -> list[int]:
+    try:
+        out = [int(s) for s in value.split(",") if s.strip()]
+    except ValueError:
+        raise ForgetmapError(f"--seeds must be comma-separated integers, got {value!r}") from None
+    if not out:
+        raise ForgetmapError("--seeds is empty")
+    return out
+
+
+@click.command("eval")
+@click.option(
+    "--model",
+    required=True,
+    help="Hub id, local dir, FILE.gguf, or a small-model alias "
+    "(smollm2-135m-instruct, gemma3-270m); the served model name for --backend openai.",
+)
+@click.option(
+    "--backend",
+    type=click.Choice(["hf", "llamacpp", "openai", "vllm"]),
+    default="hf",
+    show_default=True,
+)
+@click.option("--suite", default=None, help="Suite name (see `forgetmap tasks`).")
+@click.option("--tasks", default=None, help="Comma-separated tasks; globs allowed (mmlu:*).")
+@click.option("--seeds", default="0,1,2", show_default=True, help="Sampling seeds.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="First N items per task.")
+@click.option(
+    "--elicitation",
+    type=click.Choice(["cot_chat", "cot_fewshot", "loglik"]),
+    default=None,
+    help="Default: cot_chat if the model has a chat template, else cot_fewshot.",
+)
+@click.option("--max-new-tokens", type=click.IntRange(min=1), default=32768, show_default=True)
+@click.option("--temperature", type=click.FloatRange(min=0.0), default=0.6, show_default=True)
+@click.option("--top-p", type=click.FloatRange(min=0.0, max=1.0), default=0.95, show_default=True)
+@click.option(
+    "--results", required=True, type=click.Path(file_okay=False), help="Results directory."
+)
+@click.option(
+    "--data-dir",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="Local benchmark files (default $FORGETMAP_DATA_DIR).",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Requests per engine call (hf: per forward batch).",
+)
+@click.option("--base-url", default=None, help="OpenAI-compatible server (--backend openai).")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=16,
+    show_default=True,
+    help="Parallel requests to the server (--backend openai).",
+)
+@click.option(
+    "--tensor-parallel-size",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="GPUs per vLLM engine.",
+)
+@click.option(
+    "--max-model-len",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Context length (vllm, llamacpp).",
+)
+@click.option(
+    "--data-parallel",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Engine replicas as Ray actors (RAY_ADDRESS joins a cluster).",
+)
+@click.option(
+    "--model-name", default=None, help="Label for the records (default: --model as given)."
+)
+@click.option("--trust-remote-code", is_flag=True, help="Allow the model repo's own Python code.")
+@click.option(
+    "--flush-size",
+    type=click.IntRange(min=1),
+    default=32,
+    show_default=True,
+    help="Records per atomic write (a crash loses at most this many).",
+)
+@click.option("--run-id", default=None, help="Run id (default: timestamp + random).")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
+def eval_command(**o: object) -> None:
+    """Evaluate a model on tasks x seeds; resumes where a previous run stopped."""
+    from forgetmap.engine.run import evaluate
+
+    if not o["suite"] and not o["tasks"]:
+        raise ForgetmapError("give --suite NAME or --tasks T1,T2,...")
+    kw = {}
+    if o["backend"] == "openai":
+        kw.update(base_url=o["base_url"], concurrency=o["concurrency"])
+    elif o["base_url"]:
+        raise ForgetmapError("--base-url only applies to --backend openai")
+    if o["backend"] == "vllm":
+        kw["tensor_parallel_size"] = o["tensor_parallel_size"]
+    if o["max_model_len"]:
+        kw["max_model_len"] = o["max_model_len"]
+    summary = evaluate(
+        model=str(o["model"]),
+        backend=str(o["backend"]),
+        tasks=o["tasks"],
+        suite=o["suite"],
+        seeds=_seeds(str(o["seeds"])),
+        results=str(o["results"]),
+        elicitation=o["elicitation"],
+        limit=o["limit"],
+        max_new_tokens=int(o["max_new_tokens"]),
+        temperature=float(o["temperature"]),
+        top_p=float(o["top_p"]),
+        data_dir=o["data_dir"],
+        batch_size=o["batch_size"],
+        model_name=o["model_name"],
+        data_parallel=int(o["data_parallel"]),
+        flush_size=int(o["flush_size"]),
+        run_id=o["run_id"],
+        progress=not o["no_progress"],
+        trust_remote_code=bool(o["trust_remote_code"]),
+        **kw,
+    )
+    m = summary.manifest
+    if o["as_json"]:
+        click.echo(
+            json.dumps(
+                {
+                    "model": summary.model,
+                    "run_id": summary.run_id,
+                    "elicitation": summary.elicitation,
+                    "n_planned": summary.n_planned,
+                    "n_skipped": summary.n_skipped,
+                    "n_written": summary.n_written,
+                    "elapsed_s": round(summary.elapsed_s, 3),
+                    "tokens_in": summary.tokens_in,
+                    "tokens_out": summary.tokens_out,
+                    "throughput": m.get("throughput"),
+                }
+            )
+        )
+        return
+    Console(stderr=True).print(
+        f"[bold]{summary.model}[/]: wrote {summary.n_written} record(s), "
+        f"{summary.n_skipped} already done, {summary.n_planned} planned "
+        f"({summary.elicitation}) in {summary.elapsed_s:.1f}s; "
+        f"{summary.tokens_out} tokens out -> {summary.results}"
+    )
+
+
+commands = [eval_command]

@@ -1,0 +1,546 @@
+"""The run scheduler: (model, tasks, seeds) -> per-sample records, resumable, one model load.
+
+Every (task, item, seed) still missing from the store becomes one request of a single stream
+(the study re-created its engine for every task and seed). The stream is sorted so that requests
+sharing a prompt sit together (the seeds of one item follow each other: llama.cpp reuses the KV
+prefix, HF batches equal lengths, vLLM's prefix cache hits), and results are written through
+`ResultsStore.append` in small atomic batches. A crash or SIGKILL loses at most the batch not yet
+flushed; a rerun skips every (task, item_id, seed, prompt_hash) already stored for the model, so no
+record is ever written twice.
+
+`loglik` elicitation: pred is the option with the highest summed log-likelihood. Scoring has no
+randomness, so it is computed once per item and the same record is written for every seed
+(identical by construction; seeds are kept so pairing with sampled runs works).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import secrets
+import socket
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from forgetmap.engine.backends import load_backend
+from forgetmap.engine.backends.base import Backend, require_chat_template
+from forgetmap.engine.types import GenRequest, GenResult, LoglikRequest, SamplingParams
+from forgetmap.errors import ForgetmapError
+from forgetmap.records import ResultsStore
+
+DEFAULT_SEEDS = (0, 1, 2)
+ELICITATIONS = ("cot_chat", "cot_fewshot", "loglik")
+
+
+@dataclass
+class RunSummary:
+    """What one `evaluate` call did."""
+
+    model: str
+    run_id: str
+    results: Path
+    elicitation: str
+    n_planned: int  # records the run covers (tasks x items x seeds)
+    n_skipped: int  # already in the store (resume)
+    n_written: int
+    elapsed_s: float
+    tokens_in: int = 0
+    tokens_out: int = 0
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Entry:
+    """One (task, item) with its prompt; `seeds` still to do."""
+
+    spec: Any
+    item: Any
+    prompt: Any
+    seeds: list[int]
+    rendered: str = ""
+
+
+@dataclass
+class _Unit:
+    entry: _Entry
+    seed: int
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
+
+
+def done_keys(store: ResultsStore, model: str) -> set[tuple[str, str, int, str]]:
+    """(task, item_id, seed, prompt_hash) of every record already stored for `model`."""
+    if not store.root.exists() or not store.files([model]):
+        return set()
+    t = store.read([model], columns=["task", "item_id", "seed", "prompt_hash"])
+    cols = [t.column(c).to_pylist() for c in ("task", "item_id", "seed", "prompt_hash")]
+    return set(zip(*cols, strict=False))
+
+
+def evaluate(
+    model: str,
+    backend: str | Backend = "hf",
+    tasks: str | Sequence[Any] | None = None,
+    seeds: Sequence[int] = DEFAULT_SEEDS,
+    results: str | os.PathLike[str] = "results",
+    elicitation: str | None = None,
+    limit: int | None = None,
+    max_new_tokens: int = 32768,
+    temperature: float = 0.6,
+    top_p: float = 0.95,
+    data_dir: str | os.PathLike[str] | None = None,
+    batch_size: int | None = None,
+    suite: str | None = None,
+    model_name: str | None = None,
+    data_parallel: int = 1,
+    flush_size: int = 32,
+    flush_seconds: float = 20.0,
+    progress: bool = True,
+    run_id: str | None = None,
+    **backend_kw: Any,
+) -> RunSummary:
+    """Evaluate `model` on `tasks` (names, globs or TaskSpecs; or `suite`) for every seed.
+
+    `backend` is a backend name (the model is loaded once here, or once per Ray replica with
+    `data_parallel > 1`) or an already loaded `Backend`. `model_name` labels the records (default:
+    `model` as given). Returns a RunSummary; the run manifest sits next to the records.
+    """
+    from forgetmap.suite.loaders import load_task
+    from forgetmap.suite.registry import resolve_tasks
+
+    t0 = time.time()
+    label = model_name or model
+    seeds = [int(s) for s in seeds]
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ForgetmapError(f"--seeds must be distinct integers, got {seeds}")
+    if elicitation is not None and elicitation not in ELICITATIONS:
+        raise ForgetmapError(
+            f"unknown elicitation {elicitation!r}; choose one of {', '.join(ELICITATIONS)}"
+        )
+    if max_new_tokens < 1:
+        raise ForgetmapError("--max-new-tokens must be at least 1")
+    if isinstance(tasks, str) or (tasks and all(isinstance(t, str) for t in tasks)):
+        specs = resolve_tasks(suite, list(tasks.split(",")) if isinstance(tasks, str) else tasks)
+    elif tasks:
+        specs = list(tasks)
+    else:
+        specs = resolve_tasks(suite, None)
+    loaded = [load_task(s, data_dir=data_dir, limit=limit) for s in specs]
+    store = ResultsStore(results)
+    run_id = run_id or new_run_id()
+
+    t_load = time.time()
+    engine = _open_engine(
+        backend, model, batch_size, data_parallel, need_loglik=elicitation == "loglik", **backend_kw
+    )
+    try:
+        t_loaded = time.time()
+        if elicitation is None:
+            elicitation = "cot_chat" if engine.has_chat_template else "cot_fewshot"
+        elif elicitation == "cot_chat":
+            require_chat_template(engine, model)
+
+        entries, n_planned, n_skipped = _plan(
+            store, label, specs, loaded, seeds, elicitation, data_dir
+        )
+        info = engine.info()
+        sampling = {
+            "temperature": temperature,
+            "top_p": top_p,
+            "max_new_tokens": max_new_tokens,
+            "seeds": seeds,
+        }
+        manifest: dict[str, Any] = {
+            "status": "running",
+            "backend": info.backend,
+            "backend_info": {
+                "model_path": info.model_path,
+                "device": info.device,
+                "dtype": info.dtype,
+                "has_chat_template": info.has_chat_template,
+                **info.extra,
+            },
+            "versions": {**_versions(), **info.versions},
+            "host": socket.gethostname(),
+            "platform": platform.platform(),
+            "model_spec": model,
+            "elicitation": elicitation,
+            "sampling": sampling,
+            "tasks": [s.name for s in specs],
+            "limit": limit,
+            "data_dir": str(data_dir or os.environ.get("FORGETMAP_DATA_DIR") or ""),
+            "datasets": {
+                lt.task: {
+                    "source": lt.source,
+                    "hub_revision": s.hub_revision,
+                    "n_items": len(lt.items),
+                }
+                for s, lt in zip(specs, loaded, strict=False)
+            },
+            "data_parallel": data_parallel,
+            "argv": sys.argv,
+            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t0)),
+            "n_planned": n_planned,
+            "n_skipped_resume": n_skipped,
+        }
+        writer = _Writer(store, label, run_id, elicitation, flush_size, flush_seconds)
+        if n_planned - n_skipped > 0:
+            store.write_manifest(label, run_id, manifest)
+        status = "interrupted"
+        try:
+            with _progress(progress, n_planned - n_skipped, label) as advance:
+                if elicitation == "loglik":
+                    _run_loglik(engine, entries, writer, advance)
+                else:
+                    sp = dict(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens)
+                    _run_generate(engine, entries, sp, writer, advance)
+            writer.flush()
+            status = "complete"
+        finally:
+            writer.flush()
+            t_end = time.time()
+            gen_s = max(t_end - t_loaded, 1e-9)
+            manifest.update(
+                status=status,
+                finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t_end)),
+                timings={
+                    "load_data_s": round(t_load - t0, 3),
+                    "load_model_s": round(t_loaded - t_load, 3),
+                    "generate_s": round(gen_s, 3),
+                    "total_s": round(t_end - t0, 3),
+                },
+                n_written=writer.n_written,
+                tokens_in=writer.tokens_in,
+                tokens_out=writer.tokens_out,
+                throughput={
+                    "records_per_s": round(writer.n_written / gen_s, 3),
+                    "tokens_out_per_s": round(writer.tokens_out / gen_s, 3),
+                    "tokens_in_per_s": round(writer.tokens_in / gen_s, 3),
+                },
+            )
+            if writer.n_written or n_planned - n_skipped > 0:
+                store.write_manifest(label, run_id, manifest)
+    finally:
+        if not isinstance(backend, Backend):
+            engine.close()
+    return RunSummary(
+        model=label,
+        run_id=run_id,
+        results=Path(results),
+        elicitation=elicitation,
+        n_planned=n_planned,
+        n_skipped=n_skipped,
+        n_written=writer.n_written,
+        elapsed_s=time.time() - t0,
+        tokens_in=writer.tokens_in,
+        tokens_out=writer.tokens_out,
+        manifest=manifest,
+    )
+
+
+# -- planning -------------------------------------------------------------------------------------
+
+
+def _open_engine(
+    backend: str | Backend,
+    model: str,
+    batch_size: int | None,
+    data_parallel: int,
+    need_loglik: bool,
+    **kw: Any,
+) -> Backend:
+    if isinstance(backend, Backend):
+        if data_parallel > 1:
+            raise ForgetmapError("data_parallel > 1 needs a backend name, not a loaded backend")
+        return backend
+    if batch_size is not None:
+        kw["batch_size"] = batch_size
+    if data_parallel > 1:
+        from forgetmap.engine.ray_dp import RayPool
+
+        return RayPool(data_parallel, backend, model, need_loglik=need_loglik, **kw)
+    return load_backend(backend, model, need_loglik=need_loglik, **kw)
+
+
+def _plan(
+    store: ResultsStore,
+    label: str,
+    specs: Sequence[Any],
+    loaded: Sequence[Any],
+    seeds: list[int],
+    elicitation: str,
+    data_dir: Any,
+) -> tuple[list[_Entry], int, int]:
+    """Prompts of every item, minus the (task, item_id, seed, prompt_hash) already stored."""
+    from forgetmap.suite.prompts import build_prompt
+
+    done = done_keys(store, label)
+    entries: list[_Entry] = []
+    n_planned = n_skipped = 0
+    for spec, lt in zip(specs, loaded, strict=False):
+        if elicitation == "loglik" and spec.benchmark == "ifeval":
+            raise ForgetmapError(f"{spec.name}: instruction following cannot be scored by loglik")
+        seen: set[str] = set()
+        for item in lt.items:
+            if item.item_id in seen:
+                raise ForgetmapError(f"{spec.name}: duplicate item_id {item.item_id!r} in the data")
+            seen.add(item.item_id)
+            prompt = build_prompt(spec, item, elicitation, data_dir=data_dir)
+            todo = [
+                s for s in seeds if (spec.name, item.item_id, s, prompt.prompt_hash) not in done
+            ]
+            n_planned += len(seeds)
+            n_skipped += len(seeds) - len(todo)
+            if todo:
+                entries.append(_Entry(spec, item, prompt, todo))
+    return entries, n_planned, n_skipped
+
+
+# -- execution ------------------------------------------------------------------------------------
+
+
+def _run_generate(
+    engine: Backend,
+    entries: list[_Entry],
+    sp: dict[str, Any],
+    writer: _Writer,
+    advance: Callable[[int, int], None],
+) -> None:
+    chats = [e for e in entries if e.prompt.messages is not None]
+    if chats:
+        rendered = engine.render_many([tuple(e.prompt.messages) for e in chats])
+        for e, r in zip(chats, rendered, strict=False):
+            e.rendered = r
+    for e in entries:
+        if e.prompt.messages is None:
+            e.rendered = e.prompt.text
+    # Equal prompts together (their seeds adjacent), longest first where the backend pads.
+    if engine.order == "length":
+        entries.sort(key=lambda e: (-len(e.rendered), e.rendered))
+    else:
+        entries.sort(key=lambda e: e.rendered)
+    units = [_Unit(e, s) for e in entries for s in e.seeds]
+    reqs = [
+        GenRequest(
+            key=i,
+            sampling=SamplingParams(seed=u.seed, stop=tuple(u.entry.prompt.stop), **sp),
+            messages=tuple(u.entry.prompt.messages)
+            if u.entry.prompt.messages is not None
+            else None,
+            text=u.entry.prompt.text if u.entry.prompt.messages is None else None,
+        )
+        for i, u in enumerate(units)
+    ]
+    chunk = max(1, engine.batch_size)
+    batches = [reqs[i : i + chunk] for i in range(0, len(reqs), chunk)]
+    for batch, res in engine.run_batches(batches):
+        for req, r in zip(batch, res, strict=False):
+            writer.add_generation(units[req.key], r)
+        advance(len(batch), sum(r.n_tokens_out for r in res))
+        writer.maybe_flush()
+
+
+def _run_loglik(
+    engine: Backend, entries: list[_Entry], writer: _Writer, advance: Callable[[int, int], None]
+) -> None:
+    reqs = [
+        LoglikRequest(key=i, context=e.prompt.text, continuations=tuple(e.prompt.continuations))
+        for i, e in enumerate(entries)
+    ]
+    chunk = max(1, engine.batch_size)
+    batches = [reqs[i : i + chunk] for i in range(0, len(reqs), chunk)]
+    for batch, res in engine.run_batches(batches, kind="loglik"):
+        for req, r in zip(batch, res, strict=False):
+            writer.add_loglik(entries[req.key], r)
+        advance(sum(len(entries[q.key].seeds) for q in batch), 0)
+        writer.maybe_flush()
+
+
+# -- records --------------------------------------------------------------------------------------
+
+_COLS = [
+    "model",
+    "task",
+    "item_id",
+    "seed",
+    "n_choices",
+    "gold",
+    "pred",
+    "extract_status",
+    "correct",
+    "response",
+    "prompt_hash",
+    "elicitation",
+    "category",
+    "extract_rule",
+    "question",
+    "choices",
+    "n_tokens_in",
+    "n_tokens_out",
+    "finish_reason",
+    "run_id",
+]
+
+
+class _Writer:
+    """Buffers records and appends them as one atomic Parquet batch every `flush_size` rows or
+    `flush_seconds`, whichever comes first."""
+
+    def __init__(
+        self,
+        store: ResultsStore,
+        model: str,
+        run_id: str,
+        elicitation: str,
+        flush_size: int,
+        flush_seconds: float,
+    ):
+        self.store, self.model, self.run_id, self.elicitation = store, model, run_id, elicitation
+        self.flush_size, self.flush_seconds = max(1, flush_size), flush_seconds
+        self.rows: dict[str, list[Any]] = {c: [] for c in _COLS}
+        self.n_written = self.tokens_in = self.tokens_out = 0
+        self.last_flush = time.time()
+
+    def _add(self, e: _Entry, seed: int, response: str, fields: dict[str, Any], r: Any) -> None:
+        item, spec = e.item, e.spec
+        row = {
+            "model": self.model,
+            "task": spec.name,
+            "item_id": item.item_id,
+            "seed": seed,
+            "n_choices": item.k,
+            "gold": item.gold,
+            "response": response,
+            "prompt_hash": e.prompt.prompt_hash,
+            "elicitation": self.elicitation,
+            "category": spec.category,
+            "question": item.full_question,
+            "choices": list(item.choices),
+            "n_tokens_in": r.n_tokens_in,
+            "n_tokens_out": getattr(r, "n_tokens_out", 0),
+            "finish_reason": getattr(r, "finish_reason", "loglik"),
+            "run_id": self.run_id,
+            **fields,
+        }
+        for c in _COLS:
+            self.rows[c].append(row.get(c))
+        self.tokens_in += r.n_tokens_in
+        self.tokens_out += getattr(r, "n_tokens_out", 0)
+
+    def add_generation(self, unit: _Unit, r: GenResult) -> None:
+        from forgetmap.suite.extract import extract
+
+        e = unit.entry
+        if e.spec.benchmark == "ifeval":
+            from forgetmap.suite.ifeval import score_item
+
+            fields = score_item(e.item, r.text).record_fields()
+        else:
+            x = extract(r.text, list(e.item.choices), e.item.k, e.spec.name)
+            fields = {
+                "pred": x.pred,
+                "extract_status": x.status,
+                "extract_rule": x.rule,
+                "correct": x.pred is not None and x.pred == e.item.gold,
+            }
+        self._add(e, unit.seed, r.text, fields, r)
+
+    def add_loglik(self, e: _Entry, r: Any) -> None:
+        from forgetmap.suite.loaders import LETTERS
+
+        best = max(range(len(r.logliks)), key=lambda i: r.logliks[i])
+        pred = LETTERS[best]
+        response = " | ".join(f"{LETTERS[i]}: {v:.4f}" for i, v in enumerate(r.logliks))
+        fields = {
+            "pred": pred,
+            "extract_status": "ok",
+            "extract_rule": "argmax_loglik",
+            "correct": pred == e.item.gold,
+        }
+        for seed in e.seeds:
+            self._add(e, seed, response, fields, r)
+
+    def maybe_flush(self) -> None:
+        n = len(self.rows["model"])
+        if n >= self.flush_size or (n and time.time() - self.last_flush >= self.flush_seconds):
+            self.flush()
+
+    def flush(self) -> None:
+        n = len(self.rows["model"])
+        self.last_flush = time.time()
+        if not n:
+            return
+        table = pa.table(self.rows)
+        self.store.append(table, self.model, self.run_id, source=f"run {self.run_id}")
+        self.n_written += n
+        self.rows = {c: [] for c in _COLS}
+
+
+# -- progress and manifest ------------------------------------------------------------------------
+
+
+class _progress:
+    """Rich progress bar with records/s, generated tokens/s and ETA (a no-op when disabled)."""
+
+    def __init__(self, enabled: bool, total: int, label: str):
+        self.enabled, self.total, self.label = enabled and total > 0, total, label
+        self.tokens = 0
+        self.t0 = time.time()
+
+    def __enter__(self) -> Callable[[int, int], None]:
+        if not self.enabled:
+            return lambda n, t: None
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self.bar = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+        )
+        self.bar.start()
+        self.task = self.bar.add_task(f"eval {self.label}", total=self.total, rate="")
+
+        def advance(n: int, tokens: int) -> None:
+            self.tokens += tokens
+            dt = max(time.time() - self.t0, 1e-9)
+            done = self.bar.tasks[0].completed + n
+            rate = f"{done / dt:.2f} rec/s {self.tokens / dt:.1f} tok/s"
+            self.bar.update(self.task, advance=n, rate=rate)
+
+        return advance
+
+    def __exit__(self, *exc: object) -> None:
+        if self.enabled:
+            self.bar.stop()
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for pkg in ("forgetmap", "pyarrow", "numpy"):
+        with contextlib.suppress(PackageNotFoundError):
+            out[pkg] = version(pkg)
+    return out
