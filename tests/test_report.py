@@ -399,7 +399,7 @@ def test_cli_report_with_pairs_file(study, tmp_path, capsys):
     with open(items[0], newline="") as fh:
         listed = list(csv.DictReader(fh))
     assert len({(r["task"], r["item_id"]) for r in listed}) > 5  # the CSV has all of them
-    assert any(XSS in r["after_response"] for r in listed)  # full text kept in the CSV
+    assert any(XSS in (r["response_after"] or "") for r in listed)  # full text kept in the CSV
 
 
 def test_cli_report_errors(study, tmp_path, capsys):

@@ -1,10 +1,10 @@
 """Per-pair drill-down data: the items that flipped, with both models' answers on every seed.
 
-DuckDB joins the two models' records by (task, item_id, seed) and keeps every item with at least
-one flipped seed. The full listing (untruncated responses) is streamed to CSV by DuckDB itself;
-only the first `cap` items, with responses cut to their last RESPONSE_TAIL characters (where the
-answer is), come into Python for the HTML page, so a study with long reasoning traces stays
-openable in a browser.
+Which (task, item, seed) flipped comes from `forgetmap.analysis.flips.flipped_items` (written in
+full to CSV). For the HTML only the first `cap` items are fetched again, with every seed of both
+models (flipped or not: a flip on one seed of three reads differently from one on all three) and
+responses cut to their last RESPONSE_TAIL characters (where the answer is), so a study with long
+reasoning traces stays openable in a browser.
 """
 
 from __future__ import annotations
@@ -14,36 +14,33 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
 from forgetmap.records import ResultsStore
 from forgetmap.report.model import PairView
 
 RESPONSE_TAIL = 1500
 DEFAULT_CAP = 300
+FLIP_NAMES = {"1->0": "forgotten", "0->1": "gained"}
 
-_JOIN = """
-WITH b AS (SELECT task, item_id, seed, correct, pred, extract_status, extract_rule, response,
-                  question, gold, choices, category
-           FROM records WHERE model = $before),
-     a AS (SELECT task, item_id, seed, correct, pred, extract_status, extract_rule, response,
-                  question, gold
-           FROM records WHERE model = $after),
-     j AS (SELECT b.task, b.item_id, b.seed,
-                  CASE WHEN b.correct AND NOT a.correct THEN 'forgotten'
-                       WHEN a.correct AND NOT b.correct THEN 'gained'
-                       ELSE NULL END AS flip,
-                  b.correct AS before_correct, a.correct AS after_correct,
-                  b.pred AS before_pred, a.pred AS after_pred,
-                  b.extract_status AS before_status, a.extract_status AS after_status,
-                  b.extract_rule AS before_rule, a.extract_rule AS after_rule,
-                  coalesce(b.question, a.question) AS question,
-                  coalesce(b.gold, a.gold) AS gold, b.choices, b.category,
-                  b.response AS before_response, a.response AS after_response
-           FROM b JOIN a USING (task, item_id, seed)),
-     f AS (SELECT task, item_id,
-                  count(*) FILTER (WHERE flip = 'forgotten') AS n_forgotten,
-                  count(*) FILTER (WHERE flip = 'gained') AS n_gained
-           FROM j GROUP BY task, item_id
-           HAVING n_forgotten + n_gained > 0)
+_SHOWN = """
+SELECT t.task, t.item_id, b.seed, f.flip, t.n_forgotten, t.n_gained,
+       coalesce(b.question, a.question) AS question, coalesce(b.gold, a.gold) AS gold,
+       b.choices, coalesce(b.category, a.category) AS category,
+       b.correct AS before_correct, a.correct AS after_correct,
+       b.pred AS before_pred, a.pred AS after_pred,
+       b.extract_status AS before_status, a.extract_status AS after_status,
+       b.extract_rule AS before_rule, a.extract_rule AS after_rule,
+       right(b.response, $tail) AS before_response, right(a.response, $tail) AS after_response,
+       length(b.response) AS before_len, length(a.response) AS after_len
+FROM top t
+JOIN records b ON b.model = $before AND b.task = t.task AND b.item_id = t.item_id
+JOIN records a ON a.model = $after AND a.task = b.task AND a.item_id = b.item_id
+                  AND a.seed = b.seed
+LEFT JOIN flips f ON f.task = b.task AND f.item_id = b.item_id AND f.seed = b.seed
+ORDER BY t.rank, b.seed
 """
 
 
@@ -106,56 +103,75 @@ def _cat_map(pair: PairView) -> Mapping[str, str]:
     return {t: v.get("category") for t, v in (pair.entry.get("tasks") or {}).items()}
 
 
+def rank_items(flips: pa.Table) -> pa.Table:
+    """One row per flipped item: task, item_id, n_forgotten, n_gained, rank (0 = shown first).
+
+    Items flipped the same way on the most seeds come first (consistent flips are the signal,
+    one-seed flips are often sampling noise); forgotten before gained at equal counts.
+    """
+    marked = flips.select(["task", "item_id"]).append_column(
+        "f", pc.cast(pc.equal(flips.column("flip"), "1->0"), pa.int64())
+    )
+    g = marked.group_by(["task", "item_id"]).aggregate([("f", "sum"), ("f", "count")])
+    nf = g.column("f_sum")
+    ng = pc.subtract(g.column("f_count"), nf)
+    items = pa.table(
+        {
+            "task": g.column("task"),
+            "item_id": g.column("item_id"),
+            "n_forgotten": nf,
+            "n_gained": ng,
+            "key": pc.max_element_wise(nf, ng),
+        }
+    )
+    order = pc.sort_indices(
+        items,
+        [
+            ("key", "descending"),
+            ("n_forgotten", "descending"),
+            ("task", "ascending"),
+            ("item_id", "ascending"),
+        ],
+    )
+    items = items.take(order).drop_columns(["key"])
+    return items.append_column("rank", pa.array(range(items.num_rows), pa.int64()))
+
+
 def collect_items(
     store: ResultsStore, pair: PairView, cap: int = DEFAULT_CAP, csv_path: Path | None = None
 ) -> PairItems:
-    """Flipped items of `pair`, at most `cap` of them with seed details.
+    """Flipped items of `pair` (see `rank_items` for the order), at most `cap` with seed details.
 
-    Order: items flipped the same way on the most seeds first (consistent flips are the signal;
-    one-seed flips are often sampling noise), forgotten before gained at equal counts.
-
-    Writes the complete listing to `csv_path` when given (one row per item and seed).
+    Writes the complete `flipped_items` listing (one row per flipped item and seed, full
+    responses) to `csv_path` when given.
     """
+    from forgetmap.analysis.flips import flipped_items
+
+    flips = flipped_items(store, pair.before, pair.after)
+    if csv_path is not None:
+        csv_path.parent.mkdir(parents=True, exist_ok=True)
+        pacsv.write_csv(flips, csv_path)
+    ranked = rank_items(flips)
+    n_f = pc.sum(pc.greater(ranked.column("n_forgotten"), 0)).as_py() or 0
+    n_g = pc.sum(pc.greater(ranked.column("n_gained"), 0)).as_py() or 0
+    top = ranked.slice(0, cap)
     con = store.duckdb([pair.before, pair.after])
     try:
-        params = {"before": pair.before, "after": pair.after}
-        counts = con.sql(
-            _JOIN + "SELECT count(*), count(*) FILTER (WHERE n_forgotten > 0), "
-            "count(*) FILTER (WHERE n_gained > 0) FROM f",
-            params=params,
-        ).fetchall()[0]
-        n_items, n_f, n_g = (int(x) for x in counts)
-        if csv_path is not None:
-            csv_path.parent.mkdir(parents=True, exist_ok=True)
-            full = (
-                _JOIN
-                + "SELECT j.task, j.category, j.item_id, j.seed, j.flip, f.n_forgotten, f.n_gained, "
-                "j.question, j.gold, j.before_correct, j.after_correct, j.before_pred, "
-                "j.after_pred, j.before_status, j.after_status, j.before_rule, j.after_rule, "
-                "j.before_response, j.after_response "
-                "FROM j JOIN f USING (task, item_id) "
-                "ORDER BY greatest(f.n_forgotten, f.n_gained) DESC, f.n_forgotten DESC, j.task, j.item_id, j.seed"
-            )
-            rel = con.sql(full, params=params)
-            rel.write_csv(str(csv_path), header=True)
+        con.register("top", top)
+        con.register("flips", flips.select(["task", "item_id", "seed", "flip"]))
         shown = con.sql(
-            _JOIN
-            + """, top AS (SELECT * FROM f
-                          ORDER BY greatest(n_forgotten, n_gained) DESC, n_forgotten DESC, task, item_id LIMIT $cap)
-            SELECT j.task, j.item_id, j.seed, j.flip, top.n_forgotten, top.n_gained,
-                   j.question, j.gold, j.choices, j.category,
-                   j.before_correct, j.after_correct, j.before_pred, j.after_pred,
-                   j.before_status, j.after_status, j.before_rule, j.after_rule,
-                   right(j.before_response, $tail) AS before_response,
-                   right(j.after_response, $tail) AS after_response,
-                   length(j.before_response) AS before_len, length(j.after_response) AS after_len
-            FROM j JOIN top USING (task, item_id)
-            ORDER BY greatest(top.n_forgotten, top.n_gained) DESC, top.n_forgotten DESC, j.task, j.item_id, j.seed""",
-            params={**params, "cap": int(cap), "tail": RESPONSE_TAIL},
+            _SHOWN, params={"before": pair.before, "after": pair.after, "tail": RESPONSE_TAIL}
         ).to_arrow_table()
     finally:
         con.close()
-    return PairItems(pair, _rows(shown.to_pylist(), _cat_map(pair)), n_items, n_f, n_g, csv_path)
+    return PairItems(
+        pair,
+        _rows(shown.to_pylist(), _cat_map(pair)),
+        ranked.num_rows,
+        int(n_f),
+        int(n_g),
+        csv_path,
+    )
 
 
 def _rows(records: list[dict[str, Any]], cats: Mapping[str, str]) -> list[ItemRow]:
@@ -181,7 +197,7 @@ def _rows(records: list[dict[str, Any]], cats: Mapping[str, str]) -> list[ItemRo
         row.seeds.append(
             SeedAnswer(
                 seed=int(r["seed"]),
-                flip=r["flip"],
+                flip=FLIP_NAMES.get(r["flip"]) if r["flip"] else None,
                 before_correct=bool(r["before_correct"]),
                 after_correct=bool(r["after_correct"]),
                 before_pred=r["before_pred"],
