@@ -37,7 +37,7 @@ def _pct(stat: dict[str, Any] | None, with_std: bool = True) -> str:
         return "–"
     s = f"{100 * stat['mean']:.1f}"
     if with_std:
-        s += f" ± {100 * stat['std']:.1f}" if stat.get("std") is not None else " ± –"
+        s += f"±{100 * stat['std']:.1f}" if stat.get("std") is not None else "±–"
     return s
 
 
@@ -50,6 +50,7 @@ def _p(p: float | None) -> str:
 def render_pair(pr: dict[str, Any]) -> Table:
     """Rich table of one pair: per category and total, values x100 as in the study's tables."""
     table = Table(
+        caption_style="dim",
         title=f"{pr['before']} → {pr['after']}",
         caption=(
             f"seeds {', '.join(map(str, pr['seeds']))}; {pr['n_paired']:,} paired rows; unpaired: "
@@ -63,13 +64,13 @@ def render_pair(pr: dict[str, Any]) -> Table:
         ),
         caption_justify="left",
     )
-    table.add_column("category")
+    table.add_column("category", no_wrap=True)
     table.add_column("tasks", justify="right")
-    table.add_column("F_true ± std (acc_pre)", justify="right")
-    table.add_column("BT_true ± std (acc_post)", justify="right")
-    table.add_column("conv. F", justify="right")
-    table.add_column("F no-answer", justify="right")
-    table.add_column("n10 / n01", justify="right")
+    table.add_column("F_true±std (acc_pre)", justify="right")
+    table.add_column("BT_true±std (acc_post)", justify="right")
+    table.add_column("conv F", justify="right")
+    table.add_column("no-ans F", justify="right")
+    table.add_column("n10/n01", justify="right")
     table.add_column("McNemar p", justify="right")
     rows = list(pr["categories"].items())
     if pr["total"]:
@@ -83,7 +84,7 @@ def render_pair(pr: dict[str, Any]) -> Table:
             f"{_pct(c['BT_true'])} ({_pct(c['acc_post'], False)})",
             _pct(c["conventional"], False),
             _pct(c["F_no_answer"], False),
-            f"{c['pooled']['n10']:,} / {c['pooled']['n01']:,}",
+            f"{c['pooled']['n10']:,}/{c['pooled']['n01']:,}",
             _p(c["pooled"]["p_mcnemar"]),
         )
     return table
