@@ -60,6 +60,7 @@ def build_report(
     groups: Mapping[str, Sequence[tuple[str, str]]] | None = None,
     title: str = "forgetmap report",
     item_cap: int = DEFAULT_CAP,
+    item_budget: int = 2000,
     interactive: bool = True,
     console: Console | None = None,
 ) -> Path:
@@ -67,7 +68,9 @@ def build_report(
 
     `groups` names sets of pairs (a study's groups); one figure/table set per group. Without a
     `store` the per-item drill-down is left out (the comparison holds no item text).
-    `item_cap` bounds the items listed per pair in the HTML (all of them go to the CSV).
+    `item_cap` bounds the items listed per pair in the HTML, `item_budget` those of all pairs
+    together (a 60-pair study lists fewer per pair), so the page stays openable; every flipped
+    item goes to items/*.csv regardless.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -86,7 +89,7 @@ def build_report(
     )
     with progress:
         job = progress.add_task("tables", total=n_steps)
-        files.append(_write(out / "comparison.json", json.dumps(comparison, indent=1, default=str)))
+        files.append(_write(out / "comparison.json", json.dumps(comparison, default=str)))
         parts = []
         for metric, stem in TABLE_FILES.items():
             mparts = build_parts(model, metric)
@@ -112,10 +115,11 @@ def build_report(
 
         drill: list[PairItems] = []
         if store is not None:
+            cap = min(item_cap, max(25, item_budget // len(model.pairs)))
             for i, pair in enumerate(model.pairs, 1):
                 progress.update(job, description=f"items {pair.title}")
                 csv_path = out / "items" / f"{i:02d}_{pair.slug}.csv"
-                d = collect_items(store, pair, cap=item_cap, csv_path=csv_path)
+                d = collect_items(store, pair, cap=cap, csv_path=csv_path)
                 drill.append(d)
                 files.append(csv_path)
                 progress.update(job, advance=1)

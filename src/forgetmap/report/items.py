@@ -21,7 +21,7 @@ import pyarrow.csv as pacsv
 from forgetmap.records import ResultsStore
 from forgetmap.report.model import PairView
 
-RESPONSE_TAIL = 1500
+RESPONSE_TAIL = 1000
 DEFAULT_CAP = 300
 FLIP_NAMES = {"1->0": "forgotten", "0->1": "gained"}
 
