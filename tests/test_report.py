@@ -116,13 +116,19 @@ def make_store(root: Path, pairs=PAIRS, tasks=TASKS) -> tuple[ResultsStore, list
     return store, [(b, a) for b, a, _, _ in pairs]
 
 
+# test_html.py imports these fixtures; the memo makes both modules share one build per session
+_MEMO: dict[str, object] = {}
+
+
 @pytest.fixture(scope="session")
 def study(tmp_path_factory, data_dir):
     """(store, pairs, comparison from the real compare)."""
     from forgetmap.analysis.compare import compare
 
-    store, pairs = make_store(tmp_path_factory.mktemp("results"))
-    return store, pairs, compare(store, pairs, bootstrap=200)
+    if "study" not in _MEMO:
+        store, pairs = make_store(tmp_path_factory.mktemp("results"))
+        _MEMO["study"] = (store, pairs, compare(store, pairs, bootstrap=200))
+    return _MEMO["study"]
 
 
 GROUPS = {"Toy instruction tuning": [(b, a) for b, a, _, _ in PAIRS]}
@@ -133,9 +139,11 @@ def built(study, tmp_path_factory):
     """The full report of the study, built once (path of report.html)."""
     from forgetmap.report.build import build_report
 
-    store, _, comparison = study
-    out = tmp_path_factory.mktemp("report")
-    return build_report(comparison, store, out, groups=GROUPS, title="Toy study")
+    if "built" not in _MEMO:
+        store, _, comparison = study
+        out = tmp_path_factory.mktemp("report")
+        _MEMO["built"] = build_report(comparison, store, out, groups=GROUPS, title="Toy study")
+    return _MEMO["built"]
 
 
 def _relabelled(comparison: dict, n: int) -> dict:
