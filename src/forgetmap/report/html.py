@@ -98,12 +98,41 @@ def summary_rows(model: ReportModel) -> dict[str, list[dict[str, Any]]]:
                     "BT_true": _pm(p, "BT_true"),
                     "conventional": _pm(p, "conventional"),
                     "flips": f"{pooled['n10']} / {pooled['n01']}" if "n10" in pooled else "–",
+                    "consistent": _consistent(p),
+                    "F_no_answer": _pm(p, "F_no_answer"),
                     "p": format_p(pval),
                     "significant": pval is not None and pval < SIGNIFICANCE,
                 }
             )
         out[group] = rows
     return out
+
+
+def _consistent(pair: PairView) -> str:
+    iv = (pair.entry.get("total") or {}).get("item_view") or {}
+    if "consistent_10" not in iv:
+        return "–"
+    return f"{iv['consistent_10']} / {iv['consistent_01']}"
+
+
+def significance_rows(model: ReportModel, group: str) -> list[dict[str, Any]]:
+    """Per category (and Total): pooled McNemar p and 1→0 / 0→1 counts for each pair of `group`."""
+    rows = []
+    for cat in [*model.group_categories(group), TOTAL]:
+        cells = []
+        for p in model.groups[group]:
+            block = p.entry.get("total") if cat == TOTAL else p.entry.get("categories", {}).get(cat)
+            pooled = (block or {}).get("pooled") or {}
+            pval = pooled.get("p_mcnemar")
+            cells.append(
+                {
+                    "p": format_p(pval),
+                    "flips": f"{pooled['n10']}/{pooled['n01']}" if "n10" in pooled else "",
+                    "significant": pval is not None and pval < SIGNIFICANCE,
+                }
+            )
+        rows.append({"category": cat, "cells": cells})
+    return rows
 
 
 def headline(model: ReportModel) -> dict[str, Any]:
@@ -165,6 +194,8 @@ def render_report(
         settings=comparison.get("settings"),
         headline=headline(model),
         summary=summary_rows(model),
+        significance={g: significance_rows(model, g) for g in model.groups},
+        groups=model.groups,
         warnings=warnings,
         tables=[
             {
