@@ -450,3 +450,25 @@ def test_cli_report_errors(study, tmp_path, capsys):
         == 2
     )
     assert "nobody/Nothing" in capsys.readouterr().err
+
+
+def test_single_seed_tables_have_no_std(study):
+    import pyarrow.compute as pc
+
+    from forgetmap.analysis.compare import compare
+    from forgetmap.report.model import build_model
+    from forgetmap.report.tables import build_parts
+
+    store, pairs, _ = study
+    table = store.read()
+    one = compare(table.filter(pc.equal(table.column("seed"), 0)), pairs, bootstrap=0)
+    part = build_parts(build_model(one), "F_true")[0]
+    for row, cells in zip(part.rows, part.cells, strict=True):
+        for j, cell in enumerate(cells):
+            pair = one["pairs"][j]
+            block = pair["total"] if row == "Total" else pair["categories"][row]
+            assert block["F_true"]["std"] is None
+            assert (
+                cell
+                == f"{block['F_true']['mean'] * 100:.1f} ({block['acc_pre']['mean'] * 100:.1f})"
+            )
