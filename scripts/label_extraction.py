@@ -5,6 +5,9 @@ extractor's prediction, and the labeller writes one line per output into the lab
 
     <key>\t<label>\t<note>
 
+Lines after `#split: heldout` were labelled after the extraction rules were frozen (they were
+never used to tune the rules); those before are the development split.
+
 label: the answer the response commits to as its final answer -- an option letter for
 multiple choice (even a letter beyond the options), the answer text for free-form tasks -- or
 `none` when it does not commit to exactly one answer (hedges, echoes the options, rambles, is
@@ -51,7 +54,11 @@ def build(outputs: Path, labels: Path, synthetic: Path | None, out: Path) -> Non
     rows = {key_of(r): r for r in _read_jsonl(outputs)}
     recs = []
     seen = set()
+    split = "dev"
     for lineno, line in enumerate(labels.read_text(encoding="utf-8").splitlines(), 1):
+        if line.startswith("#split:"):
+            split = line.split(":", 1)[1].strip()
+            continue
         if not line.strip() or line.startswith("#"):
             continue
         parts = line.split("\t")
@@ -68,6 +75,7 @@ def build(outputs: Path, labels: Path, synthetic: Path | None, out: Path) -> Non
             {
                 "id": key,
                 "source": "real",
+                "split": split,
                 "model": r["model"],
                 "task": r["task"],
                 "item_id": r["item_id"],

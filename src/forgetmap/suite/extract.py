@@ -20,6 +20,7 @@ value was mapped to an option letter):
 8. ``lone_letter``  -- the last line is only an option letter (``B``, ``B.``, ``Option B``)
 9. ``option_text``  -- the last line is exactly one option's text
 10. ``number``      -- numeric options: the last line holds exactly one number that is an option
+11. ``first_line``  -- the response opens with "B) <text>" and no other option label follows
 
 A value is resolved to a letter by (in order): an option letter, the exact (normalised) option
 text, a number equal to a numeric option's text, or -- for non-numeric options only -- a
@@ -64,6 +65,7 @@ RULES: tuple[str, ...] = (
     "lone_letter",
     "option_text",
     "number",
+    "first_line",
 )
 
 
@@ -458,6 +460,34 @@ def _rule_number(lines: list[str], opts: _Opts) -> Extraction | None:
     return None
 
 
+_FIRST = re.compile(r"^(?:\(([A-Z])\)|([A-Z])[).:])\s+(\S.*)$")
+_ANY_LABEL_LINE = re.compile(r"^\s*\(?([A-Z])[).:]\s")
+
+
+def _rule_first_line(lines: list[str], opts: _Opts) -> Extraction | None:
+    """The response opens with its answer ("B) 6/19/2019" then an explanation): the first line
+    is a label with that option's text or a short text (not a restated question), and no other
+    label line follows (an option listing or a second answer makes it ambiguous)."""
+    if len(lines) < 2 or not opts.choices:
+        return None
+    m = _FIRST.match(_MD.sub("", lines[0]).strip())
+    if not m:
+        return None
+    letter = m.group(1) or m.group(2)
+    rest = m.group(3).strip()
+    if any(_ANY_LABEL_LINE.match(_MD.sub("", ln)) for ln in lines[1:]):
+        return None
+    if not opts.letter_ok(letter):
+        return Extraction(letter, "invalid", "first_line")
+    idx = LETTERS.index(letter)
+    exact = opts.by_text(rest)
+    if exact is not None and exact != idx:
+        return Extraction(None, "no_answer", "first_line:conflict")
+    if exact == idx or opts.by_prefix_text(rest) == idx or len(rest.split()) <= 4:
+        return Extraction(letter, "ok", "first_line")
+    return None
+
+
 # --- free-form ------------------------------------------------------------------------------
 
 _FREE_IS = re.compile(r"\bthe\s+(?:final\s+)?answer\s+is\s*:?\s*(?P<val>[^\n]*)", re.I)
@@ -558,6 +588,7 @@ def _extract_text(
         "lone_letter": lambda: _rule_lone_letter(lines, opts),
         "option_text": lambda: _rule_option_text(lines, opts),
         "number": lambda: _rule_number(lines, opts),
+        "first_line": lambda: _rule_first_line(lines, opts),
     }
     for name in RULES:
         if rules is not None and name not in rules:
