@@ -51,7 +51,11 @@ def write_interactive(model: ReportModel, path: Path) -> Path | None:
                     row=1,
                     col=col,
                 )
-        radar.update_layout(title=f"{group}: forgetting and backward transfer", height=520)
+        radar.update_polars(angularaxis={"rotation": 90, "direction": "clockwise"})
+        radar.update_annotations(yshift=28)  # subplot titles above the top category label
+        radar.update_layout(
+            title=f"{group}: forgetting and backward transfer", height=560, margin={"t": 110}
+        )
         figs.append(radar)
 
         cols = [*cats, TOTAL]
@@ -71,6 +75,7 @@ def write_interactive(model: ReportModel, path: Path) -> Path | None:
                 row=1,
                 col=col,
             )
+        heat.update_yaxes(autorange="reversed")  # first pair on top, as in the PNG
         heat.update_layout(title=f"{group}: forgetting map", height=220 + 32 * len(pairs))
         figs.append(heat)
     path.parent.mkdir(parents=True, exist_ok=True)
