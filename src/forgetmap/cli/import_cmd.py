@@ -1,0 +1,201 @@
+"""`forgetmap import …`: bring per-sample logs of other tools (or a flat table) into a results dir."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from forgetmap.importers import (
+    ImportedRun,
+    get_importer,
+    reextract_runs,
+    write_runs,
+)
+
+console = Console(stderr=True)
+
+_results = click.option(
+    "--results",
+    "results",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Results directory to write the records into.",
+)
+_model = click.option(
+    "--model", "model", default=None, help="Model name to record (overrides the log's)."
+)
+_reextract = click.option(
+    "--reextract",
+    is_flag=True,
+    help="Recompute pred/extract_status/correct from the raw responses with forgetmap's extractor.",
+)
+_force = click.option("--force", is_flag=True, help="Replace runs that were already imported.")
+_seed = click.option("--seed", type=int, default=None, help="Seed to record (overrides the log's).")
+
+
+@click.group("import")
+def import_group() -> None:
+    """Import per-sample logs: a flat table, lm-eval, lighteval, inspect_ai, OpenCompass, HELM,
+    or the study's released results (post-forget)."""
+
+
+def _finish(runs: Sequence[ImportedRun], results: str, reextract: bool, force: bool) -> None:
+    if reextract:
+        runs = reextract_runs(runs)
+    summary = write_runs(runs, results, force=force)
+    t = Table(title=f"imported into {results}", show_lines=False)
+    for c in ("model", "run", "records", "tasks", "seeds", "accuracy"):
+        t.add_column(c, justify="right" if c in ("records", "accuracy") else "left")
+    done = {(m, r) for m, r, _ in summary.written}
+    for run in runs:
+        if (run.model, run.run_id) not in done:
+            continue
+        tab = run.table
+        tasks = sorted(set(tab.column("task").to_pylist()))
+        seeds = sorted(set(tab.column("seed").to_pylist()))
+        acc = sum(tab.column("correct").to_pylist()) / max(tab.num_rows, 1)
+        t.add_row(
+            run.model,
+            run.run_id,
+            str(tab.num_rows),
+            ", ".join(tasks[:3]) + (f" (+{len(tasks) - 3})" if len(tasks) > 3 else ""),
+            ",".join(map(str, seeds)),
+            f"{acc:.3f}",
+        )
+    if summary.written:
+        console.print(t)
+    for m, r in summary.skipped:
+        console.print(f"[yellow]skipped[/] {m} run {r}: already imported (use --force to replace)")
+    console.print(
+        f"{sum(n for _, _, n in summary.written)} records in {len(summary.written)} run(s) written"
+        + (f", {len(summary.skipped)} already present" if summary.skipped else "")
+    )
+
+
+@import_group.command("table")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@_results
+@_model
+@_reextract
+@_force
+def import_table_cmd(
+    paths: tuple[str, ...], results: str, model: str | None, reextract: bool, force: bool
+) -> None:
+    """Flat CSV/JSONL/Parquet tables with the record columns (model, task, item_id, seed, correct,
+    …; category and n_choices optional)."""
+    from forgetmap.importers.table import import_table
+
+    _finish(import_table(paths, model=model), results, reextract, force)
+
+
+def _tool_command(tool: str, help_text: str, extra: Sequence = ()) -> click.Command:
+    @click.command(tool, help=help_text)
+    @click.argument("path", type=click.Path())
+    @_results
+    @_model
+    @_seed
+    @_reextract
+    @_force
+    def cmd(
+        path: str,
+        results: str,
+        model: str | None,
+        seed: int | None,
+        reextract: bool,
+        force: bool,
+        **kw,
+    ) -> None:
+        kw = {k: v for k, v in kw.items() if v is not None}
+        runs = get_importer(tool)(path, model=model, seed=seed, **kw)
+        _finish(runs, results, reextract, force)
+
+    for opt in extra:
+        cmd = opt(cmd)
+    return cmd
+
+
+_metric = click.option("--metric", default=None, help="Per-sample metric that decides `correct`.")
+
+import_group.add_command(
+    _tool_command(
+        "lm-eval",
+        "lm-evaluation-harness logs: samples_<task>_<date>.jsonl (+ results_<date>.json). PATH is a "
+        "file or a directory to search (run with --log_samples).",
+        [
+            _metric,
+            click.option(
+                "--filter",
+                "filter_name",
+                default=None,
+                help="Filter whose answers to import (default: the first in the file).",
+            ),
+        ],
+    )
+)
+import_group.add_command(
+    _tool_command(
+        "lighteval",
+        "lighteval logs: details_<task>_<timestamp>.parquet (+ results_<timestamp>.json for model and "
+        "seed). PATH is a file or a directory to search (run with --save-details).",
+        [_metric],
+    )
+)
+import_group.add_command(
+    _tool_command(
+        "inspect",
+        "inspect_ai logs (.eval or .json). PATH is a file or a directory to search.",
+        [
+            click.option(
+                "--scorer",
+                default=None,
+                help="Scorer whose value decides `correct` (default: first).",
+            )
+        ],
+    )
+)
+import_group.add_command(
+    _tool_command(
+        "opencompass",
+        "OpenCompass outputs: predictions/<model>/<dataset>.json (+ results/<model>/<dataset>.json). "
+        "PATH is a file or a directory to search (e.g. outputs/default/<timestamp>).",
+    )
+)
+import_group.add_command(
+    _tool_command(
+        "helm",
+        "HELM run directories (benchmark_output/runs/<suite>/<run>/ with run_spec.json, "
+        "instances.json, display_predictions.json). PATH is a run dir or a directory to search.",
+        [_metric],
+    )
+)
+
+
+@import_group.command("post-forget")
+@click.option(
+    "--revision",
+    default=None,
+    help="Dataset revision (commit) to download; default: the pinned one.",
+)
+@click.option(
+    "--source",
+    type=click.Path(),
+    default=None,
+    help="Use an already downloaded copy (same layout) instead of the Hub.",
+)
+@_results
+@_reextract
+@_force
+def import_post_forget_cmd(
+    revision: str | None, source: str | None, results: str, reextract: bool, force: bool
+) -> None:
+    """The study's released per-sample results (Hugging Face dataset post-forget/post-forget,
+    lighteval details/results per model), downloaded at a pinned revision and imported."""
+    from forgetmap.importers.post_forget import import_post_forget
+
+    _finish(import_post_forget(revision=revision, source=source), results, reextract, force)
+
+
+commands: list[click.Command] = [import_group]

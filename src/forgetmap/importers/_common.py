@@ -1,0 +1,178 @@
+"""What every importer shares: finding log files, strict JSON readers, the run they produce.
+
+Each importer turns one tool's per-sample logs into `ImportedRun`s: a records table already passed
+through `forgetmap.records.conform`, plus the run manifest (tool, version, source files, sampling
+config). Errors name the file (and line or field) so the user knows what to fix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from forgetmap.errors import DataError, ForgetmapError
+from forgetmap.records import conform
+
+LETTERS = [chr(ord("A") + i) for i in range(26)]
+
+
+@dataclass
+class ImportedRun:
+    """One imported run: records of one model (one seed/config), ready for `ResultsStore.append`."""
+
+    model: str
+    run_id: str
+    table: pa.Table
+    manifest: dict[str, Any] = field(default_factory=dict)
+    sources: list[str] = field(default_factory=list)
+
+
+def find_logs(path: str | Path, patterns: Sequence[str], tool: str) -> list[Path]:
+    """PATH itself when it is a file, else every file under it matching one of `patterns`."""
+    p = Path(path)
+    if not p.exists():
+        raise ForgetmapError(f"{p}: no such file or directory")
+    if p.is_file():
+        return [p]
+    found = sorted({f for pat in patterns for f in p.rglob(pat) if f.is_file()})
+    found = [f for f in found if not any(part.startswith(".") for part in f.relative_to(p).parts)]
+    if not found:
+        raise ForgetmapError(f"no {tool} logs found under {p} (looked for {', '.join(patterns)})")
+    return found
+
+
+def read_json(path: Path) -> Any:
+    """Parse one JSON file; a syntax error names the file, line and column."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataError(
+            f"{path}:{exc.lineno}: malformed JSON ({exc.msg}, column {exc.colno})"
+        ) from None
+
+
+def iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-blank line; a bad line raises naming file:line."""
+    try:
+        fh = path.open(encoding="utf-8")
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror})") from None
+    with fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{path}:{lineno}: malformed JSON line ({exc.msg})") from None
+            if not isinstance(obj, dict):
+                raise DataError(
+                    f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}"
+                )
+            yield lineno, obj
+
+
+def need(obj: dict[str, Any], key: str, where: str) -> Any:
+    """obj[key], or a DataError naming where the field is missing."""
+    if not isinstance(obj, dict) or key not in obj:
+        raise DataError(f"{where}: missing field '{key}'")
+    return obj[key]
+
+
+def letter(index: Any, where: str) -> str:
+    """0 -> 'A'; a gold/pred option index as the record's letter."""
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(LETTERS):
+        raise DataError(f"{where}: option index {index!r} is not an integer in 0..25")
+    return LETTERS[index]
+
+
+def text_hash(parts: Iterable[Any]) -> str:
+    """Short stable hash of a prompt (string or JSON-able), to detect changed prompts."""
+    h = hashlib.sha256()
+    for p in parts:
+        h.update((p if isinstance(p, str) else json.dumps(p, sort_keys=True, default=str)).encode())
+        h.update(b"\x00")
+    return h.hexdigest()[:16]
+
+
+def file_digest(paths: Iterable[Path]) -> str:
+    """Content hash of source files: the deterministic run id of an import (re-import = same id)."""
+    h = hashlib.sha256()
+    for p in sorted(paths):
+        h.update(p.name.encode())
+        with p.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()[:12]
+
+
+def slug_run(text: str) -> str:
+    """A file-system-safe run id fragment."""
+    return re.sub(r"[^A-Za-z0-9._=-]+", "-", text).strip("-")[:120] or "run"
+
+
+def elicitation_for(loglik: bool, chat_template: bool | None) -> str | None:
+    """Imported logs: loglikelihood scoring -> `loglik`; generation -> `cot_chat` with a chat
+    template, `cot_fewshot` without; None when the log does not say."""
+    if loglik:
+        return "loglik"
+    if chat_template is None:
+        return None
+    return "cot_chat" if chat_template else "cot_fewshot"
+
+
+def to_records(columns: dict[str, list[Any] | pa.Array], source: str) -> pa.Table:
+    """Build a records table from per-column lists and conform it (errors name `source`)."""
+    n = {len(v) for v in columns.values()}
+    if len(n) > 1:  # programming error, not user error
+        raise AssertionError(
+            f"ragged columns for {source}: { {k: len(v) for k, v in columns.items()} }"
+        )
+    arrays = {}
+    for name, values in columns.items():
+        if isinstance(values, pa.Array | pa.ChunkedArray):
+            arrays[name] = values
+        elif name == "choices":
+            arrays[name] = pa.array(values, type=pa.list_(pa.string()))
+        else:
+            arrays[name] = pa.array(values)
+    return conform(pa.table(arrays), source=source)
+
+
+def predicted_index(scores: list[list[float]]) -> list[int | None]:
+    """Argmax of each row's per-option scores (first max wins, as the tools do)."""
+    out: list[int | None] = []
+    for row in scores:
+        if not row:
+            out.append(None)
+            continue
+        best = max(range(len(row)), key=lambda i: (row[i], -i))
+        out.append(best)
+    return out
+
+
+def check_unique_keys(table: pa.Table, source: str) -> None:
+    """Duplicate (model, task, item_id, seed) inside one import is an error naming a key."""
+    if table.num_rows == 0:
+        return
+    keys = table.group_by(["model", "task", "item_id", "seed"]).aggregate([([], "count_all")])
+    dup = keys.filter(pc.greater(keys["count_all"], 1))
+    if dup.num_rows:
+        r = dup.slice(0, 1).to_pylist()[0]
+        raise DataError(
+            f"{source}: {dup.num_rows} duplicate (model, task, item_id, seed) key(s), e.g. "
+            f"model={r['model']!r} task={r['task']!r} item_id={r['item_id']!r} seed={r['seed']} "
+            f"appears {r['count_all']} times"
+        )

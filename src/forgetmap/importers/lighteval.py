@@ -1,0 +1,303 @@
+"""lighteval importer: `details_<task>_<timestamp>.parquet` (+ `results_<timestamp>.json`).
+
+`lighteval ... --save-details --output-dir OUT` writes
+`OUT/details/<model>/<timestamp>/details_<task>_<timestamp>.parquet` (one row per sample) and
+`OUT/results/<model>/results_<timestamp>.json` (config: model name, generation parameters with
+the sampling `seed`, chat template use). The seed comes from the results file of the same
+timestamp, exactly as the study's own scripts map it (arXiv 2510.17776 used lighteval 0.10).
+
+Two detail layouts exist and both are read:
+- lighteval >= 0.11: columns `doc` (query, choices, gold_index, id, ...), `model_response`
+  (text, logprobs, ...), `metric` (metric -> value);
+- lighteval <= 0.10: flat columns `example`, `full_prompt`, `predictions`, `choices`,
+  `gold_index`, `metrics`, `specifics`, ...
+
+Mapping: task = the task name in the file name, verbatim (e.g. `community|mmlu:anatomy|0`);
+item_id = the doc id when the task set one, else a hash of the question and options (lighteval
+stores no native id otherwise); gold = letter of `gold_index`; n_choices = number of choices;
+response = the first generation; correct = the metric (`extractive_match` by default, else the
+only/first metric); pred = argmax of the option logprobs for loglikelihood tasks, else left to
+`--reextract` (lighteval does not store the extracted answer).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from forgetmap.errors import DataError, ForgetmapError
+from forgetmap.importers._common import (
+    LETTERS,
+    ImportedRun,
+    check_unique_keys,
+    elicitation_for,
+    file_digest,
+    find_logs,
+    predicted_index,
+    read_json,
+    slug_run,
+    text_hash,
+    to_records,
+)
+
+DETAILS_RE = re.compile(r"^details_(?P<task>.+)_(?P<ts>\d{4}-\d{2}-\d{2}T[\d\-:.]+)\.parquet$")
+RESULTS_RE = re.compile(r"^results_(?P<ts>\d{4}-\d{2}-\d{2}T[\d\-:.]+)\.json$")
+PREFERRED_METRICS = (
+    "extractive_match",
+    "acc",
+    "loglikelihood_acc",
+    "em",
+    "exact_match",
+    "quasi_em",
+)
+
+
+def import_lighteval(
+    path: str | Path,
+    model: str | None = None,
+    seed: int | None = None,
+    metric: str | None = None,
+    task_map: Any = None,
+) -> list[ImportedRun]:
+    """Import every lighteval details file under `path` (or the one file `path`).
+
+    `task_map(name) -> name` optionally rewrites task names (used by the post-forget importer).
+    """
+    files = find_logs(path, ["details_*.parquet"], "lighteval")
+    root = Path(path) if Path(path).is_dir() else Path(path).parent
+    results_index = _index_results(root, files)
+    groups: dict[tuple[str, str], list[tuple[str, Path]]] = defaultdict(list)
+    for f in files:
+        m = DETAILS_RE.match(f.name)
+        if not m:
+            raise ForgetmapError(
+                f"{f}: not a lighteval details file (expected details_<task>_<timestamp>.parquet)"
+            )
+        res_path = results_index.get(m["ts"])
+        results = read_json(res_path) if res_path else {}
+        run_model = model or _model_name(results, res_path, f)
+        groups[(run_model, m["ts"])].append((m["task"], f))
+
+    runs = []
+    for (run_model, ts), tasks in sorted(groups.items()):
+        res_path = results_index.get(ts)
+        results = read_json(res_path) if res_path else {}
+        general = results.get("config_general") or {}
+        gen = _generation_parameters(general)
+        run_seed = seed if seed is not None else gen.get("seed")
+        if run_seed is None:
+            where = res_path or tasks[0][1]
+            raise ForgetmapError(
+                f"{where}: no sampling seed (config_general.generation_parameters.seed) for run "
+                f"{ts}; pass --seed N"
+            )
+        chat = _chat_template(general)
+        tables = [
+            _import_details(
+                f, task_map(task) if task_map else task, run_model, int(run_seed), chat, metric
+            )
+            for task, f in sorted(tasks)
+        ]
+        table = pa.concat_tables(tables)
+        srcs = [f for _, f in tasks] + ([res_path] if res_path else [])
+        check_unique_keys(table, f"lighteval run {ts}")
+        runs.append(
+            ImportedRun(
+                model=run_model,
+                run_id=slug_run(f"lighteval-{ts}-{file_digest(srcs)}"),
+                table=table,
+                manifest={
+                    "tool": "lighteval",
+                    "tool_version": general.get("lighteval_sha")
+                    or general.get("lighteval_version"),
+                    "source_files": [str(s) for s in srcs],
+                    "seed": int(run_seed),
+                    "generation_parameters": gen,
+                    "chat_template_applied": chat,
+                    "timestamp": ts,
+                },
+                sources=[str(s) for s in srcs],
+            )
+        )
+    return runs
+
+
+def _index_results(root: Path, files: list[Path]) -> dict[str, Path]:
+    """timestamp -> results_<timestamp>.json, searched under the import root and near the files."""
+    cands: set[Path] = set(root.rglob("results_*.json")) if root.is_dir() else set()
+    for f in files:  # OUT/details/<model>/<ts>/details_*.parquet -> OUT/results/<model>/
+        for up in f.parents[:4]:
+            cands.update(up.glob("results_*.json"))
+            if (up / "results").is_dir():
+                cands.update((up / "results").rglob("results_*.json"))
+    out: dict[str, Path] = {}
+    for p in sorted(cands):
+        m = RESULTS_RE.match(p.name)
+        if m:
+            out.setdefault(m["ts"], p)
+    return out
+
+
+def _model_name(results: dict[str, Any], res_path: Path | None, f: Path) -> str:
+    general = results.get("config_general") or {}
+    name = general.get("model_name")
+    if not name:
+        cfg = general.get("model_config") or {}
+        name = cfg.get("model_name") if isinstance(cfg, dict) else None
+    if name:
+        return str(name)
+    where = res_path or f
+    raise ForgetmapError(
+        f"{where}: cannot tell the model name (no results_<timestamp>.json with "
+        "config_general.model_name next to the details); pass --model NAME"
+    )
+
+
+def _generation_parameters(general: dict[str, Any]) -> dict[str, Any]:
+    gp = general.get("generation_parameters")
+    if not isinstance(gp, dict):
+        cfg = general.get("model_config") or {}
+        gp = cfg.get("generation_parameters") if isinstance(cfg, dict) else None
+    return gp if isinstance(gp, dict) else {}
+
+
+def _chat_template(general: dict[str, Any]) -> bool | None:
+    for src in (general, general.get("model_config") or {}):
+        if isinstance(src, dict) and "use_chat_template" in src:
+            return bool(src["use_chat_template"])
+    return None
+
+
+def _read(f: Path) -> pa.Table:
+    try:
+        return pq.read_table(f)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise DataError(
+            f"{f}: not a readable Parquet details file ({str(exc).splitlines()[0]})"
+        ) from None
+
+
+def _col(t: pa.Table, *names: str) -> pa.ChunkedArray | None:
+    for n in names:
+        if n in t.column_names:
+            return t.column(n)
+    return None
+
+
+def _import_details(
+    f: Path, task: str, model: str, seed: int, chat: bool | None, metric: str | None
+) -> pa.Table:
+    raw = _read(f)
+    if raw.num_rows == 0:
+        raise DataError(f"{f}: the details file has no rows")
+    t = raw.flatten()
+    new_layout = "doc" in raw.column_names
+    metric_prefix = "metric." if new_layout else "metrics."
+    metric_cols = [c[len(metric_prefix) :] for c in t.column_names if c.startswith(metric_prefix)]
+    if not metric_cols:
+        raise DataError(f"{f}: missing field '{metric_prefix.rstrip('.')}' (no per-sample metric)")
+    name = metric or next((m for m in PREFERRED_METRICS if m in metric_cols), metric_cols[0])
+    if name not in metric_cols:
+        raise ForgetmapError(f"{f}: no metric {name!r} (has: {', '.join(metric_cols)})")
+    value = pc.cast(t.column(metric_prefix + name), pa.float64())
+    if value.null_count:
+        i = pc.index(pc.is_null(value), True).as_py()
+        raise DataError(f"{f}: row {i}: metric '{name}' is empty")
+    correct = pc.greater_equal(value, 0.5)
+
+    choices = _col(t, "doc.choices", "choices")
+    gold_index = _col(t, "doc.gold_index", "gold_index")
+    query = _col(t, "doc.query", "example")
+    if choices is None or gold_index is None or query is None:
+        raise DataError(f"{f}: missing field 'choices'/'gold_index'/'query' in the details")
+    gold_idx = _first_int(gold_index)
+    n_choices = pc.list_value_length(choices)
+    if pc.any(pc.greater_equal(gold_idx, pc.cast(n_choices, pa.int64()))).as_py():
+        i = pc.index(pc.greater_equal(gold_idx, pc.cast(n_choices, pa.int64())), True).as_py()
+        raise DataError(
+            f"{f}: row {i}: gold_index {gold_idx[i].as_py()} outside the {n_choices[i].as_py()} choices"
+        )
+    gold = pc.take(pa.array(LETTERS), gold_idx)
+
+    texts = _col(t, "model_response.text", "predictions")
+    response = _first_str(texts) if texts is not None else pa.nulls(t.num_rows, pa.string())
+    ids = _col(t, "doc.id")
+    hashed = [
+        text_hash([q, c]) for q, c in zip(query.to_pylist(), choices.to_pylist(), strict=True)
+    ]
+    if ids is not None:
+        ids = pc.cast(ids, pa.string())
+        item_id = pc.if_else(pc.fill_null(pc.not_equal(ids, ""), False), ids, pa.array(hashed))
+    else:
+        item_id = pa.array(hashed)
+    prompt = _col(t, "full_prompt", "model_response.input", "doc.query", "example")
+    prompt_hash = [text_hash([p]) for p in prompt.to_pylist()]
+
+    loglik = _is_loglik(t)
+    n = t.num_rows
+    if loglik:
+        lp = _col(t, "model_response.logprobs")
+        idx = predicted_index(lp.to_pylist())
+        pred = [None if i is None else LETTERS[i] for i in idx]
+        status = ["ok" if p is not None else "no_answer" for p in pred]
+        rule = ["argmax_loglik"] * n
+    else:
+        pred, status, rule = [None] * n, [None] * n, [None] * n
+    return to_records(
+        {
+            "model": [model] * n,
+            "task": [task] * n,
+            "item_id": item_id,
+            "seed": [seed] * n,
+            "n_choices": pc.cast(n_choices, pa.int32()),
+            "gold": gold,
+            "pred": pa.array(pred, pa.string()),
+            "extract_status": pa.array(status, pa.string()),
+            "extract_rule": pa.array(rule, pa.string()),
+            "correct": correct,
+            "response": response,
+            "prompt_hash": pa.array(prompt_hash),
+            "elicitation": [elicitation_for(loglik, chat)] * n,
+            "question": pc.cast(query, pa.string()),
+            "choices": pc.cast(choices, pa.list_(pa.string())),
+        },
+        source=str(f),
+    )
+
+
+def _first_int(col: pa.ChunkedArray) -> pa.Array:
+    """gold_index is an int or a list of ints (first = the gold)."""
+    arr = col.combine_chunks()
+    if pa.types.is_list(arr.type) or pa.types.is_large_list(arr.type):
+        arr = pc.list_element(arr, 0)
+    return pc.cast(arr, pa.int64())
+
+
+def _first_str(col: pa.ChunkedArray) -> pa.Array:
+    arr = col.combine_chunks()
+    if pa.types.is_list(arr.type) or pa.types.is_large_list(arr.type):
+        empty = pc.equal(pc.list_value_length(arr), 0)
+        arr = pc.if_else(pc.fill_null(empty, True), pa.scalar(None, arr.type), arr)
+        arr = pc.list_element(arr, 0)
+    return pc.cast(arr, pa.string())
+
+
+def _is_loglik(t: pa.Table) -> bool:
+    """Loglikelihood tasks: one logprob per option and no generated text."""
+    lp = _col(t, "model_response.logprobs")
+    text = _col(t, "model_response.text")
+    if lp is None:
+        return False
+    lp_len = pc.list_value_length(lp)
+    n_ch = pc.list_value_length(_col(t, "doc.choices"))
+    has_lp = pc.all(pc.equal(pc.fill_null(lp_len, 0), n_ch)).as_py()
+    no_text = (
+        text is None or pc.all(pc.equal(pc.fill_null(pc.list_value_length(text), 0), 0)).as_py()
+    )
+    return bool(has_lp and no_text)
