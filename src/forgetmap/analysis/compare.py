@@ -15,18 +15,23 @@ the mean over categories; then mean/std over seeds. Tasks the registry marks `in
 from __future__ import annotations
 
 import math
-import os
 import warnings
 import zlib
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from forgetmap.analysis.frames import ModelFrame, Vocab, build_frames, decode_key, duplicate_keys
+from forgetmap.analysis.frames import (
+    ModelFrame,
+    Vocab,
+    build_frames,
+    decode_key,
+    duplicate_keys,
+    parallel_map,
+)
 from forgetmap.analysis.pairing import check_pairs
 from forgetmap.analysis.taskinfo import fallback_category, task_info
 from forgetmap.errors import ForgetmapError
@@ -201,11 +206,9 @@ def compare(
     T, S, K = len(vocab.tasks), max(vocab.n_seeds, 1), len(vocab.ks)
     NI = max(vocab.n_items, 1)
     P = len(pairs)
-    dense_parts, cell_parts, na10_parts, na01_parts = [], [], [], []
-    hash_pt = np.zeros(P * T)
-    kdiff_pt = np.zeros(P * T)
-    iv_parts = []
-    for p, (b, a) in enumerate(pairs):
+
+    def pair_job(p: int) -> dict[str, Any]:
+        b, a = pairs[p]
         fb, fa = frames[b], frames[a]
         if fa.key.size == 0 or fb.key.size == 0:
             raise ForgetmapError(_empty_message(frames, vocab, b, a))
@@ -225,23 +228,19 @@ def compare(
         full = np.bincount((cellbin * K + kc) * 4 + trans, minlength=T * S * K * 4)
         full = full.reshape(T * S, K, 4)
         cells = np.flatnonzero(full.sum(axis=(1, 2)))
-        dense_parts.append(full[cells])
-        cell_parts.append(np.stack([np.full(cells.size, p), cells // S, cells % S], axis=1))
         na10 = np.bincount(cellbin, weights=(trans == 2) & fa.no_answer[ia], minlength=T * S)
         na01 = np.bincount(cellbin, weights=(trans == 1) & fb.no_answer[ib], minlength=T * S)
-        na10_parts.append(na10[cells])
-        na01_parts.append(na01[cells])
         hb, ha = fb.hash_code[ib], fa.hash_code[ia]
-        hash_pt[p * T : (p + 1) * T] = np.bincount(
-            task, weights=(hb >= 0) & (ha >= 0) & (hb != ha), minlength=T
-        )
-        kdiff_pt[p * T : (p + 1) * T] = np.bincount(
-            task, weights=(kb > 0) & (ka > 0) & (kb != ka), minlength=T
-        )
         # rows of one item are contiguous (keys sorted by task, item, seed)
         starts = np.flatnonzero(np.r_[True, ti[1:] != ti[:-1]])
-        iv_parts.append(
-            item_view(
+        return {
+            "dense": full[cells],
+            "cells": np.stack([np.full(cells.size, p), cells // S, cells % S], axis=1),
+            "na10": na10[cells],
+            "na01": na01[cells],
+            "hash": np.bincount(task, weights=(hb >= 0) & (ha >= 0) & (hb != ha), minlength=T),
+            "kdiff": np.bincount(task, weights=(kb > 0) & (ka > 0) & (kb != ka), minlength=T),
+            "iv": item_view(
                 task[starts],
                 np.diff(np.r_[starts, ti.size]),
                 np.add.reduceat(cb.astype(np.int64), starts),
@@ -249,8 +248,17 @@ def compare(
                 np.add.reduceat((trans == 2).astype(np.int64), starts),
                 np.add.reduceat((trans == 1).astype(np.int64), starts),
                 n_groups=T,
-            )
-        )
+            ),
+        }
+
+    jobs = parallel_map(pair_job, list(range(P)))
+    dense_parts = [j["dense"] for j in jobs]
+    cell_parts = [j["cells"] for j in jobs]
+    na10_parts = [j["na10"] for j in jobs]
+    na01_parts = [j["na01"] for j in jobs]
+    hash_pt = np.concatenate([j["hash"] for j in jobs])
+    kdiff_pt = np.concatenate([j["kdiff"] for j in jobs])
+    iv_parts = [j["iv"] for j in jobs]
     dense = np.concatenate(dense_parts)
     cell_ids = np.concatenate(cell_parts)
     c_pair, c_task, c_seed = cell_ids[:, 0], cell_ids[:, 1], cell_ids[:, 2]
@@ -277,8 +285,7 @@ def compare(
 
     if bootstrap > 0:
         # numpy's random draws and reductions release the GIL: pairs run in parallel threads
-        with ThreadPoolExecutor(max_workers=max(1, min(P, os.cpu_count() or 1))) as ex:
-            list(ex.map(boot, range(P)))
+        parallel_map(boot, list(range(P)))
 
     iv = {name: np.concatenate([part[name] for part in iv_parts]) for name in iv_parts[0]}
     row_cat: dict[tuple[int, int], str] = {}

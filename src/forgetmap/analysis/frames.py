@@ -9,9 +9,12 @@ contiguous - so all later work is numpy on integer arrays.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -61,15 +64,26 @@ class ModelFrame:
 
 def _read_model_tables(store: ResultsStore, models: Sequence[str]) -> dict[str, pa.Table]:
     store._check_models(models)  # unknown model -> error listing the known ones
-    out: dict[str, pa.Table] = {}
-    for m in models:
+
+    def read(m: str) -> pa.Table:
         files = store.files([m])
         if not files:
             raise ForgetmapError(f"no records for model {m!r} in {store.root}")
         check_files(files)
-        parts = [_read_file(f) for f in files]
-        out[m] = _concat(parts)
-    return out
+        return _concat([_read_file(f) for f in files])
+
+    # Parquet decoding releases the GIL: one model per thread
+    return dict(zip(models, parallel_map(read, models), strict=True))
+
+
+def parallel_map(fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+    """`[fn(x) for x in items]` on a thread pool (for numpy/Arrow work that releases the GIL);
+    the first exception raised by `fn` propagates unchanged."""
+    workers = min(len(items), os.cpu_count() or 1, 32)
+    if workers <= 1:
+        return [fn(x) for x in items]
+    with ThreadPoolExecutor(max_workers=workers) as ex:
+        return list(ex.map(fn, items))
 
 
 def _read_file(f: Path) -> pa.Table:
@@ -210,8 +224,9 @@ def build_frames(
         categories=g_cat.to_pylist(),
     )
     T, NI, S = len(vocab.tasks), max(vocab.n_items, 1), max(vocab.n_seeds, 1)
-    frames: dict[str, ModelFrame] = {}
-    for m, t in tables.items():
+
+    def frame(m: str) -> ModelFrame:
+        t = tables[m]
         task = _to_global(*parts["task"][m], g_tasks)
         item = _to_global(*parts["item_id"][m], g_items)
         seed = np.searchsorted(seeds, t.column("seed").to_numpy())
@@ -224,7 +239,7 @@ def build_frames(
         cat_by_task = np.full(T, -1, np.int64)
         has = cat >= 0
         cat_by_task[task[has]] = cat[has]
-        frames[m] = ModelFrame(
+        return ModelFrame(
             model=m,
             key=key,
             correct=np.asarray(t.column("correct").to_numpy(zero_copy_only=False), bool)[order],
@@ -234,6 +249,8 @@ def build_frames(
             cat_by_task=cat_by_task,
             rows_by_task=np.bincount(task, minlength=T),
         )
+
+    frames = dict(zip(tables, parallel_map(frame, list(tables)), strict=True))
     return frames, vocab
 
 
