@@ -472,3 +472,25 @@ def test_single_seed_tables_have_no_std(study):
                 cell
                 == f"{block['F_true']['mean'] * 100:.1f} ({block['acc_pre']['mean'] * 100:.1f})"
             )
+
+
+def test_cli_report_from_saved_comparison(study, tmp_path, capsys):
+    """--comparison reuses a compare --json; a pair the results dir lacks loses only its listing."""
+    import json
+
+    from forgetmap.cli.main import main
+
+    store, _, comparison = study
+    saved = copy.deepcopy(comparison)
+    saved["pairs"][1]["before"], saved["pairs"][1]["after"] = "elsewhere/A-1B", "elsewhere/B-1B"
+    cj = tmp_path / "cmp.json"
+    cj.write_text(json.dumps(saved))
+    out = tmp_path / "rep"
+    args = ["report", "--comparison", str(cj), "--results", str(store.root), "--out", str(out)]
+    assert main([*args, "--no-interactive"]) == 0
+    captured = capsys.readouterr()
+    assert "elsewhere/A-1B" in captured.err  # the warning names the pair
+    html = (out / "report.html").read_text()
+    assert "A-1B → B-1B: no item listing" in html
+    assert html.count('class="drill"') == 1
+    assert json.loads((out / "comparison.json").read_text()) == saved

@@ -24,6 +24,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from forgetmap.errors import ForgetmapError
 from forgetmap.records import ResultsStore
 from forgetmap.report.figures import write_figures
 from forgetmap.report.html import embed_figure, render_report
@@ -114,14 +115,21 @@ def build_report(
         progress.update(job, advance=1)
 
         drill: list[PairItems] = []
+        drill_notes: list[str] = []
         if store is not None:
             cap = min(item_cap, max(25, item_budget // len(model.pairs)))
             for i, pair in enumerate(model.pairs, 1):
                 progress.update(job, description=f"items {pair.title}")
                 csv_path = out / "items" / f"{i:02d}_{pair.slug}.csv"
-                d = collect_items(store, pair, cap=cap, csv_path=csv_path)
-                drill.append(d)
-                files.append(csv_path)
+                try:
+                    d = collect_items(store, pair, cap=cap, csv_path=csv_path)
+                except ForgetmapError as exc:  # e.g. a saved comparison and another results dir
+                    msg = f"{pair.title}: no item listing ({exc})"
+                    drill_notes.append(msg)
+                    console.print(f"[yellow]warning:[/] {msg}")
+                else:
+                    drill.append(d)
+                    files.append(csv_path)
                 progress.update(job, advance=1)
         notes = list(figset.notes)
         if store is None:
@@ -135,6 +143,7 @@ def build_report(
             figures=[embed_figure(p, figset.captions[p], out) for p in figset.files],
             figure_notes=notes,
             drill=drill,
+            drill_notes=drill_notes,
             files=[f.relative_to(out).as_posix() for f in files],
             root=out,
             interactive=inter.relative_to(out).as_posix() if inter else None,

@@ -173,6 +173,7 @@ def render_report(
     figure_notes: Sequence[str],
     drill: Sequence[PairItems],
     files: Sequence[str],
+    drill_notes: Sequence[str] = (),
     root: Path,
     interactive: str | None = None,
 ) -> str:
@@ -209,6 +210,7 @@ def render_report(
         figure_notes=figure_notes,
         interactive=interactive,
         drill=[_drill_context(d, root) for d in drill],
+        drill_notes=drill_notes,
         response_tail=RESPONSE_TAIL,
         files=files,
     )
