@@ -454,9 +454,10 @@ def _pair_result(
         total_json["pooled"] = {
             "n01": n01t,
             "n10": n10t,
-            "p_mcnemar": _num(mcnemar_exact(n01t, n10t)),
+            "p_mcnemar": _num(mcnemar_exact(n01t, n10t)[()]),
         }
         total_json["item_view"] = _item_view_mean(iv, [p * n_t + t for t in agg_tasks])
+        _fill_majority_p([c["item_view"] for c in cats_json.values()] + [total_json["item_view"]])
 
     # tasks
     tasks_json: dict[str, Any] = {}
@@ -567,8 +568,18 @@ def _item_view_mean(iv: dict[str, np.ndarray], groups: list[int]) -> dict[str, A
         out[k] = _num(np.mean(iv[k][g]))
     for k in ("n_items", "consistent_10", "consistent_01", "majority_10", "majority_01"):
         out[k] = int(iv[k][g].sum())
-    out["p_mcnemar_majority"] = _num(mcnemar_exact(out["majority_01"], out["majority_10"]))
+    out["p_mcnemar_majority"] = None  # filled in one vectorised call by _fill_majority_p
     return out
+
+
+def _fill_majority_p(views: list[dict[str, Any]]) -> None:
+    views = [v for v in views if v]
+    if views:
+        p = mcnemar_exact(
+            np.array([v["majority_01"] for v in views]), np.array([v["majority_10"] for v in views])
+        )
+        for v, pv in zip(views, _jl(p), strict=True):
+            v["p_mcnemar_majority"] = pv
 
 
 def cells_table(result: dict[str, Any]) -> pa.Table:

@@ -194,10 +194,11 @@ def build_frames(
     else:
         raise TypeError(f"expected a ResultsStore or a pyarrow Table, got {type(source).__name__}")
 
-    parts = {
-        c: {m: _dict_and_indices(t.column(c)) for m, t in tables.items()}
-        for c in ("task", "item_id", "prompt_hash", "category", "extract_status")
-    }
+    cols = ("task", "item_id", "prompt_hash", "category", "extract_status")
+    per_model = parallel_map(
+        lambda m: {c: _dict_and_indices(tables[m].column(c)) for c in cols}, list(tables)
+    )
+    parts = {c: {m: pm[c] for m, pm in zip(tables, per_model, strict=True)} for c in cols}
     g_tasks = _unique_values([d for d, _ in parts["task"].values()])
     g_items = _unique_values([d for d, _ in parts["item_id"].values()])
     g_hash = _unique_values([d for d, _ in parts["prompt_hash"].values()])
