@@ -326,10 +326,14 @@ def write_figures(model: ReportModel, out_dir: Path) -> FigureSet:
         result.files.append(png)
         result.captions[png] = caption
 
+    used: set[str] = set()
     with mpl.rc_context(STYLE):
         for group, pairs in model.groups.items():
             cats = model.group_categories(group)
             g = slugify(group)
+            if g in used:  # two group names with one slug ("Base 1", "base-1")
+                g = f"{g}_{len(used)}"
+            used.add(g)
             if not cats:
                 result.notes.append(f"{group}: no categories in the comparison; no figures.")
                 continue
