@@ -1,6 +1,7 @@
 """Extraction quality on the hand-labelled set of real model outputs (`make bench-extract`).
 
-Reports, on the REAL outputs (the hand-written synthetic formats are reported apart):
+Reports, on the REAL outputs -- all of them, and the held-out split labelled after the rules
+were frozen (the hand-written synthetic formats are reported apart):
 - overall agreement with the hand labels where an answer is present (goal >= 99.5%) and the
   number of answers invented where the labeller found none (goal 0);
 - per rule, in the ordered pipeline: how often it fired and its precision;
@@ -142,7 +143,14 @@ def main(argv: list[str] | None = None) -> int:
     real = [r for r in rows if r["source"] == "real"]
     synth = [r for r in rows if r["source"] == "synthetic"]
     out = {"real": _summary(real), "synthetic": _summary(synth)}
-    _print("REAL model outputs", out["real"])
+    _print("REAL model outputs (all)", out["real"])
+    for split in sorted({r.get("split", "dev") for r in real} - {"dev"}):
+        part = [r for r in real if r.get("split") == split]
+        out[f"real_{split}"] = _summary(part)
+        _print(
+            f"REAL, split {split} (labelled blind after the rules were frozen)",
+            part and out[f"real_{split}"],
+        )
     _print("SYNTHETIC formats (hand-written; not part of the real figures)", out["synthetic"])
 
     t0 = time.perf_counter()

@@ -5,8 +5,10 @@ extractor's prediction, and the labeller writes one line per output into the lab
 
     <key>\t<label>\t<note>
 
-Lines after `#split: heldout` were labelled after the extraction rules were frozen (they were
-never used to tune the rules); those before are the development split.
+A `#split: NAME` line starts a split: `dev` (default) was used to develop the rules;
+`heldout1`, `heldout2`, ... were labelled blind after the rules were frozen at a commit, and
+measured before any later change (a failure found there is fixed in the next commit, and the
+labels after the next marker are held out from that fix).
 
 label: the answer the response commits to as its final answer -- an option letter for
 multiple choice (even a letter beyond the options), the answer text for free-form tasks -- or

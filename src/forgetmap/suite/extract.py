@@ -91,6 +91,13 @@ _THINK_PAIRS = (
 )
 _SOLUTION_TAGS = re.compile(r"<\|(?:begin|end)_of_solution\|>|</?(?:answer|solution)>", re.I)
 _FENCE_LINE = re.compile(r"^\s*(```|~~~)[\w+-]*\s*$", re.M)
+# a sentence repeating the prompt's format instruction is no answer ("...of the form
+# 'Answer: 22'"); it is cut from its start to the end of its line
+_FORMAT_ECHO = re.compile(
+    r"(?:(?<=[.!?])[ \t]+|^)[^.!?\n]*"
+    r"(?:last line of your response|\$LETTER|\$ANSWER|of the form ['\"]?answer:)[^\n]*",
+    re.I | re.M,
+)
 
 
 def strip_reasoning(response: str) -> tuple[str, bool]:
@@ -112,6 +119,7 @@ def strip_reasoning(response: str) -> tuple[str, bool]:
             truncated = True
     text = _SOLUTION_TAGS.sub("\n", text)
     text = _FENCE_LINE.sub("", text)
+    text = _FORMAT_ECHO.sub("", text)
     return text, truncated
 
 
@@ -315,6 +323,13 @@ def _rule_answer_line(lines: list[str], opts: _Opts) -> Extraction | None:
     return Extraction(letter, "invalid", "answer_line")
 
 
+def _quoted(text: str, m: re.Match[str]) -> bool:
+    """The match sits inside quotes ("...'Answer: B', it is..."): a mention, not an answer."""
+    first_alpha = next((i for i, c in enumerate(m.group(0)) if c.isalpha()), 0)
+    pos = m.start() + first_alpha
+    return pos > 0 and text[pos - 1] in "'\"‘“`"
+
+
 _NESTED_IS = re.compile(r"\b(?:which|that)\s+(?:is|would\s+be)\s*:?\s*(?P<val>.*)$", re.I)
 
 
@@ -324,7 +339,7 @@ def _last_resolved(
     """The last match of `pattern` whose value resolves to an option. Matches whose value is
     no option at all ("the answer is a multiple choice question") are passed over; a value
     that names a letter outside the options, or a conflicting label, is final."""
-    matches = list(pattern.finditer(text))
+    matches = [m for m in pattern.finditer(text) if not _quoted(text, m)]
     for m in reversed(matches):
         val = m.group("val")
         if not _MD.sub("", val).strip():
@@ -515,7 +530,7 @@ def _clean_free(val: str) -> str:
 
 def _extract_free(text: str) -> Extraction:
     for pattern, rule in ((_ANSWER_TAG, "answer_tag"), (_FREE_IS, "answer_is")):
-        matches = list(pattern.finditer(text))
+        matches = [m for m in pattern.finditer(text) if not _quoted(text, m)]
         for m in reversed(matches):
             val = m.group("val")
             if not _MD.sub("", val).strip():
