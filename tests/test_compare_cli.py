@@ -145,6 +145,14 @@ def test_wrong_type(results, capsys):
     assert str(f) in err and "column 'correct' has type string" in err
 
 
+def test_records_of_another_model_in_a_model_dir(results, capsys):
+    res, rows = results
+    t = pa.Table.from_pylist([dict(r, item_id="extra" + r["item_id"]) for r in rows[:5]])
+    f = _foreign_file(res, MODELS[1], t)  # rows say org/base, file sits under org__inst
+    err = _bad(capsys, "compare", "--results", res, "--before", MODELS[0], "--after", MODELS[1])
+    assert str(f) in err and "holds records of org/base, not of 'org/inst'" in err
+
+
 def test_corrupt_parquet(results, capsys):
     res, _ = results
     part = next((res / model_slug(MODELS[1])).glob("*/*.parquet"))

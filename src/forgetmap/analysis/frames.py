@@ -70,7 +70,17 @@ def _read_model_tables(store: ResultsStore, models: Sequence[str]) -> dict[str, 
         if not files:
             raise ForgetmapError(f"no records for model {m!r} in {store.root}")
         check_files(files)
-        return _concat([_read_file(f) for f in files])
+        parts = [_read_file(f) for f in files]
+        for f, t in zip(files, parts, strict=True):
+            names = set(
+                pc.unique(t.column("model").combine_chunks().dictionary_decode()).to_pylist()
+            )
+            if names - {m}:
+                raise ForgetmapError(
+                    f"{f}: holds records of {', '.join(sorted(names - {m}))}, not of {m!r} "
+                    "(files under a model's directory must be that model's records)"
+                )
+        return _concat(parts)
 
     # Parquet decoding releases the GIL: one model per thread
     return dict(zip(models, parallel_map(read, models), strict=True))
