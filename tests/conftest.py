@@ -28,7 +28,7 @@ def smollm2_gguf() -> Path:
 
 
 @pytest.fixture(scope="session")
-def gemma3_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def gemma3_gguf() -> Path:
     """Gemma-3-270M base GGUF (no chat template), assembled once from its PyPI part packages."""
     from forgetmap.engine.local_models import gemma3_gguf as locate
 
