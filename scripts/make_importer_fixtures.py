@@ -265,12 +265,49 @@ def make_inspect() -> None:
     print("wrote", dest)
 
 
+def make_post_forget() -> None:
+    """The study's release layout, made by lighteval 0.10.0 (the study's version): its
+    `details/` and `results/` trees, task named as the study's ARC task, no doc ids, seeds in
+    generation_parameters. Gemma-3-270M base (seed 0) -> SmolLM2-135M-Instruct (seeds 0, 1)."""
+    out = DEV / "out_post_forget"
+    shutil.rmtree(out, ignore_errors=True)
+    env = {
+        **ENV,
+        "FORGETMAP_FIXTURE_TASK_DIR": str(TASK_FILE.parent),
+        "FORGETMAP_FIXTURE_NO_DOC_ID": "1",
+        "FORGETMAP_FIXTURE_TASK_NAME": "arc_reasoning_custom_prompt_letter:easy",
+    }
+    for key, seed, chat in (("gemma3", 0, False), ("smollm2", 0, True), ("smollm2", 1, True)):
+        gen = f"{{temperature:0.6,top_p:0.95,seed:{seed},max_new_tokens:6}}"
+        args = f"model_name={MODELS[key]},dtype=float32,batch_size=8,generation_parameters={gen}"
+        run(
+            [
+                str(DEV / "venv-lighteval010" / "bin" / "lighteval"),
+                "accelerate",
+                args,
+                "community|arc_reasoning_custom_prompt_letter:easy|0|0",
+                "--custom-tasks",
+                str(ROOT / "scripts" / "make_importer_fixtures_lighteval_task.py"),
+                "--output-dir",
+                str(out),
+                "--save-details",
+            ]
+            + (["--use-chat-template"] if chat else []),
+            env=env,
+        )
+    dest = FIXTURES / "post_forget"
+    shutil.rmtree(dest, ignore_errors=True)
+    shutil.copytree(out, dest)
+    print("wrote", dest)
+
+
 STEPS = {
     "models": make_models,
     "data": make_data,
     "lm-eval": make_lm_eval,
     "lighteval": make_lighteval,
     "inspect": make_inspect,
+    "post-forget": make_post_forget,
 }
 
 

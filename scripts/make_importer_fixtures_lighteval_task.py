@@ -6,11 +6,29 @@ choices, scored by lighteval's letter extractive_match. The data is a local JSON
 (FORGETMAP_FIXTURE_TASK_DIR) of real ARC-Easy validation items; no Hub access.
 """
 
+import dataclasses
 import os
 
-from lighteval.metrics.metrics import Metrics
 from lighteval.tasks.lighteval_task import LightevalTaskConfig
 from lighteval.tasks.requests import Doc
+
+try:  # lighteval <= 0.10 (the study's version): the study's own letter metric
+    from lighteval.metrics.dynamic_metrics import (
+        IndicesExtractionConfig,
+        multilingual_extractive_match_metric,
+    )
+    from lighteval.utils.language import Language
+
+    LETTER_METRIC = multilingual_extractive_match_metric(
+        language=Language.ENGLISH,
+        gold_extraction_target=[IndicesExtractionConfig(prefix_for_extraction="NativeLetters")],
+        pred_extraction_target=[IndicesExtractionConfig(prefix_for_extraction="NativeLetters")],
+        precision=5,
+    )
+except ImportError:  # lighteval >= 0.11
+    from lighteval.metrics.metrics import Metrics
+
+    LETTER_METRIC = Metrics.gpqa_instruct_metric
 
 LETTERS = "ABCDEFGHIJ"
 COT = (
@@ -28,19 +46,27 @@ def arc_letter(line, task_name: str = None):
         + [f"{LETTERS[i]}) {t}" for i, t in enumerate(texts)]
     )
     letters = list(LETTERS[: len(texts)])
+    extra = {}
+    if os.environ.get("FORGETMAP_FIXTURE_NO_DOC_ID") != "1":  # the study's tasks set no doc id
+        extra["id"] = line["id"]
     return Doc(
         task_name=task_name,
         query=query,
         choices=letters,
         gold_index=line["choices"]["label"].index(line["answerKey"]),
         instruction=query,
-        id=line["id"],
+        **extra,
     )
 
 
+_FIELDS = {f.name for f in dataclasses.fields(LightevalTaskConfig)}
+_VERSIONED = {"metrics" if "metrics" in _FIELDS else "metric": [LETTER_METRIC]}
+if "suite" in _FIELDS:
+    _VERSIONED["suite"] = ["community"]
+
 TASKS_TABLE = [
     LightevalTaskConfig(
-        name="arc_reasoning_letter:easy",
+        name=os.environ.get("FORGETMAP_FIXTURE_TASK_NAME", "arc_reasoning_letter:easy"),
         prompt_function=arc_letter,
         hf_repo=os.environ["FORGETMAP_FIXTURE_TASK_DIR"],
         hf_subset="default",
@@ -48,8 +74,8 @@ TASKS_TABLE = [
         evaluation_splits=["train"],
         few_shots_split=None,
         few_shots_select=None,
-        metrics=[Metrics.gpqa_instruct_metric],
-        generation_size=16,
+        generation_size=6,
         stop_sequence=["Question: "],
+        **_VERSIONED,
     )
 ]

@@ -226,8 +226,9 @@ def _import_samples(
             cols["pred"].append(None if bad else pred.strip())
             cols["extract_status"].append("no_answer" if bad else "ok")
             cols["gold"].append(str(target) if not isinstance(target, list) else str(target[0]))
-            cols["n_choices"].append(None)
-            cols["choices"].append(None)
+            doc_choices = _doc_choices(doc)
+            cols["n_choices"].append(len(doc_choices) if doc_choices else None)
+            cols["choices"].append(doc_choices)
     n = len(rows)
     if mc:
         idx = predicted_index(score_rows)
@@ -261,6 +262,17 @@ def _gold_mc(target: Any, choices: list[str], where: str) -> str:
             return letter(choices.index(t), where)
         return t
     raise DataError(f"{where}: cannot read the gold option from target {target!r}")
+
+
+def _doc_choices(doc: dict[str, Any]) -> list[str] | None:
+    """Options of a generation task's doc when it lists them (`choices` as a list, or as
+    {"text": [...]} as in ARC); None otherwise (k unknown -> treated as free-form)."""
+    ch = doc.get("choices")
+    if isinstance(ch, dict):
+        ch = ch.get("text")
+    if isinstance(ch, list) and ch and all(isinstance(c, str) for c in ch):
+        return ch
+    return None
 
 
 def _first_text(resps: Any) -> str | None:

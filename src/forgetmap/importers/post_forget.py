@@ -40,7 +40,7 @@ _SNAPSHOT_RE = re.compile(r"snapshots[/\\]([0-9a-f]{40})")
 def study_task_name(name: str) -> str:
     """`community|bbh_reasoning_letter:navigate|0` -> `bbh:navigate`."""
     parts = name.split("|")
-    core = parts[1] if len(parts) == 3 else name
+    core = parts[1] if len(parts) >= 3 else name
     head, sep, sub = core.partition(":")
     for suf in STUDY_SUFFIXES:
         if head.endswith(suf):
