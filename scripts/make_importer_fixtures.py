@@ -191,6 +191,28 @@ def make_lm_eval() -> None:
     print("wrote", dest)
 
 
+# lighteval >= 0.11 imports every built-in task module to build its registry, and one of them
+# (tiny_benchmarks) downloads a file at import time: offline that aborts every run. This wrapper
+# runs the real lighteval CLI but skips built-in task modules that fail to import.
+LIGHTEVAL_OFFLINE = """
+import sys
+from lighteval.tasks import registry
+_orig = registry.Registry._load_from_files
+def _safe(files, prefix):
+    out = {}
+    for f in files:
+        try:
+            out.update(_orig([f], prefix))
+        except Exception as exc:
+            print(f"(offline) skipping built-in lighteval tasks {f.name}: {type(exc).__name__}")
+    return out
+registry.Registry._load_from_files = staticmethod(_safe)
+from lighteval.__main__ import app
+sys.argv = ["lighteval", *sys.argv[1:]]
+app()
+"""
+
+
 def make_lighteval(venv: str = "lighteval", dest_name: str = "lighteval", plan=None) -> Path:
     """lighteval accelerate (transformers backend), the study-style letter task, --save-details."""
     out = DEV / f"out_{dest_name}"
@@ -203,7 +225,9 @@ def make_lighteval(venv: str = "lighteval", dest_name: str = "lighteval", plan=N
         args += f",override_chat_template={'true' if chat else 'false'}"
         run(
             [
-                str(DEV / f"venv-{venv}" / "bin" / "lighteval"),
+                venv_python(venv),
+                "-c",
+                LIGHTEVAL_OFFLINE,
                 "accelerate",
                 args,
                 "arc_reasoning_letter:easy|0",
