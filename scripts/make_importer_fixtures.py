@@ -78,6 +78,13 @@ def make_models() -> None:
         fresh.tie_weights()
         fresh.save_pretrained(out)
         tok.save_pretrained(out)
+        # transformers 5 records its own tokenizer class name; tools pinned to transformers 4
+        # (lighteval 0.10) need the equivalent class they know.
+        cfg_path = out / "tokenizer_config.json"
+        tcfg = json.loads(cfg_path.read_text())
+        if tcfg.get("tokenizer_class") == "TokenizersBackend":
+            tcfg["tokenizer_class"] = "PreTrainedTokenizerFast"
+            cfg_path.write_text(json.dumps(tcfg, indent=2))
         print("wrote", out)
 
 
@@ -197,16 +204,18 @@ def make_lm_eval() -> None:
 LIGHTEVAL_OFFLINE = """
 import sys
 from lighteval.tasks import registry
-_orig = registry.Registry._load_from_files
-def _safe(files, prefix):
+R = registry.Registry
+_files, _subdirs = R._load_from_files, R._load_from_subdirs
+def _safe(load, items, *args):
     out = {}
-    for f in files:
+    for item in items:
         try:
-            out.update(_orig([f], prefix))
+            out.update(load([item], *args))
         except Exception as exc:
-            print(f"(offline) skipping built-in lighteval tasks {f.name}: {type(exc).__name__}")
+            print(f"(offline) skipping built-in lighteval tasks {item.name}: {type(exc).__name__}")
     return out
-registry.Registry._load_from_files = staticmethod(_safe)
+R._load_from_files = staticmethod(lambda files, prefix: _safe(_files, files, prefix))
+R._load_from_subdirs = staticmethod(lambda subdirs: _safe(_subdirs, subdirs))
 from lighteval.__main__ import app
 sys.argv = ["lighteval", *sys.argv[1:]]
 app()

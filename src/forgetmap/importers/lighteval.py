@@ -214,17 +214,10 @@ def _import_details(
     choices = _col(t, "doc.choices", "choices")
     gold_index = _col(t, "doc.gold_index", "gold_index")
     query = _col(t, "doc.query", "example")
-    if choices is None or gold_index is None or query is None:
-        raise DataError(f"{f}: missing field 'choices'/'gold_index'/'query' in the details")
-    gold_idx = _first_int(gold_index)
-    n_choices = pc.list_value_length(choices)
-    if pc.any(pc.greater_equal(gold_idx, pc.cast(n_choices, pa.int64()))).as_py():
-        i = pc.index(pc.greater_equal(gold_idx, pc.cast(n_choices, pa.int64())), True).as_py()
-        raise DataError(
-            f"{f}: row {i}: gold_index {gold_idx[i].as_py()} outside the {n_choices[i].as_py()} choices"
-        )
-    gold = pc.take(pa.array(LETTERS), gold_idx)
-
+    if choices is None or query is None:
+        raise DataError(f"{f}: missing field 'choices'/'query' in the details")
+    choices = _as_string_lists(choices)
+    gold, n_choices = _gold_and_k(t, f, choices, gold_index, query)
     texts = _col(t, "model_response.text", "predictions")
     response = _first_str(texts) if texts is not None else pa.nulls(t.num_rows, pa.string())
     ids = _col(t, "doc.id")
@@ -248,43 +241,119 @@ def _import_details(
         status = ["ok" if p is not None else "no_answer" for p in pred]
         rule = ["argmax_loglik"] * n
     else:
-        pred, status, rule = [None] * n, [None] * n, [None] * n
+        # lighteval <= 0.10 keeps its own extraction in specifics.extracted_predictions
+        extracted = _col(t, "specifics.extracted_predictions", "model_response.text_post_processed")
+        if extracted is not None and name == "extractive_match":
+            first = _first_str(extracted)
+            ok = pc.fill_null(pc.not_equal(pc.utf8_trim_whitespace(first), ""), False)
+            pred = pc.if_else(ok, pc.utf8_trim_whitespace(first), pa.scalar(None, pa.string()))
+            status = pc.if_else(ok, "ok", "no_answer")
+            rule = ["lighteval:extractive_match"] * n
+        else:
+            pred, status, rule = [None] * n, [None] * n, [None] * n
     return to_records(
         {
             "model": [model] * n,
             "task": [task] * n,
             "item_id": item_id,
             "seed": [seed] * n,
-            "n_choices": pc.cast(n_choices, pa.int32()),
+            "n_choices": n_choices,
             "gold": gold,
-            "pred": pa.array(pred, pa.string()),
-            "extract_status": pa.array(status, pa.string()),
+            "pred": pred if isinstance(pred, pa.Array) else pa.array(pred, pa.string()),
+            "extract_status": status
+            if isinstance(status, pa.Array)
+            else pa.array(status, pa.string()),
             "extract_rule": pa.array(rule, pa.string()),
             "correct": correct,
             "response": response,
             "prompt_hash": pa.array(prompt_hash),
             "elicitation": [elicitation_for(loglik, chat)] * n,
             "question": pc.cast(query, pa.string()),
-            "choices": pc.cast(choices, pa.list_(pa.string())),
+            "choices": choices,
         },
         source=str(f),
     )
 
 
-def _first_int(col: pa.ChunkedArray) -> pa.Array:
-    """gold_index is an int or a list of ints (first = the gold)."""
+_OPTION_LINE = r"(?m)^\(?[A-Z]\) "
+
+
+def _as_string_lists(col: pa.ChunkedArray) -> pa.Array:
+    """choices as list<string> (lighteval <= 0.10 stores an all-empty list<null> for generation)."""
     arr = col.combine_chunks()
-    if pa.types.is_list(arr.type) or pa.types.is_large_list(arr.type):
-        arr = pc.list_element(arr, 0)
+    if pa.types.is_list(arr.type) and pa.types.is_null(arr.type.value_type):
+        return pc.cast(arr, pa.list_(pa.string()))
+    return pc.cast(arr, pa.list_(pa.string()))
+
+
+def _gold_and_k(
+    t: pa.Table, f: Path, choices: pa.Array, gold_index, query
+) -> tuple[pa.Array, pa.Array]:
+    """Gold letter and k per row.
+
+    gold: the letter of `gold_index`, or (lighteval <= 0.10 generation, where gold_index and
+    choices are left empty) the stored `gold` string. k: number of choices, else the number of
+    `A) ...` option lines in the query (the study's prompt format), else null (unknown).
+    """
+    n_listed = pc.cast(pc.fill_null(pc.list_value_length(choices), 0), pa.int64())
+    n_lines = pc.cast(
+        pc.count_substring_regex(pc.cast(query, pa.string()), _OPTION_LINE), pa.int64()
+    )
+    k = pc.if_else(
+        pc.greater(n_listed, 0),
+        n_listed,
+        pc.if_else(pc.greater_equal(n_lines, 2), n_lines, pa.scalar(None, pa.int64())),
+    )
+    gold_str = _col(t, "gold")
+    from_text = pc.utf8_trim_whitespace(_first_str(gold_str)) if gold_str is not None else None
+    has_index = gold_index is not None and (
+        not _is_list(gold_index)
+        or pc.any(pc.greater(pc.fill_null(pc.list_value_length(gold_index), 0), 0)).as_py()
+    )
+    if has_index:
+        gi = _first_int(gold_index)
+        bad = pc.fill_null(pc.greater_equal(gi, pc.fill_null(k, 26)), False)
+        if pc.any(bad).as_py():
+            i = pc.index(bad, True).as_py()
+            raise DataError(
+                f"{f}: row {i}: gold_index {gi[i].as_py()} outside the {k[i].as_py()} choices"
+            )
+        safe = pc.if_else(pc.is_valid(gi), gi, 0)
+        letters = pc.if_else(
+            pc.is_valid(gi), pc.take(pa.array(LETTERS), safe), pa.scalar(None, pa.string())
+        )
+        gold = pc.coalesce(letters, from_text) if from_text is not None else letters
+    elif from_text is not None:
+        gold = from_text
+    else:
+        raise DataError(f"{f}: missing field 'gold_index'/'gold' in the details")
+    if gold.null_count:
+        i = pc.index(pc.is_null(gold), True).as_py()
+        raise DataError(f"{f}: row {i}: no gold answer (empty gold_index and gold)")
+    return gold, pc.cast(k, pa.int32())
+
+
+def _is_list(col) -> bool:
+    return pa.types.is_list(col.type) or pa.types.is_large_list(col.type)
+
+
+def _first_int(col: pa.ChunkedArray) -> pa.Array:
+    """gold_index is an int or a list of ints (first = the gold); empty list -> null."""
+    arr = col.combine_chunks()
+    if _is_list(arr):
+        arr = _first_element(arr)
     return pc.cast(arr, pa.int64())
+
+
+def _first_element(arr: pa.Array) -> pa.Array:
+    empty = pc.fill_null(pc.equal(pc.list_value_length(arr), 0), True)
+    return pc.list_element(pc.if_else(empty, pa.scalar(None, arr.type), arr), 0)
 
 
 def _first_str(col: pa.ChunkedArray) -> pa.Array:
     arr = col.combine_chunks()
-    if pa.types.is_list(arr.type) or pa.types.is_large_list(arr.type):
-        empty = pc.equal(pc.list_value_length(arr), 0)
-        arr = pc.if_else(pc.fill_null(empty, True), pa.scalar(None, arr.type), arr)
-        arr = pc.list_element(arr, 0)
+    if _is_list(arr):
+        arr = _first_element(arr)
     return pc.cast(arr, pa.string())
 
 

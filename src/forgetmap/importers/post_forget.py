@@ -17,6 +17,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from forgetmap.errors import ForgetmapError
 from forgetmap.importers._common import ImportedRun
 from forgetmap.importers.lighteval import import_lighteval
@@ -50,6 +53,29 @@ def study_task_name(name: str) -> str:
         sub = sub.replace(suf, "")
     out = f"{head}{sep}{sub}"
     return ALIASES.get(out, out)
+
+
+def _fill_k_from_registry(table: pa.Table) -> pa.Table:
+    """Rows whose k the details do not show get the suite registry's fixed k for their task
+    (e.g. BBH tasks whose options are inside the question); varying-k tasks stay null."""
+    from forgetmap.suite.registry import category_for, get_task
+
+    k = table.column("n_choices")
+    if not k.null_count:
+        return table
+    fixed: dict[str, int] = {}
+    for task in table.column("task").unique().to_pylist():
+        if category_for(task) is not None:
+            spec = get_task(task)
+            kk = spec.k or spec.k_nominal
+            if kk:
+                fixed[task] = int(kk)
+    if not fixed:
+        return table
+    lookup = pc.index_in(table.column("task"), value_set=pa.array(list(fixed)))
+    registry_k = pc.take(pa.array(list(fixed.values()), pa.int32()), lookup)
+    filled = pc.coalesce(k, registry_k)
+    return table.set_column(table.schema.get_field_index("n_choices"), "n_choices", filled)
 
 
 def download(revision: str | None = None, cache_dir: str | Path | None = None) -> Path:
@@ -96,6 +122,7 @@ def import_post_forget(
         "source_dir": str(root),
     }
     for r in runs:
+        r.table = _fill_k_from_registry(r.table)
         r.manifest = {**r.manifest, "tool": "post-forget", "post_forget": origin}
         r.run_id = r.run_id.replace("lighteval-", "post-forget-", 1)
     return runs
