@@ -31,8 +31,9 @@ blocks (``<think>...</think>``, ``<|begin_of_thought|>...``) are removed
 first; code-fence delimiter lines are dropped so an answer written inside a fence still counts.
 
 Free-form tasks (no options: BBH dyck_languages, word_sorting, multistep_arithmetic_two) take
-the text after the last ``Answer:`` (or "the answer is ...") and compare it to the gold text
-after `normalize_free_form`.
+the text after the last ``Answer:`` (or "the answer is ...", or ``\boxed{}``, or the value a
+last-line calculation ends in: ``equation_end``) and compare it to the gold text after
+`normalize_free_form`.
 """
 
 from __future__ import annotations
@@ -349,6 +350,12 @@ def _last_resolved(
                 continue
             val = following[0]
         res = _resolve(val, opts)
+        if res is not None and re.fullmatch(r"\s*\(?[A-Z]\)?\s*:\s*", _MD.sub("", val)):
+            # "The answer is B:\nD) <text>": the stated letter introduces another option
+            following = _lines(text[m.end() :])
+            nxt = _ANY_LABEL_LINE.match(_MD.sub("", following[0])) if following else None
+            if nxt and nxt.group(1) != res[0].lstrip("?"):
+                return Extraction(None, "no_answer", f"{rule}:conflict")
         if res is None:
             nested = _NESTED_IS.search(val)  # "the correct answer, which is C) ..."
             res = _resolve(nested.group("val"), opts) if nested else None
@@ -544,7 +551,14 @@ def _extract_free(text: str) -> Extraction:
     boxed = _BOXED.findall(text)
     if boxed and normalize_free_form(boxed[-1]):
         return Extraction(_clean_free(boxed[-1]), "ok", "boxed")
+    lines = _lines(text)
+    m = _EQUATION_END.search(_MD.sub("", lines[-1])) if lines else None
+    if m:  # "... = 2 + 5 = 7": a calculation that ends in its value
+        return Extraction(m.group(1), "ok", "equation_end")
     return NO_ANSWER
+
+
+_EQUATION_END = re.compile(r"=\s*(-?\d+(?:\.\d+)?)\s*\.?\s*$")
 
 
 # --- entry points ---------------------------------------------------------------------------
