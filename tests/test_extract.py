@@ -1,0 +1,202 @@
+"""Answer extraction: each rule, the traps that must not produce an answer, free-form answers,
+`reextract` on an Arrow table, and the floors on the hand-labelled set of real model outputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from forgetmap.suite.extract import RULES, Extraction, extract, normalize_free_form, reextract
+
+LABELLED = Path(__file__).parent / "fixtures" / "extraction" / "labelled.jsonl"
+CAPITALS = ["Paris", "London", "Berlin", "Rome"]
+COUNTS = [str(i) for i in range(19)]  # BBH object_counting options 0..18
+YESNO = ["Yes", "No"]
+
+
+@pytest.mark.parametrize(
+    ("response", "pred", "rule"),
+    [
+        ("Paris is the capital.\nAnswer: A", "A", "answer_line"),
+        ("Reasoning...\n**Answer:** C\n", "C", "answer_tag"),
+        ("Final Answer: (B) London", "B", "answer_tag"),
+        ("Answer: B.\nHope this helps!", "B", "answer_tag"),
+        ("**Answer:**\n\nD", "D", "answer_tag"),
+        ("So the correct answer is (D).", "D", "answer_is"),
+        ("The answer is B because London is big.", "B", "answer_is"),
+        ("The final answer is $\\boxed{C}$", "C", "answer_is"),
+        ("Therefore: $\\boxed{\\text{C}}$", "C", "boxed"),
+        ("I pick **B** here, **B** is right.", "B", "bold"),
+        ("```python\nanswer = 'D'\n```", "D", "code"),
+        ('```python\nprint("A")\n```', "A", "code"),
+        ("Looking at it, it must be (C).", "C", "paren_end"),
+        ("Considering all of them.\nB", "B", "lone_letter"),
+        ("Considering all of them.\nOption C.", "C", "lone_letter"),
+        ("Considering all of them.\nB) London", "B", "lone_letter"),
+        ("Hmm.\nBerlin", "C", "option_text"),
+        ("```\nAnswer: C\n```", "C", "answer_line"),
+        ("<think>Answer: A ... wait</think>\nAnswer: D", "D", "answer_line"),
+        ("Answer: 2", "B", "answer_tag:index"),
+        ("Answer: Rome", "D", "answer_tag:text"),
+    ],
+)
+def test_rules(response: str, pred: str, rule: str) -> None:
+    got = extract(response, CAPITALS)
+    assert (got.pred, got.status, got.rule) == (pred, "ok", rule)
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        "",
+        "   \n",
+        "Answer: A bird flies over the city.",  # "A" is an article, not option A
+        "A) Paris\nB) London\nC) Berlin\nD) Rome",  # options echoed back
+        "It could be A or B, I am not sure.",
+        "The capital question is tricky and I cannot decide.",
+        "**A** is wrong, but **B** might be right.",  # bold letters disagree
+        "<think>The answer is B, let me check the other options",  # truncated reasoning
+        "I think the answer is either A or C.",
+        "a",
+    ],
+)
+def test_no_invented_answers(response: str) -> None:
+    got = extract(response, CAPITALS)
+    assert got.pred is None and got.status == "no_answer", got
+
+
+def test_invalid_letter_outside_k() -> None:
+    assert extract("Answer: E", CAPITALS) == Extraction("E", "invalid", "answer_line")
+    assert extract("So the answer is (F).", CAPITALS).status == "invalid"
+    # with only k known (imported logs without options)
+    assert extract("Answer: C", None, k=2).status == "invalid"
+    assert extract("Answer: B", None, k=2) == Extraction("B", "ok", "answer_line")
+
+
+def test_format_echo_is_not_an_answer() -> None:
+    echo = "The final answer will be: \"The last line must be of the form 'Answer: 22', ok.\""
+    assert extract(echo, []).pred is None
+    mixed = "The answer is A: Paris. It must be exactly of the form 'Answer: B', as asked."
+    assert extract(mixed, CAPITALS).pred == "A"
+    assert extract("Remember: 'Answer: B' is the format.\nI am not sure.", CAPITALS).pred is None
+
+
+def test_stated_letter_introducing_another_option_is_a_conflict() -> None:
+    got = extract("The answer is B:\nD) Rome\n\nThat was wrong.", CAPITALS)
+    assert got == Extraction(None, "no_answer", "answer_is:conflict")
+    assert extract("The answer is B:\nB) London", CAPITALS).pred == "B"
+
+
+def test_truncated_think_is_recorded() -> None:
+    assert extract("<think>long reasoning", CAPITALS) == Extraction(
+        None, "no_answer", "think_unclosed"
+    )
+
+
+def test_numeric_options() -> None:
+    assert extract("So the answer is 7.", COUNTS).pred == "H"
+    assert extract("Answer: 12", COUNTS).pred == "M"
+    assert extract("Count them all.\nThere are 7 objects.", COUNTS) == Extraction(
+        "H", "ok", "number"
+    )
+    assert extract("1 + 2 + 3 = 6", COUNTS).pred is None  # several numbers: no guess
+    assert extract("Answer: 25", COUNTS).pred is None  # not an option
+    # numbers are option texts here, never 1-based indices
+    assert extract("Answer: 1", COUNTS).pred == "B"
+
+
+def test_yes_no_text_answers() -> None:
+    assert extract("So the answer is No.", YESNO) == Extraction("B", "ok", "answer_is:text")
+    assert extract("Answer: Yes, because it loops back.", YESNO).pred == "A"
+    assert extract("There is no way to know.", YESNO).pred is None
+    assert extract("No", YESNO) == Extraction("B", "ok", "option_text")
+
+
+def test_free_form() -> None:
+    assert extract("Let me sort.\nAnswer: apple banana cherry", []).pred == "apple banana cherry"
+    assert extract("So the answer is -33.", []) == Extraction("-33", "ok", "answer_is")
+    assert extract("Answer: ] ) >", None).pred == "] ) >"
+    assert extract("no idea", []) == Extraction(None, "no_answer", None)
+    assert extract("(1 + 2) * 3 = 3 * 3 = 9", []) == Extraction("9", "ok", "equation_end")
+    assert extract("Let A = 4 and B = 5, then", []).pred is None
+    assert normalize_free_form(" **-33.0** ") == "-33"
+    assert normalize_free_form("Apple  Banana.") == "apple banana"
+
+
+def test_multi_answer_benchmark() -> None:
+    opts = ["harmful", "benign", "harmful too"]
+    assert extract("Both A and C.\nAnswer: A, C", opts, task="salad_bench:mrq").pred == "AC"
+    assert extract("Answer: CA", opts, task="salad_bench:mrq").pred == "AC"
+    assert extract("Answer: AD", opts, task="salad_bench:mrq").status == "invalid"
+
+
+def test_rules_subset() -> None:
+    text = "So the answer is (B).\nAnswer: C"
+    assert extract(text, CAPITALS).rule == "answer_line"
+    assert extract(text, CAPITALS, rules=("answer_is",)).pred == "B"
+    assert extract("Thus (B).", CAPITALS, rules=("answer_line",)).pred is None
+    assert set(RULES) >= {"answer_line", "answer_tag", "boxed", "bold", "number"}
+
+
+def test_reextract_table() -> None:
+    t = pa.table(
+        {
+            "task": ["mmlu:x", "mmlu:x", "bbh:word_sorting", "mmlu:x", "imported:y"],
+            "response": ["Answer: B", "no idea", "Answer: Apple banana.", None, "Answer: C"],
+            "choices": [CAPITALS, CAPITALS, None, CAPITALS, None],
+            "n_choices": pa.array([4, 4, None, 4, None], pa.int32()),
+            "gold": ["B", "A", "apple banana", "A", "C"],
+            "pred": ["X"] * 5,
+            "correct": [False, True, False, True, False],
+        }
+    )
+    out = reextract(t)
+    assert out.column("pred").to_pylist() == ["B", None, "Apple banana", None, "C"]
+    assert out.column("extract_status").to_pylist() == ["ok", "no_answer", "ok", "no_answer", "ok"]
+    assert out.column("extract_rule").to_pylist() == [
+        "answer_line",
+        None,
+        "answer_tag",
+        None,
+        "answer_line",
+    ]
+    assert out.column("correct").to_pylist() == [True, False, True, False, True]
+    assert out.column_names == t.column_names + ["extract_status", "extract_rule"]
+
+
+def _labelled() -> list[dict]:
+    return [json.loads(line) for line in LABELLED.read_text(encoding="utf-8").splitlines()]
+
+
+def test_labelled_set_floors() -> None:
+    """≥ 99.5% agreement with the hand labels where an answer is present, and no answer
+    invented where the labeller found none -- on the real outputs (synthetic ones apart)."""
+    rows = _labelled()
+    real = [r for r in rows if r["source"] == "real"]
+    assert len(real) >= 100 and {r["model"] for r in real} >= {
+        "smollm2-135m-instruct",
+        "gemma-3-270m",
+    }
+    present = [r for r in real if r["label"] is not None]
+    absent = [r for r in real if r["label"] is None]
+    assert present and absent
+    agree = sum(
+        extract(r["response"], r["choices"], r["k"], r["task"]).pred == r["label"] for r in present
+    )
+    invented = [r for r in absent if extract(r["response"], r["choices"], r["k"], r["task"]).pred]
+    assert agree / len(present) >= 0.995, f"agreement {agree}/{len(present)}"
+    assert invented == []
+
+
+def test_labelled_synthetic_subset() -> None:
+    rows = [r for r in _labelled() if r["source"] == "synthetic"]
+    assert len(rows) >= 20
+    wrong = [
+        r
+        for r in rows
+        if extract(r["response"], r["choices"], r["k"], r["task"]).pred != r["label"]
+    ]
+    assert wrong == []
