@@ -260,7 +260,9 @@ def make_inspect() -> None:
     out = DEV / "out_inspect"
     shutil.rmtree(out, ignore_errors=True)
     env = {**ENV, "FORGETMAP_FIXTURE_TASK_FILE": str(TASK_FILE)}
-    task = str(ROOT / "scripts" / "make_importer_fixtures_inspect_task.py")
+    # inspect resolves task files relative to the working directory (absolute paths fail)
+    shutil.copy(ROOT / "scripts" / "make_importer_fixtures_inspect_task.py", DEV / "inspect_task.py")
+    task = "inspect_task.py"
     for key, epochs, fmt in (("smollm2", 2, "eval"), ("gemma3", 1, "json")):
         run(
             [

@@ -168,9 +168,15 @@ def _generation_parameters(general: dict[str, Any]) -> dict[str, Any]:
 
 
 def _chat_template(general: dict[str, Any]) -> bool | None:
-    for src in (general, general.get("model_config") or {}):
-        if isinstance(src, dict) and "use_chat_template" in src:
-            return bool(src["use_chat_template"])
+    """Whether prompts went through the chat template (None when the results do not say)."""
+    cfg = general.get("model_config") or {}
+    for src, key in (
+        (general, "use_chat_template"),
+        (cfg, "use_chat_template"),
+        (cfg, "override_chat_template"),
+    ):
+        if isinstance(src, dict) and src.get(key) is not None:
+            return bool(src[key])
     return None
 
 
@@ -242,7 +248,7 @@ def _import_details(
         rule = ["argmax_loglik"] * n
     else:
         # lighteval <= 0.10 keeps its own extraction in specifics.extracted_predictions
-        extracted = _col(t, "specifics.extracted_predictions", "model_response.text_post_processed")
+        extracted = _col(t, "specifics.extracted_predictions", "doc.specific.extracted_predictions")
         if extracted is not None and name == "extractive_match":
             first = _first_str(extracted)
             ok = pc.fill_null(pc.not_equal(pc.utf8_trim_whitespace(first), ""), False)

@@ -1,0 +1,110 @@
+"""`forgetmap import post-forget`: the study's released lighteval results.
+
+The Hugging Face Hub is unreachable from these machines, so the download itself cannot be
+tested here: the import is tested with `--source` on tests/fixtures/importers/post_forget, a
+local copy in the dataset's layout (lighteval 0.10.0 details/results files — the version the
+study used — made by really running lighteval on two small models with the study's task
+naming, see scripts/make_importer_fixtures.py). The Hub path is tested up to the point where it
+needs the network: it must fail with a clear error, not a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from forgetmap.cli.main import main
+from forgetmap.importers.post_forget import study_task_name
+from forgetmap.records import ResultsStore
+
+FIX = Path(__file__).parent / "fixtures" / "importers" / "post_forget"
+SMOL, GEMMA = "models/smollm2-135m-instruct", "models/gemma3-270m"
+
+
+class Err(str):
+    """stderr of a CLI call; `in` ignores whitespace (rich wraps long paths at any character)."""
+
+    def __contains__(self, part: object) -> bool:
+        return "".join(str(part).split()) in "".join(self.split())
+
+
+def _run(capsys, *argv) -> tuple[int, Err]:
+    code = main([str(a) for a in argv])
+    return code, Err(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize(
+    ("raw", "canonical"),
+    [
+        ("community|arc_reasoning_custom_prompt_letter:easy|0", "arc:easy"),
+        ("community|arc_reasoning_custom_prompt_letter:challenge|0|0", "arc:challenge"),
+        ("community|bbh_reasoning_letter:navigate|0", "bbh:navigate"),
+        ("community|bbh_reasoning_letter:causal_judgment|0", "bbh:causal_judgement"),
+        ("community|mmlu_custom:anatomy|0", "mmlu:anatomy"),
+        ("lighteval|gpqa:diamond|0", "gpqa:diamond"),
+        ("mmlu:anatomy", "mmlu:anatomy"),
+    ],
+)
+def test_study_task_names(raw, canonical):
+    assert study_task_name(raw) == canonical
+
+
+def test_import_from_local_copy(tmp_path, capsys):
+    res = tmp_path / "res"
+    code, err = _run(capsys, "import", "post-forget", "--source", FIX, "--results", res)
+    assert code == 0, err
+    store = ResultsStore(res)
+    assert store.models() == [GEMMA, SMOL]
+    smol = store.read(models=[SMOL]).to_pylist()
+    assert {r["task"] for r in smol} == {"arc:easy"}  # the study's name mapped to the suite's
+    assert sorted({r["seed"] for r in smol}) == [0, 1]
+    assert len(smol) == 16 and {r["n_choices"] for r in smol} == {3, 4, 5}
+    # no doc ids in the study's files: item ids are content hashes, equal across models/seeds
+    gemma = store.read(models=[GEMMA]).to_pylist()
+    assert {r["item_id"] for r in smol} == {r["item_id"] for r in gemma}
+    # correctness is the study's per-sample extractive_match, read from the raw parquet
+    raw_total = 0
+    for f in (FIX / "details").rglob("details_*.parquet"):
+        t = pq.read_table(f)
+        metrics = t.column("metrics").to_pylist()
+        raw_total += sum(m["extractive_match"] >= 0.5 for m in metrics)
+    assert raw_total == sum(r["correct"] for r in smol + gemma)
+    run = store.runs(SMOL)[0]
+    man = store.read_manifest(SMOL, run)
+    assert man["tool"] == "post-forget" and man["post_forget"]["source_dir"] == str(FIX)
+    assert run.startswith("post-forget-")
+
+
+def test_compare_uses_registry_categories(tmp_path, capsys):
+    res = tmp_path / "res"
+    assert _run(capsys, "import", "post-forget", "--source", FIX, "--results", res)[0] == 0
+    out = tmp_path / "c.json"
+    code, err = _run(
+        capsys, "compare", "--results", res, "--before", GEMMA, "--after", SMOL, "--json", out
+    )
+    assert code == 0, err
+    pair = json.loads(out.read_text())["pairs"][0]
+    assert "Logic" in pair["categories"]  # arc:easy's category in the suite registry
+    assert {c["seed"] for c in pair["cells"]} == {0}  # gemma ran seed 0 only: seed 1 is unpaired
+
+
+def test_hub_download_fails_clearly_offline(tmp_path, capsys, monkeypatch):
+    constants = pytest.importorskip("huggingface_hub.constants")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # no network here anyway; fail fast, not by timeout
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True, raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    code, err = _run(
+        capsys, "import", "post-forget", "--revision", "main", "--results", tmp_path / "r"
+    )
+    assert code == 2
+    assert "could not download post-forget/post-forget" in err and "--source DIR" in err
+
+
+def test_source_must_be_a_directory(tmp_path, capsys):
+    f = tmp_path / "x.json"
+    f.write_text("{}")
+    code, err = _run(capsys, "import", "post-forget", "--source", f, "--results", tmp_path / "r")
+    assert code == 2 and "--source must be a directory" in err
