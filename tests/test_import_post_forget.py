@@ -64,6 +64,9 @@ def test_import_from_local_copy(tmp_path, capsys):
     assert len(smol) == 16 and {r["n_choices"] for r in smol} == {3, 4, 5}
     # no doc ids in the study's files: item ids are content hashes, equal across models/seeds
     gemma = store.read(models=[GEMMA]).to_pylist()
+    # chat-template use is not recorded by lighteval 0.10: read off the prompts
+    assert {r["elicitation"] for r in smol} == {"cot_chat"}
+    assert {r["elicitation"] for r in gemma} == {"cot_fewshot"}
     assert {r["item_id"] for r in smol} == {r["item_id"] for r in gemma}
     # correctness is the study's per-sample extractive_match, read from the raw parquet
     raw_total = 0

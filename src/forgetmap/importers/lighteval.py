@@ -180,6 +180,17 @@ def _chat_template(general: dict[str, Any]) -> bool | None:
     return None
 
 
+def _chat_from_prompts(t: pa.Table) -> bool | None:
+    """lighteval <= 0.10 does not record chat-template use: the prompt then ends with the
+    question itself (zero/few-shot) or wraps it in the template (ends with the assistant turn)."""
+    if "full_prompt" not in t.column_names or "example" not in t.column_names:
+        return None
+    full = pc.utf8_rtrim_whitespace(pc.cast(t.column("full_prompt"), pa.string())).to_pylist()
+    ex = pc.utf8_rtrim_whitespace(pc.cast(t.column("example"), pa.string())).to_pylist()
+    wrapped = sum(1 for a, b in zip(full, ex, strict=True) if a and b and not a.endswith(b))
+    return wrapped * 2 > len(full)
+
+
 def _read(f: Path) -> pa.Table:
     try:
         return pq.read_table(f)
@@ -240,6 +251,8 @@ def _import_details(
 
     loglik = _is_loglik(t)
     n = t.num_rows
+    if chat is None:
+        chat = _chat_from_prompts(t)
     if loglik:
         lp = _col(t, "model_response.logprobs")
         idx = predicted_index(lp.to_pylist())
