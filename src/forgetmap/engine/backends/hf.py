@@ -59,11 +59,11 @@ class HFBackend(Backend):
         revision: str | None = None,
         **_: Any,
     ):
+        path, gguf_file = split_model_path(model)  # missing files fail before heavy imports
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         self.model_spec = model
-        path, gguf_file = split_model_path(model)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         torch_dtype = (
             getattr(torch, dtype)

@@ -30,7 +30,7 @@ class LlamaCppBackend(Backend):
     def __init__(
         self,
         model: str,
-        batch_size: int = 8,
+        batch_size: int = 1,  # requests run one by one; 1 lets --flush-size act per request
         n_ctx: int | None = None,
         max_model_len: int | None = None,
         n_gpu_layers: int = 0,
