@@ -4,8 +4,9 @@
    tasks at real item counts, 3 seeds (benchmarks/synth_records.py).
 2. Raw read time: pyarrow reading the Parquet files of the 70 models (all columns, and only the
    columns compare needs), best of 3 with a warm page cache.
-3. forgetmap: all 60 pairs, every metric (bootstrap CIs with 1000 replicates included) and the
-   JSON written, in a fresh subprocess so its peak RSS is its own.
+3. forgetmap: `forgetmap compare --pairs FILE --json OUT --quiet` on all 60 pairs, every metric
+   (bootstrap CIs with 1000 replicates included) and the JSON written, timed around the command
+   in a fresh subprocess (interpreter start-up excluded) so its peak RSS is its own.
 4. Baseline = what the study's scripts do: per (pair, task, seed) load the two models' result
    files with pandas (per-(model, task, seed) Parquet files, like the study's per-task outputs;
    written untimed beforehand), sort by item id, count transitions with DataFrame.iterrows(), and
@@ -43,14 +44,16 @@ CELLS = BENCH / "baseline_cells"
 CHILD = r"""
 import json, resource, sys, time
 sys.path.insert(0, {src!r})
-from forgetmap.analysis.compare import compare
-from forgetmap.records import ResultsStore
+from forgetmap.cli.main import main
 pairs = [tuple(p) for p in json.loads({pairs!r})]
+with open({pairs_file!r}, "w") as fh:
+    fh.writelines(f"{{b}}\t{{a}}\n" for b, a in pairs)
 t0, c0 = time.perf_counter(), time.process_time()
-res = compare(ResultsStore({root!r}), pairs, bootstrap={boot})
-with open({out!r}, "w") as fh:
-    json.dump(res, fh)
+code = main(["compare", "--results", {root!r}, "--pairs", {pairs_file!r}, "--json", {out!r},
+             "--bootstrap", "{boot}", "--quiet"])
 dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+assert code == 0, code
+res = json.load(open({out!r}))
 n_cells = sum(len(p["cells"]) for p in res["pairs"])
 print(json.dumps({{"seconds": dt, "cpu": cpu, "n_cells": n_cells,
                   "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}}))
@@ -60,7 +63,12 @@ print(json.dumps({{"seconds": dt, "cpu": cpu, "n_cells": n_cells,
 def run_forgetmap(pairs: list[tuple[str, str]], boot: int, out: Path, repeat: int = 1) -> dict:
     """Best (by wall time) of `repeat` fresh-process runs: seconds, cpu, peak_rss_kb, n_cells."""
     code = CHILD.format(
-        src=str(ROOT / "src"), pairs=json.dumps(pairs), root=str(STUDY), boot=boot, out=str(out)
+        src=str(ROOT / "src"),
+        pairs=json.dumps(pairs),
+        pairs_file=str(out.with_suffix(".pairs.tsv")),
+        root=str(STUDY),
+        boot=boot,
+        out=str(out),
     )
     best: dict = {}
     for _ in range(repeat):

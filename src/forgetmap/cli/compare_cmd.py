@@ -163,7 +163,7 @@ def compare_cmd(
     if json_out is not None:
         _atomic_write(
             json_out,
-            lambda p: p.write_text(json.dumps(result, indent=1, allow_nan=False), encoding="utf-8"),
+            lambda p: p.write_text(json.dumps(result, allow_nan=False), encoding="utf-8"),
         )
     if csv_out is not None:
         import pyarrow.csv as pacsv
