@@ -494,3 +494,52 @@ def test_cli_report_from_saved_comparison(study, tmp_path, capsys):
     assert "A-1B → B-1B: no item listing" in html
     assert html.count('class="drill"') == 1
     assert json.loads((out / "comparison.json").read_text()) == saved
+
+
+STUDY_YAML = """
+name: toy
+title: Toy study from a config
+backend: hf
+model_sets:
+  base: {kind: base, models: [toy-org/Toy-1B, toy-org/Toy-3B]}
+  tuned: {kind: post, models: [toy-org/Toy-1B-Instruct, toy-org/Toy-3B-Instruct, toy-org/Toy-9B]}
+groups:
+  small:
+    title: Instruction tuning (1B)
+    pairs: [toy-org/Toy-1B -> toy-org/Toy-1B-Instruct]
+  large:
+    title: Instruction tuning (3B)
+    pairs: [toy-org/Toy-3B -> toy-org/Toy-3B-Instruct, toy-org/Toy-1B -> toy-org/Toy-9B]
+"""
+
+
+def test_cli_report_with_study_config(study, tmp_path, capsys):
+    """--study: the config's groups (titles) become the report's; unevaluated pairs are named."""
+    from forgetmap.cli.main import main
+
+    store = study[0]
+    cfg = tmp_path / "toy.yaml"
+    cfg.write_text(STUDY_YAML)
+    out = tmp_path / "rep"
+    base = ["report", "--results", str(store.root), "--study", str(cfg), "--no-interactive"]
+    assert main([*base, "--out", str(out), "--bootstrap", "50"]) == 0
+    assert "toy-org/Toy-1B -> toy-org/Toy-9B" in capsys.readouterr().err
+    stems = sorted(p.stem for p in (out / "figures").glob("radar_*.png"))
+    assert stems == ["radar_instruction_tuning_1b", "radar_instruction_tuning_3b"]
+    html = (out / "report.html").read_text()
+    assert "<h1>Toy study from a config</h1>" in html
+    tex = (out / "tables" / "forgetting.tex").read_text()
+    assert "Instruction tuning (1B)" in tex and "Instruction tuning (3B)" in tex
+    # --group takes one group
+    out2 = tmp_path / "rep2"
+    assert main([*base, "--group", "small", "--out", str(out2), "--bootstrap", "50"]) == 0
+    assert sorted(p.stem for p in (out2 / "figures").glob("radar_*.png")) == [
+        "radar_instruction_tuning_1b"
+    ]
+    assert main([*base, "--group", "nope", "--out", str(out2)]) == 2
+    assert "no group or model set named 'nope'" in " ".join(capsys.readouterr().err.split())
+    # the paper study has no results here: a clear error, not an empty report
+    paper = Path(__file__).resolve().parents[1] / "configs" / "studies" / "paper.yaml"
+    args = ["report", "--results", str(store.root), "--study", str(paper), "--out", str(out2)]
+    assert main(args) == 2
+    assert "none of the study's pairs has results" in " ".join(capsys.readouterr().err.split())

@@ -3,32 +3,27 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from forgetmap.errors import ForgetmapError
 
 console = Console(stderr=True)
 
 
-def _pair_tuple(p: Any, where: str) -> tuple[str, str]:
-    if isinstance(p, (tuple, list)) and len(p) == 2:
-        return str(p[0]), str(p[1])
-    if isinstance(p, Mapping) and "before" in p and "after" in p:
-        return str(p["before"]), str(p["after"])
-    if hasattr(p, "before") and hasattr(p, "after"):
-        return str(p.before), str(p.after)
-    raise ForgetmapError(f"{where}: cannot read a (before, after) pair from {p!r}")
-
-
 def study_groups(
     path: Path, only: Sequence[str] = ()
 ) -> tuple[dict[str, list[tuple[str, str]]], str]:
-    """Groups of pairs of a study config, through forgetmap.study.config.load_study."""
+    """Groups of pairs of a study config (titles as group names), optionally only `--group`s.
+
+    `only` takes group names or model-set names (the study's evaluation modes), as
+    `forgetmap study --group` does.
+    """
     try:
         from forgetmap.study.config import load_study
     except ImportError as exc:
@@ -37,27 +32,9 @@ def study_groups(
             "use --pairs FILE instead"
         ) from None
     study = load_study(path)
-    raw = getattr(study, "groups", None)
-    if raw is None and isinstance(study, Mapping):
-        raw = study.get("groups")
-    if raw is None:
-        raise ForgetmapError(f"{path}: the study has no groups")
-    items = (
-        raw.items() if isinstance(raw, Mapping) else ((getattr(g, "name", None), g) for g in raw)
-    )
-    groups: dict[str, list[tuple[str, str]]] = {}
-    for name, g in items:
-        pairs = getattr(g, "pairs", g)
-        if isinstance(pairs, Mapping):
-            pairs = pairs.get("pairs", [])
-        label = str(getattr(g, "title", None) or name)
-        groups[label] = [_pair_tuple(p, f"{path}: group {name}") for p in pairs]
-        if only and name not in only and label not in only:
-            del groups[label]
-    if only and not groups:
-        raise ForgetmapError(f"{path}: no group named {', '.join(only)}")
-    title = str(getattr(study, "title", None) or getattr(study, "name", None) or path.stem)
-    return {k: v for k, v in groups.items() if v}, title
+    _, _, groups = study.select(list(only))
+    out = {(g.title or name): [(p.before, p.after) for p in g.pairs] for name, g in groups.items()}
+    return {k: v for k, v in out.items() if v}, study.title or study.name
 
 
 def _available(
@@ -76,8 +53,10 @@ def _available(
         uniq = list(dict.fromkeys(missing))
         console.print(
             f"[yellow]warning:[/] {len(uniq)} pair(s) of the study have no results in "
-            f"{store.root} and are left out: {', '.join(uniq[:10])}"
-            + (" ..." if len(uniq) > 10 else "")
+            + escape(f"{store.root} and are left out: {', '.join(uniq[:10])}")
+            + (" ..." if len(uniq) > 10 else ""),
+            soft_wrap=True,
+            highlight=False,
         )
     if not kept:
         raise ForgetmapError(f"none of the study's pairs has results in {store.root}")

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from forgetmap.errors import ForgetmapError
@@ -126,7 +127,9 @@ def build_report(
                 except ForgetmapError as exc:  # e.g. a saved comparison and another results dir
                     msg = f"{pair.title}: no item listing ({exc})"
                     drill_notes.append(msg)
-                    console.print(f"[yellow]warning:[/] {msg}")
+                    console.print(
+                        f"[yellow]warning:[/] {escape(msg)}", soft_wrap=True, highlight=False
+                    )
                 else:
                     drill.append(d)
                     files.append(csv_path)
