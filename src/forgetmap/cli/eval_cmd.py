@@ -118,6 +118,7 @@ def eval_command(**o: object) -> None:
         kw["tensor_parallel_size"] = o["tensor_parallel_size"]
     if o["max_model_len"]:
         kw["max_model_len"] = o["max_model_len"]
+    _term_as_exit()
     summary = evaluate(
         model=str(o["model"]),
         backend=str(o["backend"]),
@@ -165,6 +166,21 @@ def eval_command(**o: object) -> None:
         f"({summary.elicitation}) in {summary.elapsed_s:.1f}s; "
         f"{summary.tokens_out} tokens out -> {summary.results}"
     )
+
+
+def _term_as_exit() -> None:
+    """SIGTERM (Slurm preemption, `kill`) unwinds like Ctrl-C: pending records are flushed and the
+    manifest says `interrupted`; a rerun resumes. SIGKILL cannot be caught; it loses at most the
+    unflushed batch."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+
+        def handler(signum: int, frame: object) -> None:
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, handler)
 
 
 commands = [eval_command]

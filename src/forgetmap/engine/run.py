@@ -138,6 +138,16 @@ def evaluate(
     store = ResultsStore(results)
     run_id = run_id or new_run_id()
 
+    if elicitation is not None and not isinstance(backend, Backend):
+        # Prompts are known without the model: a finished run returns without loading it.
+        entries, n_planned, n_skipped = _plan(
+            store, label, specs, loaded, seeds, elicitation, data_dir
+        )
+        if not entries:
+            return RunSummary(
+                label, run_id, Path(results), elicitation, n_planned, n_skipped, 0,
+                time.time() - t0,
+            )  # fmt: skip
     t_load = time.time()
     engine = _open_engine(
         backend, model, batch_size, data_parallel, need_loglik=elicitation == "loglik", **backend_kw

@@ -1,0 +1,110 @@
+"""Harness overhead of `forgetmap eval` on CPU, and tokens/s, for the hf and llamacpp backends.
+
+For each backend the model is loaded once; then
+- harness: `evaluate(...)` end to end (task loading, prompts, resume check, sorting, generation,
+  extraction, atomic Parquet writes, manifest) into a fresh results dir;
+- raw: the backend's own batched `generate` on exactly the same request batches (recorded during
+  the harness run, so prompts, seeds, batch composition and settings are identical).
+Each side runs REPEATS times alternately; the best time of each is compared (goal: ratio <= 1.10).
+
+    python benchmarks/bench_engine.py [--limit 4] [--max-new-tokens 32] [--backends hf,llamacpp]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def bench_backend(name: str, args: argparse.Namespace) -> dict:
+    from forgetmap.engine.backends import load_backend
+    from forgetmap.engine.local_models import smollm2_gguf
+    from forgetmap.engine.run import evaluate
+
+    t = time.perf_counter()
+    backend = load_backend(name, str(smollm2_gguf()), batch_size=args.batch_size)
+    load_s = time.perf_counter() - t
+    batches: list = []
+    orig = backend.generate
+
+    def recording(reqs):  # noqa: ANN001, ANN202
+        batches.append(list(reqs))
+        return orig(reqs)
+
+    harness, raw, tokens = [], [], 0
+    tmp = Path(tempfile.mkdtemp(prefix="bench-engine-"))
+    try:
+        for rep in range(args.repeats):
+            backend.generate = recording if rep == 0 else orig
+            out = tmp / f"r{rep}"
+            t = time.perf_counter()
+            s = evaluate(
+                "smollm2-135m-instruct",
+                backend=backend,
+                tasks=args.tasks,
+                seeds=(0, 1),
+                limit=args.limit,
+                max_new_tokens=args.max_new_tokens,
+                results=out,
+                progress=False,
+            )
+            harness.append(time.perf_counter() - t)
+            tokens = s.tokens_out
+            t = time.perf_counter()
+            raw_tokens = sum(r.n_tokens_out for b in batches for r in orig(b))
+            raw.append(time.perf_counter() - t)
+            assert raw_tokens == tokens, (raw_tokens, tokens)  # same work on both sides
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        backend.close()
+    h, r = min(harness), min(raw)
+    return {
+        "backend": name,
+        "requests": sum(len(b) for b in batches),
+        "tokens_out": tokens,
+        "model_load_s": round(load_s, 2),
+        "harness_s": round(h, 2),
+        "raw_generate_s": round(r, 2),
+        "ratio": round(h / r, 3),
+        "tokens_per_s_harness": round(tokens / h, 1),
+        "tokens_per_s_raw": round(tokens / r, 1),
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--backends", default="hf,llamacpp")
+    p.add_argument("--tasks", default="bbh:navigate,mmlu:anatomy")
+    p.add_argument("--limit", type=int, default=4)
+    p.add_argument("--max-new-tokens", type=int, default=32)
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--out", default=str(ROOT / ".bench" / "engine.json"))
+    args = p.parse_args()
+    os.environ.setdefault("FORGETMAP_DATA_DIR", str(ROOT.parent / "shared" / "data"))
+    rows = [bench_backend(b, args) for b in args.backends.split(",")]
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="forgetmap eval vs raw batched generate (same batches, CPU)")
+    for col in rows[0]:
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*(str(v) for v in row.values()))
+    Console().print(table)
+    for row in rows:
+        verdict = "OK" if row["ratio"] <= 1.10 else "ABOVE GOAL"
+        print(f"{row['backend']}: harness/raw = {row['ratio']:.3f}x (goal <= 1.10x) {verdict}")
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()
