@@ -157,8 +157,8 @@ def test_bootstrap_seeded_and_equal_in_law_to_item_resampling():
     post = np.array([1] * 30 + [0] * 10 + [1] * 8 + [0] * 12, bool)
     counts = np.array([[[12, 8, 10, 30]]])
     k = np.array([[4]])
-    a = bootstrap_ci(counts, k, n_boot=4000, rng=1)
-    b = bootstrap_ci(counts, k, n_boot=4000, rng=1)
+    a = bootstrap_ci(counts, k, n_boot=4000, seed=1)
+    b = bootstrap_ci(counts, k, n_boot=4000, seed=1)
     assert a["F_true"].tolist() == b["F_true"].tolist()
     # brute force: resample the item index matrix
     rng = np.random.default_rng(7)
@@ -177,7 +177,7 @@ def test_bootstrap_seeded_and_equal_in_law_to_item_resampling():
 def test_bootstrap_mixed_k_cells_and_zero_replicates():
     counts = np.array([[[2, 2, 3, 4], [1, 1, 1, 1]], [[5, 5, 5, 5], [0, 0, 0, 0]]])
     k = np.array([[4, 5], [4, 0]])
-    ci = bootstrap_ci(counts, k, n_boot=500, rng=0)
+    ci = bootstrap_ci(counts, k, n_boot=500, seed=0)
     assert ci["F_true"].shape == (2, 2)
     assert np.all(ci["F_true"][:, 0] <= ci["F_true"][:, 1])
     assert np.all(np.isnan(bootstrap_ci(counts, k, n_boot=0)["F_true"]))
@@ -207,3 +207,48 @@ def test_item_view_by_hand():
     assert out["majority_01"].tolist() == [1, 0]
     assert out["p_mcnemar_majority"][0] == pytest.approx(1.0)
     assert out["expected_P10"][1] == pytest.approx(0.5 * 0.5)
+
+
+@pytest.mark.parametrize("max_table_n", [50_000, 10])  # index tables / direct multinomial draws
+def test_bootstrap_cells_sharing_a_size_each_match_item_resampling(monkeypatch, max_table_n):
+    import forgetmap.metrics.bootstrap as bs
+
+    monkeypatch.setattr(bs, "_MAX_TABLE_N", max_table_n)
+    # two 80-item cells (same N: they share resampling indices) and one mixed-k cell
+    cells = [
+        ([10, 6, 14, 50], [4]),
+        ([40, 12, 3, 25], [2]),
+    ]
+    counts = np.array([[c, [0, 0, 0, 0]] for c, _ in cells] + [[[5, 5, 10, 30], [10, 4, 6, 10]]])
+    k = np.array([[4, 0], [2, 0], [4, 3]])
+    ci = bootstrap_ci(counts, k, n_boot=4000, seed=5)
+    rng = np.random.default_rng(11)
+    for c in range(3):
+        strata = [(k[c, g], counts[c, g]) for g in range(2) if counts[c, g].sum()]
+        t = np.concatenate(
+            [np.repeat(np.arange(4) + 4 * g, cnt) for g, (_, cnt) in enumerate(strata)]
+        )
+        idx = rng.integers(0, t.size, size=(4000, t.size))
+        cls = t[idx]
+        rep_counts = np.stack(
+            [
+                np.stack([(cls == 4 * g + j).sum(axis=1) for j in range(4)], axis=1)
+                for g in range(len(strata))
+            ],
+            axis=1,
+        )
+        rep = metrics_from_strata(rep_counts, np.array([kk for kk, _ in strata])[None, :])
+        for m in ("F_true", "BT_true", "acc_change"):
+            lo, hi = np.quantile(rep[m], [0.025, 0.975])
+            assert ci[m][c] == pytest.approx([lo, hi], abs=0.025), (c, m)
+
+
+@pytest.mark.parametrize("max_table_n", [50_000, 1])
+def test_bootstrap_tiny_cell_reaches_every_item(monkeypatch, max_table_n):
+    import forgetmap.metrics.bootstrap as bs
+
+    monkeypatch.setattr(bs, "_MAX_TABLE_N", max_table_n)
+    # N=2: one 0->1 item, one 1->1 item. acc_change = 1 - (#1->1 drawn)/2 is 1, 0.5 or 0 with
+    # probabilities 1/4, 1/2, 1/4: the 95% interval is exactly [0, 1]
+    ci = bootstrap_ci(np.array([[[0, 1, 0, 1]]]), np.array([[4]]), n_boot=2000, seed=0)
+    assert ci["acc_change"][0].tolist() == [0.0, 1.0]

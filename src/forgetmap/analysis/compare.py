@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 import warnings
-import zlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -271,21 +270,8 @@ def compare(
     met["F_answered"] = (met["n10"] - n10_na) / met["n"]
     met["p_mcnemar"] = mcnemar_exact(met["n01"].astype(np.int64), met["n10"].astype(np.int64))
 
-    ci = {m: np.full((C, 2), np.nan) for m in CI_METRICS}
-
-    def boot(p: int) -> None:
-        # one generator per pair, seeded from (seed, before, after): a pair's CIs do not depend on
-        # which other pairs are compared, nor on the thread count
-        b, a = pairs[p]
-        sel = np.flatnonzero(c_pair == p)
-        rng = np.random.default_rng([seed, zlib.crc32(b.encode()), zlib.crc32(a.encode())])
-        part = bootstrap_ci(dense[sel], dk[sel], bootstrap, rng, CI_LEVEL)
-        for m in CI_METRICS:
-            ci[m][sel] = part[m]
-
-    if bootstrap > 0:
-        # numpy's random draws and reductions release the GIL: pairs run in parallel threads
-        parallel_map(boot, list(range(P)))
+    # per-cell CIs; a cell's interval depends only on (seed, its size, its counts)
+    ci = bootstrap_ci(dense, dk, bootstrap, seed, CI_LEVEL)
 
     iv = {name: np.concatenate([part[name] for part in iv_parts]) for name in iv_parts[0]}
     row_cat: dict[tuple[int, int], str] = {}

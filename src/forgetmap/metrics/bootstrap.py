@@ -1,39 +1,50 @@
 """Bootstrap confidence intervals over items, for many cells at once.
 
 Resampling the N items of a cell with replacement only changes how many items fall in each
-(k-stratum, transition) class, and the metrics depend on nothing else. So instead of materialising
-an index matrix of B x N draws we draw the class counts directly: a multinomial over the cell's
-4*G classes with the observed proportions. This has exactly the distribution of the item bootstrap
-and costs O(B * classes) instead of O(B * N) per cell.
+(k-stratum, transition) class, and the metrics depend on nothing else. Lay the cell's items out in
+contiguous class blocks ([0, n_0), [n_0, n_0 + n_1), ...); one bootstrap resample is N uniform
+indices in [0, N), and its class counts are how many indices fall in each block. With the
+cumulative histogram H[b, x] = #{indices of resample b below x}, the counts of every cell of size
+N are differences H[b, block end] - H[b, block start]: so one (B x N) index matrix per distinct N
+serves every cell of that size, and each cell costs O(B * classes) instead of O(B * N).
+
+This is the ordinary item bootstrap, exactly (not an approximation): each cell's replicates are
+multinomial(N, class shares). Cells of the same size share their resampling indices (common random
+numbers), so their intervals are correlated, while each interval on its own is exact; and a cell's
+interval depends only on (seed, N, its counts), never on which other cells are computed with it.
+Cells above _MAX_TABLE_N items draw their multinomial class counts directly (conditional
+binomials), which needs no N-sized table.
 """
 
 from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from forgetmap.metrics.core import has_k
 
 CI_METRICS: tuple[str, ...] = ("F_true", "BT_true", "acc_change")
-
-# draw order of the transitions inside a stratum: the common classes first, so that numpy's
-# binomial sampler mostly takes its constant-time BTPE path (inversion, used when n*p <= 30, costs
-# O(n*p)); the rarest class (0->1 in post-training) takes the remainder
-_DRAW_ORDER = (3, 0, 2, 1)
+_CHUNK = 256  # cells per gather, bounds memory to ~B * 256 * classes
+_BLOCK = 64  # replicates per block of resampling indices
+_MAX_TABLE_N = 50_000  # larger cells draw multinomial counts directly (no B x N table)
 
 
 def bootstrap_ci(
     counts: np.ndarray,
     k: np.ndarray,
     n_boot: int = 1000,
-    rng: np.random.Generator | int | None = 0,
+    seed: int = 0,
     level: float = 0.95,
     metrics: tuple[str, ...] = CI_METRICS,
+    threads: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Percentile bootstrap CIs for dense cells ``counts[C, G, 4]``, ``k[C, G]``.
 
     Returns ``{metric: array[C, 2]}`` (low, high) for metrics among F_true, BT_true, acc_change.
-    Cells are resampled independently; the RNG is seeded so results are reproducible.
-    n_boot <= 0 returns NaN intervals.
+    Reproducible: the resampling indices of cells with N items come from ``default_rng([seed,
+    N])``. n_boot <= 0 returns NaN intervals.
     """
     counts = np.asarray(counts, dtype=np.int64)
     k = np.asarray(k)
@@ -41,27 +52,65 @@ def bootstrap_ci(
     out = {m: np.full((C, 2), np.nan) for m in metrics}
     if n_boot <= 0 or C == 0:
         return out
-    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     n = counts.reshape(C, -1).sum(axis=1)
     n_strata = (counts.sum(axis=2) > 0).sum(axis=1)
+    # single-k cells (the common case) keep only their one stratum: 4 classes instead of 4*G
+    single = n_strata <= 1
+    s_idx = np.argmax(counts.sum(axis=2), axis=1)
+    groups: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (cell ids, counts, k)
+    one = np.flatnonzero(single & (n > 0))
+    if one.size:
+        groups.append((one, counts[one, s_idx[one]][:, None, :], k[one, s_idx[one]][:, None]))
+    many = np.flatnonzero(~single & (n > 0))
+    if many.size:
+        groups.append((many, counts[many], k[many]))
     q = [(1.0 - level) / 2.0, 1.0 - (1.0 - level) / 2.0]
-    # cells with a single k need only 4 classes; mixed-k cells use all G strata
-    for sel, g in ((n_strata <= 1, 1), (n_strata > 1, G)):
-        idx = np.flatnonzero(sel & (n > 0))
-        if idx.size == 0:
-            continue
-        if g == 1:
-            order = np.argmax(counts[idx].sum(axis=2), axis=1)  # the one non-empty stratum
-            sub = counts[idx, order][:, None, :]
-            subk = k[idx, order][:, None]
-        else:
-            sub, subk = counts[idx], k[idx]
-        perm = np.array([s * 4 + t for t in _DRAW_ORDER for s in range(g)])
-        draws = np.empty((idx.size, n_boot, 4 * g), np.int64)
-        draws[:, :, perm] = _multinomial(rng, sub.reshape(idx.size, -1)[:, perm], n_boot)
-        rep = replicate_stats(draws.reshape(idx.size, n_boot, g, 4), subk, n[idx])
-        for m in metrics:
-            out[m][idx] = np.quantile(rep[m], q, axis=1).T
+    sizes = np.unique(n[n > 0])
+
+    def one_size(N: int) -> None:
+        rng = np.random.default_rng([seed, N])
+        big = N > _MAX_TABLE_N
+        if not big:
+            # cumulative histograms of the resampled indices, built in blocks of replicates
+            H = np.zeros((n_boot, N + 1), np.int32)
+            for b0 in range(0, n_boot, _BLOCK):
+                nb = min(_BLOCK, n_boot - b0)
+                idx = rng.integers(0, N, size=(nb, N)) + (np.arange(nb) * N)[:, None]
+                hist = np.bincount(idx.ravel(), minlength=nb * N).reshape(nb, N)
+                np.cumsum(hist, axis=1, out=H[b0 : b0 + nb, 1:])
+        for ids, cnt, kk in groups:
+            g = cnt.shape[1]
+            flat = cnt.reshape(ids.size, 4 * g)
+            of_size = np.flatnonzero(n[ids] == N)
+            for lo_ in range(0, of_size.size, _CHUNK):
+                rows = of_size[lo_ : lo_ + _CHUNK]
+                used = np.flatnonzero(flat[rows].any(axis=0))  # classes present
+                rep_counts = np.zeros((rows.size, n_boot, 4 * g), np.int64)
+                if big:  # very large cells: conditional binomials, no N-sized tables
+                    rep_counts[:, :, used] = _multinomial(rng, flat[rows][:, used], n_boot)
+                else:
+                    bounds = np.concatenate(
+                        [
+                            np.zeros((rows.size, 1), np.int64),
+                            np.cumsum(flat[rows][:, used], axis=1),
+                        ],
+                        axis=1,
+                    )
+                    rep_counts[:, :, used] = np.diff(H[:, bounds], axis=2).transpose(1, 0, 2)
+                rep = replicate_stats(
+                    rep_counts.reshape(rows.size, n_boot, g, 4), kk[rows], n[ids[rows]]
+                )
+                for m in metrics:
+                    out[m][ids[rows]] = np.quantile(rep[m], q, axis=1).T
+
+    workers = threads if threads is not None else min(sizes.size, os.cpu_count() or 1)
+    # numpy releases the GIL in the heavy calls; each size has its own RNG stream
+    if workers > 1:
+        with ThreadPoolExecutor(max_workers=workers) as ex:
+            list(ex.map(one_size, sizes.tolist()))
+    else:
+        for N in sizes.tolist():
+            one_size(N)
     return out
 
 
