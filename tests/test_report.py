@@ -543,3 +543,42 @@ def test_cli_report_with_study_config(study, tmp_path, capsys):
     args = ["report", "--results", str(store.root), "--study", str(paper), "--out", str(out2)]
     assert main(args) == 2
     assert "none of the study's pairs has results" in " ".join(capsys.readouterr().err.split())
+
+
+def test_report_on_imported_lm_eval_logs(tmp_path, capsys):
+    """`forgetmap report` on real lm-eval logs (tests/fixtures/importers: lm-eval really run on
+    Gemma-3-270M and SmolLM2-135M-Instruct), one SmolLM2 response given a script tag first."""
+    import json
+    import shutil
+
+    from forgetmap.cli.main import main
+
+    fixture = Path(__file__).parent / "fixtures" / "importers" / "lm_eval"
+    logs = tmp_path / "lm_eval"
+    shutil.copytree(fixture, logs)
+    (samples,) = (logs / "seed0").glob("*smollm2*/samples_arc_mini_gen_*.jsonl")
+    lines = samples.read_text().splitlines()
+    first = json.loads(lines[0])
+    assert first["doc_id"] == 0 and first["filtered_resps"] == ["A"]  # correct; gemma is not
+    first["resps"] = [[first["resps"][0][0] + " " + XSS]]
+    samples.write_text("\n".join([json.dumps(first), *lines[1:]]) + "\n")
+
+    res = tmp_path / "res"
+    assert main(["import", "lm-eval", str(logs), "--results", str(res)]) == 0
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text("models/gemma3-270m\tmodels/smollm2-135m-instruct\n")
+    out = tmp_path / "report"
+    assert main(["report", "--results", str(res), "--pairs", str(pairs), "--out", str(out)]) == 0
+    # compare's warnings (the two models saw different chat templates) are printed plainly
+    assert "prompt_hash differs" in capsys.readouterr().err
+    for stem in ("forgetting", "backward_transfer"):
+        for ext in ("tex", "md", "csv"):
+            assert (out / "tables" / f"{stem}.{ext}").stat().st_size > 100
+    # two categories (the two lm-eval tasks): bars instead of a radar, plus map and Figure 10
+    pngs = sorted(p.name for p in (out / "figures").glob("*.png"))
+    assert pngs == ["bars_all_pairs.png", "conventional_all_pairs.png", "map_all_pairs.png"]
+    html = (out / "report.html").read_text()
+    assert XSS not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "A) cellular" in html  # the real response text is shown
+    md = (out / "tables" / "forgetting.md").read_text()
+    assert "smollm2-135m-instruct (from models/gemma3-270m)" in md

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -151,8 +152,14 @@ def report_command(
         from forgetmap.analysis.compare import compare
 
         wanted = list(dict.fromkeys(p for g in groups.values() for p in g))
-        with console.status(f"comparing {len(wanted)} pair(s)"):
+        with (
+            console.status(f"comparing {len(wanted)} pair(s)"),
+            warnings.catch_warnings(record=True) as caught,
+        ):
+            warnings.simplefilter("always")
             comparison = compare(store, wanted, bootstrap=bootstrap)
+        for w in caught:  # one plain line each (they are in the report's summary too)
+            console.print(f"[yellow]warning:[/] {escape(str(w.message))}", soft_wrap=True)
 
     path = build_report(
         comparison,
