@@ -261,7 +261,9 @@ def make_inspect() -> None:
     shutil.rmtree(out, ignore_errors=True)
     env = {**ENV, "FORGETMAP_FIXTURE_TASK_FILE": str(TASK_FILE)}
     # inspect resolves task files relative to the working directory (absolute paths fail)
-    shutil.copy(ROOT / "scripts" / "make_importer_fixtures_inspect_task.py", DEV / "inspect_task.py")
+    shutil.copy(
+        ROOT / "scripts" / "make_importer_fixtures_inspect_task.py", DEV / "inspect_task.py"
+    )
     task = "inspect_task.py"
     for key, epochs, fmt in (("smollm2", 2, "eval"), ("gemma3", 1, "json")):
         run(
@@ -336,6 +338,37 @@ def make_post_forget() -> None:
     print("wrote", dest)
 
 
+INSPECT_READER_CHECK = """
+import glob, sys
+sys.path.insert(0, sys.argv[1])
+import forgetmap.importers.inspect_logs as il
+assert il._inspect_reader() is not None, "inspect_ai must be importable for this check"
+key = [("item_id", "ascending"), ("seed", "ascending")]
+for f in sorted(glob.glob(sys.argv[2] + "/*")):
+    a = il.import_inspect(f)[0].table.sort_by(key)
+    direct = il._inspect_reader
+    il._inspect_reader = lambda: None
+    b = il.import_inspect(f)[0].table.sort_by(key)
+    il._inspect_reader = direct
+    assert a.equals(b), f
+    print("inspect_ai reader == direct parsing:", f, a.num_rows, "rows")
+"""
+
+
+def check_inspect_reader() -> None:
+    """The inspect importer gives identical records with inspect_ai's reader and without it
+    (needs pyarrow + duckdb in the inspect venv)."""
+    run(
+        [
+            venv_python("inspect"),
+            "-c",
+            INSPECT_READER_CHECK,
+            str(ROOT / "src"),
+            str(FIXTURES / "inspect"),
+        ]
+    )
+
+
 STEPS = {
     "models": make_models,
     "data": make_data,
@@ -343,6 +376,7 @@ STEPS = {
     "lighteval": make_lighteval,
     "inspect": make_inspect,
     "post-forget": make_post_forget,
+    "inspect-reader-check": check_inspect_reader,
 }
 
 

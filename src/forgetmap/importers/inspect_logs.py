@@ -15,6 +15,8 @@ model's completion; n_choices = number of `choices` (null for free-form samples)
 from __future__ import annotations
 
 import json
+import struct
+import sys
 import zipfile
 from collections import defaultdict
 from pathlib import Path
@@ -103,7 +105,7 @@ def _read_eval_zip(f: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
 
         def load(name: str) -> Any:
             try:
-                return json.loads(zf.read(name))
+                return json.loads(_member_bytes(zf, f, name))
             except json.JSONDecodeError as exc:
                 raise DataError(f"{f}!{name}:{exc.lineno}: malformed JSON ({exc.msg})") from None
 
@@ -116,6 +118,38 @@ def _read_eval_zip(f: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         sample_names = sorted(n for n in names if n.startswith("samples/") and n.endswith(".json"))
         samples = [load(n) for n in sample_names]
     return header, samples
+
+
+ZIP_ZSTD = (
+    93  # recent inspect_ai writes .eval members with Zstandard; zipfile knows it only from 3.14
+)
+
+
+def _member_bytes(zf: zipfile.ZipFile, f: Path, name: str) -> bytes:
+    """A zip member's bytes; Zstandard members are decompressed with Arrow's zstd codec, so
+    neither inspect_ai nor a zstd package is needed."""
+    info = zf.getinfo(name)
+    if info.compress_type != ZIP_ZSTD or sys.version_info >= (3, 14):
+        return zf.read(name)
+    import pyarrow as pa
+
+    fh = zf.fp
+    fh.seek(info.header_offset)
+    local = fh.read(30)
+    if local[:4] != b"PK\x03\x04":
+        raise DataError(f"{f}!{name}: corrupt zip entry")
+    start = (
+        info.header_offset
+        + 30
+        + struct.unpack("<H", local[26:28])[0]
+        + struct.unpack("<H", local[28:30])[0]
+    )
+    fh.seek(start)
+    data = fh.read(info.compress_size)
+    try:
+        return pa.Codec("zstd").decompress(data, decompressed_size=info.file_size).to_pybytes()
+    except (pa.ArrowException, OSError) as exc:
+        raise DataError(f"{f}!{name}: cannot decompress ({exc})") from None
 
 
 def _to_run(
