@@ -344,3 +344,19 @@ def test_missing_path_and_empty_dir(tmp_path, capsys, tool):
     (tmp_path / "empty").mkdir()
     code, err = _run(capsys, "import", tool, tmp_path / "empty", "--results", tmp_path / "r")
     assert code == 2 and "found under" in err and "Traceback" not in err
+
+
+def test_one_model_name_for_two_models_is_an_error(tmp_path, capsys):
+    """--model over logs of two models would merge them: refused, naming a clashing key."""
+    code, err = _run(
+        capsys,
+        "import",
+        "lm-eval",
+        FIX / "lm_eval" / "seed0",
+        "--results",
+        tmp_path / "r",
+        "--model",
+        "one",
+    )
+    assert code == 2 and "occur in more than one imported run" in err and "task=" in err
+    assert not (tmp_path / "r").exists() or not list((tmp_path / "r").rglob("*.parquet"))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from forgetmap.errors import ForgetmapError
 from forgetmap.importers._common import ImportedRun
@@ -78,6 +79,7 @@ def write_runs(
 ) -> WriteSummary:
     """Store runs under `results`. A run already there (same deterministic run id: same source
     files) is skipped unless `force`, so importing twice never duplicates records."""
+    _check_across_runs(runs)
     store = ResultsStore(results)
     written, skipped = [], []
     for r in runs:
@@ -92,6 +94,34 @@ def write_runs(
         store.write_manifest(r.model, r.run_id, {**r.manifest, "n_records": r.table.num_rows})
         written.append((r.model, r.run_id, r.table.num_rows))
     return WriteSummary(written, skipped)
+
+
+def _check_across_runs(runs: Sequence[ImportedRun]) -> None:
+    """Two runs of one import recorded under the same model must not repeat a
+    (task, item_id, seed): e.g. two models' logs imported with one --model name."""
+    by_model: dict[str, list[ImportedRun]] = {}
+    for r in runs:
+        by_model.setdefault(r.model, []).append(r)
+    for model, rs in by_model.items():
+        if len(rs) < 2:
+            continue
+        keys = pa.concat_tables(
+            [
+                r.table.select(["task", "item_id", "seed"]).append_column(
+                    "run", pa.array([r.run_id] * r.table.num_rows, pa.string())
+                )
+                for r in rs
+            ]
+        )
+        counts = keys.group_by(["task", "item_id", "seed"]).aggregate([("run", "count_distinct")])
+        dup = counts.filter(pc.greater(counts["run_count_distinct"], 1))
+        if dup.num_rows:
+            k = dup.slice(0, 1).to_pylist()[0]
+            raise ForgetmapError(
+                f"model {model!r}: {dup.num_rows} (task, item_id, seed) key(s) occur in more than "
+                f"one imported run, e.g. task={k['task']!r} item_id={k['item_id']!r} "
+                f"seed={k['seed']}; import such logs separately with different --model or --seed"
+            )
 
 
 def concat(runs: Sequence[ImportedRun]) -> pa.Table:
