@@ -83,6 +83,16 @@ def test_jsonl_and_parquet(tmp_path, capsys):
     assert sorted(t.column("item_id").to_pylist()) == ["1", "1", "2", "2"]
 
 
+def test_unknown_columns_are_reported_not_silently_dropped(tmp_path, capsys):
+    src = _csv(tmp_path, rows=[r + ",x" for r in ROWS[:1]], header=HEADER + ",my_note")
+    code, err = _run(capsys, "import", "table", src, "--results", tmp_path / "r")
+    assert code == 0 and "not imported: my_note" in err
+    store = ResultsStore(tmp_path / "r")
+    assert store.read_manifest("org/before", store.runs("org/before")[0])["ignored_columns"] == [
+        "my_note"
+    ]
+
+
 def test_model_override(tmp_path, capsys):
     src = _csv(tmp_path, rows=ROWS[:2])
     code, _ = _run(

@@ -67,6 +67,11 @@ def _finish(runs: Sequence[ImportedRun], results: str, reextract: bool, force: b
         )
     if summary.written:
         console.print(t)
+    ignored = sorted({c for run in runs for c in run.manifest.get("ignored_columns", [])})
+    if ignored:
+        console.print(
+            f"[yellow]note[/] columns not in the record schema were not imported: {', '.join(ignored)}"
+        )
     for m, r in summary.skipped:
         console.print(f"[yellow]skipped[/] {m} run {r}: already imported (use --force to replace)")
     console.print(

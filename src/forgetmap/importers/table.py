@@ -25,7 +25,7 @@ from forgetmap.importers._common import (
     iter_jsonl,
     read_json,
 )
-from forgetmap.records import conform
+from forgetmap.records import RECORD_SCHEMA, conform
 
 SUFFIXES = {
     ".csv": "csv",
@@ -122,6 +122,7 @@ def import_table(paths: Sequence[str | Path], model: str | None = None) -> list[
         if table.num_rows == 0:
             raise DataError(f"{path}: the table has no rows")
         records = conform(table, source=str(path))
+        ignored = [c for c in table.column_names if c not in RECORD_SCHEMA.names]
         _check_values(records, path)
         check_unique_keys(records, str(path))
         digest = file_digest([path])
@@ -132,7 +133,11 @@ def import_table(paths: Sequence[str | Path], model: str | None = None) -> list[
                     model=m,
                     run_id=f"table-{digest}",
                     table=part,
-                    manifest={"tool": "table", "source_files": [str(path)]},
+                    manifest={
+                        "tool": "table",
+                        "source_files": [str(path)],
+                        "ignored_columns": ignored,
+                    },
                     sources=[str(path)],
                 )
             )
