@@ -205,13 +205,13 @@ def _grouped_bars(ax, vals: np.ndarray, cats: Sequence[str], pairs: Sequence[Pai
 def heatmap_figure(pairs: Sequence[PairView], cats: Sequence[str], title: str) -> Figure:
     """Pairs × categories (+ Total), F_true above BT_true, every cell annotated."""
     cols = [*cats, TOTAL]
-    width = 2.2 + 0.58 * len(cols)
-    height = 1.6 + 2 * (0.5 + 0.3 * len(pairs))
+    width = max(5.0, 2.2 + 0.58 * len(cols))
+    height = 1.4 + 2 * max(1.2, 0.5 + 0.3 * len(pairs))
     fig = Figure(figsize=(width, height), layout="constrained")
     axes = fig.subplots(2, 1, sharex=True)
     for ax, metric, cmap in zip(axes, ("F_true", "BT_true"), ("Reds", "Blues"), strict=True):
         vals = _values(pairs, cols, metric)
-        cticks = _nice_ticks(vals)
+        cticks = _nice_ticks(vals, max_ticks=5 if len(pairs) > 3 else 3)
         vmax = float(cticks[-1])
         masked = np.ma.masked_invalid(vals)
         cm = mpl.colormaps[cmap].with_extremes(bad="#EEEEEE")
