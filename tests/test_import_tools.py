@@ -360,3 +360,11 @@ def test_one_model_name_for_two_models_is_an_error(tmp_path, capsys):
     )
     assert code == 2 and "occur in more than one imported run" in err and "task=" in err
     assert not (tmp_path / "r").exists() or not list((tmp_path / "r").rglob("*.parquet"))
+
+
+def test_lighteval_single_file_finds_its_results(tmp_path, capsys):
+    """PATH may be one details file: model and seed come from OUT/results/<model>/ above it."""
+    f, raw = _lighteval_details("gemma3")[0]
+    store = _import(capsys, tmp_path, "lighteval", f)
+    rows = _rows(store, GEMMA)
+    assert len(rows) == len(raw) == 8 and {k[2] for k in rows} == {0}

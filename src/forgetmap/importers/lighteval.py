@@ -132,7 +132,7 @@ def _index_results(root: Path, files: list[Path]) -> dict[str, Path]:
     """timestamp -> results_<timestamp>.json, searched under the import root and near the files."""
     cands: set[Path] = set(root.rglob("results_*.json")) if root.is_dir() else set()
     for f in files:  # OUT/details/<model>/<ts>/details_*.parquet -> OUT/results/<model>/
-        for up in f.parents[:4]:
+        for up in f.parents[:6]:
             cands.update(up.glob("results_*.json"))
             if (up / "results").is_dir():
                 cands.update((up / "results").rglob("results_*.json"))
