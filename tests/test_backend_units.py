@@ -172,3 +172,30 @@ def test_vllm_request_construction(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(calls["prompts"]) == 2  # the over-long prompt is not sent ...
     assert (out[2].finish_reason, out[2].text) == ("prompt_too_long", "")  # ... but kept
     assert [o.text for o in out[:2]] == ["out0", "out1"] and out[0].n_tokens_out == 2
+
+
+def test_hf_row_sampler_per_row_seeds_top_p_and_greedy() -> None:
+    import torch
+
+    from forgetmap.engine.backends.hf import _RowSampler
+
+    def req(seed: int, t: float = 1.0, p: float = 1.0) -> GenRequest:
+        return GenRequest(0, SamplingParams(t, p, 8, seed=seed), text="x")
+
+    torch.manual_seed(0)
+    scores = torch.randn(1, 1000).repeat(5, 1)  # five rows, same logits
+    rows = [req(3), req(4), req(3), req(9, t=0.0), req(5, p=1e-6)]
+
+    def picks() -> list[int]:
+        sampler = _RowSampler(rows, "cpu")
+        out = [sampler(None, scores) for _ in range(20)]
+        return [[int(o[r].argmax()) for o in out] for r in range(5)]
+
+    a, b = picks(), picks()
+    assert a == b  # fresh generators: the same draws again
+    assert a[0] == a[2] and a[0] != a[1]  # same seed, same draws; another seed, others
+    top = int(scores[0].argmax())
+    assert set(a[4]) == {top}  # top_p -> 0 keeps only the most likely token
+    s = _RowSampler(rows, "cpu")(None, scores)
+    assert torch.equal(s[3], scores[3])  # temperature 0 rows are left to greedy decoding
+    assert int((s[0] == 0).sum()) == 1 and torch.isinf(s[0]).sum() == 999  # one-hot draw

@@ -239,20 +239,21 @@ class _RowSampler:
         import torch
 
         out = torch.full_like(scores, float("-inf"))
-        for row, (p, g) in enumerate(zip(self.params, self.gens, strict=False)):
-            logits = scores[row].float()
-            if p.temperature <= 0:
-                out[row] = scores[row]
-                continue
-            probs = torch.softmax(logits / p.temperature, -1)
-            if p.top_p < 1.0:
-                sp, si = torch.sort(probs, descending=True)
-                keep = torch.cumsum(sp, -1) - sp < p.top_p  # always keeps the top token
-                sp = torch.where(keep, sp, torch.zeros_like(sp))
-                tok = si[torch.multinomial(sp / sp.sum(), 1, generator=g)]
-            else:
-                tok = torch.multinomial(probs, 1, generator=g)
-            out[row, tok] = 0.0
+        sampled = [r for r, p in enumerate(self.params) if p.temperature > 0]
+        greedy = [r for r, p in enumerate(self.params) if p.temperature <= 0]
+        if greedy:
+            out[greedy] = scores[greedy]
+        if not sampled:
+            return out
+        temps = torch.tensor([self.params[r].temperature for r in sampled], device=scores.device)
+        top_p = torch.tensor([self.params[r].top_p for r in sampled], device=scores.device)
+        probs = torch.softmax(scores[sampled].float() / temps[:, None], -1)
+        sp, si = torch.sort(probs, descending=True)  # one batched sort for all rows
+        keep = (torch.cumsum(sp, -1) - sp) < top_p[:, None]  # always keeps the top token
+        sp = sp * keep
+        for j, row in enumerate(sampled):  # each row draws from its own seeded generator
+            pick = torch.multinomial(sp[j], 1, generator=self.gens[row])
+            out[row, si[j, pick]] = 0.0
         return out
 
 
