@@ -61,7 +61,7 @@ def test_model_ids_and_numbers_in_the_page(study, tmp_path):  # noqa: F811
     comparison = copy.deepcopy(study[2])
     evil = 'org/M"><img src=x onerror=alert(2)>'
     comparison["pairs"][1]["after"] = evil
-    path = build_report(comparison, None, tmp_path, interactive=False)
+    path = build_report(comparison, None, tmp_path, interactive=False, formats=())
     html = path.read_text()
     assert "<img src=x" not in html and "onerror=alert(2)>" not in html
     assert "&lt;img src=x onerror=alert(2)&gt;" in html
@@ -75,7 +75,7 @@ def test_model_ids_and_numbers_in_the_page(study, tmp_path):  # noqa: F811
 def test_report_without_store_has_no_drilldown(study, tmp_path):  # noqa: F811
     from forgetmap.report.build import build_report
 
-    path = build_report(study[2], None, tmp_path, groups=GROUPS, interactive=False)
+    path = build_report(study[2], None, tmp_path, groups=GROUPS, interactive=False, formats=())
     html = path.read_text()
     assert 'id="items"' not in html and "drill-down is not included" in html
     assert not (tmp_path / "items").exists()

@@ -323,7 +323,7 @@ def test_size_figure_needs_two_sizes_and_radar_needs_three_categories(study, tmp
     comparison["pairs"] = comparison["pairs"][:1]
     pair = comparison["pairs"][0]
     pair["categories"] = {k: pair["categories"][k] for k in ("Logic", "Math")}
-    result = write_figures(build_model(comparison), tmp_path)
+    result = write_figures(build_model(comparison), tmp_path, formats=("png",))
     stems = sorted(p.stem for p in result.files)
     assert stems == ["bars_all_pairs", "conventional_all_pairs", "map_all_pairs"]
     assert any("Size figure skipped" in n for n in result.notes)
@@ -389,6 +389,8 @@ def test_cli_report_with_pairs_file(study, tmp_path, capsys):
             "--out",
             str(out),
             "--no-interactive",
+            "--formats",
+            "png",
             "--max-items",
             "5",
             "--bootstrap",
@@ -487,7 +489,7 @@ def test_cli_report_from_saved_comparison(study, tmp_path, capsys):
     cj.write_text(json.dumps(saved))
     out = tmp_path / "rep"
     args = ["report", "--comparison", str(cj), "--results", str(store.root), "--out", str(out)]
-    assert main([*args, "--no-interactive"]) == 0
+    assert main([*args, "--no-interactive", "--formats", "png"]) == 0
     captured = capsys.readouterr()
     assert "elsewhere/A-1B" in captured.err  # the warning names the pair
     html = (out / "report.html").read_text()
@@ -521,7 +523,16 @@ def test_cli_report_with_study_config(study, tmp_path, capsys):
     cfg = tmp_path / "toy.yaml"
     cfg.write_text(STUDY_YAML)
     out = tmp_path / "rep"
-    base = ["report", "--results", str(store.root), "--study", str(cfg), "--no-interactive"]
+    base = [
+        "report",
+        "--results",
+        str(store.root),
+        "--study",
+        str(cfg),
+        "--no-interactive",
+        "--formats",
+        "png",
+    ]
     assert main([*base, "--out", str(out), "--bootstrap", "50"]) == 0
     assert "toy-org/Toy-1B -> toy-org/Toy-9B" in capsys.readouterr().err
     stems = sorted(p.stem for p in (out / "figures").glob("radar_*.png"))
@@ -568,7 +579,8 @@ def test_report_on_imported_lm_eval_logs(tmp_path, capsys):
     pairs = tmp_path / "pairs.tsv"
     pairs.write_text("models/gemma3-270m\tmodels/smollm2-135m-instruct\n")
     out = tmp_path / "report"
-    assert main(["report", "--results", str(res), "--pairs", str(pairs), "--out", str(out)]) == 0
+    args = ["report", "--results", str(res), "--pairs", str(pairs), "--out", str(out)]
+    assert main([*args, "--formats", "png,pdf"]) == 0
     # compare's warnings (the two models saw different chat templates) are printed plainly
     assert "prompt_hash differs" in capsys.readouterr().err
     for stem in ("forgetting", "backward_transfer"):
@@ -577,6 +589,10 @@ def test_report_on_imported_lm_eval_logs(tmp_path, capsys):
     # two categories (the two lm-eval tasks): bars instead of a radar, plus map and Figure 10
     pngs = sorted(p.name for p in (out / "figures").glob("*.png"))
     assert pngs == ["bars_all_pairs.png", "conventional_all_pairs.png", "map_all_pairs.png"]
+    assert sorted(p.stem for p in (out / "figures").glob("*.pdf")) == [p[:-4] for p in pngs]
+    assert not list((out / "figures").glob("*.svg"))  # only the formats asked for
+    assert main([*args, "--formats", "png,gif"]) == 2
+    assert "unknown figure format(s) gif" in capsys.readouterr().err
     html = (out / "report.html").read_text()
     assert XSS not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "A) cellular" in html  # the real response text is shown

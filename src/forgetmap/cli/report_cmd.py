@@ -102,6 +102,12 @@ def _available(
 )
 @click.option("--bootstrap", default=1000, show_default=True, type=click.IntRange(min=0))
 @click.option("--no-interactive", is_flag=True, help="Skip the plotly page.")
+@click.option(
+    "--formats",
+    default="png,svg,pdf",
+    show_default=True,
+    help="Figure files to write (PNG always; the HTML embeds SVG when there is one).",
+)
 def report_command(
     results: Path | None,
     pairs_file: Path | None,
@@ -113,6 +119,7 @@ def report_command(
     max_items: int,
     bootstrap: int,
     no_interactive: bool,
+    formats: str,
 ) -> None:
     """Tables (.tex/.md/.csv), figures (PNG/SVG) and one self-contained report.html."""
     from forgetmap.records import ResultsStore
@@ -170,6 +177,7 @@ def report_command(
         item_cap=max_items,
         interactive=not no_interactive,
         console=console,
+        formats=[f.strip().lower() for f in formats.split(",") if f.strip()],
     )
     click.echo(f"report: {path.resolve()}")
     click.echo(f"tables: {(out / 'tables').resolve()}  figures: {(out / 'figures').resolve()}")

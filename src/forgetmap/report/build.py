@@ -27,7 +27,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from forgetmap.errors import ForgetmapError
 from forgetmap.records import ResultsStore
-from forgetmap.report.figures import write_figures
+from forgetmap.report.figures import FORMATS, write_figures
 from forgetmap.report.html import embed_figure, render_report
 from forgetmap.report.interactive import write_interactive
 from forgetmap.report.items import DEFAULT_CAP, PairItems, collect_items
@@ -65,11 +65,13 @@ def build_report(
     item_budget: int = 2000,
     interactive: bool = True,
     console: Console | None = None,
+    formats: Sequence[str] = FORMATS,
 ) -> Path:
     """Write the whole report into `out_dir`; returns the path of report.html.
 
     `groups` names sets of pairs (a study's groups); one figure/table set per group. Without a
     `store` the per-item drill-down is left out (the comparison holds no item text).
+    `formats`: figure files besides the PNG (svg, pdf).
     `item_cap` bounds the items listed per pair in the HTML, `item_budget` those of all pairs
     together (a 60-pair study lists fewer per pair), so the page stays openable; every flipped
     item goes to items/*.csv regardless.
@@ -104,9 +106,9 @@ def build_report(
         files.append(_write(out / "tables" / "per_task_seed.csv", rows_to_csv(cell_rows(model))))
         progress.update(job, advance=1, description="figures")
 
-        figset = write_figures(model, out / "figures")
+        figset = write_figures(model, out / "figures", formats)
         for png in figset.files:
-            files += [png, png.with_suffix(".svg"), png.with_suffix(".pdf")]
+            files += [png, *(png.with_suffix(f".{e}") for e in formats if e != "png")]
         progress.update(job, advance=1, description="interactive figures")
         inter = (
             write_interactive(model, out / "figures" / "interactive.html") if interactive else None

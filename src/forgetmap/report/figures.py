@@ -19,6 +19,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from forgetmap.errors import ForgetmapError
 from forgetmap.report.model import TOTAL, PairView, ReportModel
 from forgetmap.report.sizes import format_size, size_families
 
@@ -72,12 +73,17 @@ def slugify(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower() or "group"
 
 
-def _save(fig: Figure, out: Path, stem: str) -> Path:
+FORMATS = ("png", "svg", "pdf")
+
+
+def _save(fig: Figure, out: Path, stem: str, formats: Sequence[str] = FORMATS) -> Path:
+    """Write `stem`.png (always: the HTML falls back to it) and the other `formats`."""
     FigureCanvasAgg(fig)
     png = out / f"{stem}.png"
     fig.savefig(png, dpi=DPI, facecolor="white")
-    fig.savefig(out / f"{stem}.svg", facecolor="white")
-    fig.savefig(out / f"{stem}.pdf", facecolor="white")
+    for ext in formats:
+        if ext != "png":
+            fig.savefig(out / f"{stem}.{ext}", facecolor="white")
     return png
 
 
@@ -316,13 +322,16 @@ def size_figure(families: dict[str, list[tuple[float, PairView]]], title: str) -
 
 
 # -- driver ----------------------------------------------------------------------------------------
-def write_figures(model: ReportModel, out_dir: Path) -> FigureSet:
-    """Every figure for every group into `out_dir` (PNG + SVG)."""
+def write_figures(model: ReportModel, out_dir: Path, formats: Sequence[str] = FORMATS) -> FigureSet:
+    """Every figure for every group into `out_dir`, as PNG plus the other `formats`."""
+    bad = sorted(set(formats) - set(FORMATS))
+    if bad:
+        raise ForgetmapError(f"unknown figure format(s) {', '.join(bad)}; use {', '.join(FORMATS)}")
     out_dir.mkdir(parents=True, exist_ok=True)
     result = FigureSet()
 
     def add(fig: Figure, stem: str, caption: str) -> None:
-        png = _save(fig, out_dir, stem)
+        png = _save(fig, out_dir, stem, formats)
         result.files.append(png)
         result.captions[png] = caption
 

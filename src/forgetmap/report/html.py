@@ -32,8 +32,8 @@ class EmbeddedFigure:
     mime: str
     data: str  # base64
     png: str  # relative links to the files beside the report
-    svg: str
-    pdf: str
+    svg: str | None
+    pdf: str | None
 
 
 def _env() -> jinja2.Environment:
@@ -58,8 +58,8 @@ def embed_figure(png: Path, caption: str, root: Path) -> EmbeddedFigure:
         mime=mime,
         data=base64.b64encode(raw).decode("ascii"),
         png=png.relative_to(root).as_posix(),
-        svg=svg.relative_to(root).as_posix(),
-        pdf=png.with_suffix(".pdf").relative_to(root).as_posix(),
+        svg=svg.relative_to(root).as_posix() if svg.exists() else None,
+        pdf=pdf.relative_to(root).as_posix() if (pdf := png.with_suffix(".pdf")).exists() else None,
     )
 
 
