@@ -90,6 +90,11 @@ def test_stated_letter_introducing_another_option_is_a_conflict() -> None:
     assert extract("The answer is B:\nB) London", CAPITALS).pred == "B"
 
 
+def test_two_statements_on_one_line_take_the_last() -> None:
+    text = "A) Paris\n\nThe answer is D) Rome. Some think so. The answer is B: London."
+    assert extract(text, CAPITALS) == Extraction("B", "ok", "answer_is")
+
+
 def test_truncated_think_is_recorded() -> None:
     assert extract("<think>long reasoning", CAPITALS) == Extraction(
         None, "no_answer", "think_unclosed"

@@ -276,12 +276,13 @@ def _resolve(value: str, opts: _Opts, strict_rest: bool = True) -> tuple[str, st
 # --- rules ----------------------------------------------------------------------------------
 
 _ANSWER_LINE = re.compile(r"^Answer: ([A-Z])$")
+# values are captured in a lookahead so that several statements on one line are all found
 _ANSWER_TAG = re.compile(
-    r"(?:^|[^a-z])(?:final\s+|correct\s+|my\s+)?answer\s*(?:\*\*|__)?\s*(?:[:：]|-\s)\s*(?P<val>[^\n]*)",
+    r"(?:^|[^a-z])(?:final\s+|correct\s+|my\s+)?answer\s*(?:\*\*|__)?\s*(?:[:：]|-\s)\s*(?=(?P<val>[^\n]*))",
     re.I,
 )
 _ANSWER_IS = re.compile(
-    r"\b(?:answer|option|choice)\s*(?:\*\*)?\s+(?:is|would\s+be|should\s+be|must\s+be)\s*:?\s*(?P<val>[^\n]*)",
+    r"\b(?:answer|option|choice)\s*(?:\*\*)?\s+(?:is|would\s+be|should\s+be|must\s+be)\s*:?\s*(?=(?P<val>[^\n]*))",
     re.I,
 )
 _BOXED = re.compile(r"\\boxed\s*\{((?:[^{}]|\{[^{}]*\})*)\}")
@@ -345,14 +346,14 @@ def _last_resolved(
         val = m.group("val")
         if not _MD.sub("", val).strip():
             # "**Answer:**\n\nB": value on the next non-empty line
-            following = _lines(text[m.end() :])
+            following = _lines(text[m.end("val") :])
             if not following:
                 continue
             val = following[0]
         res = _resolve(val, opts)
         if res is not None and re.fullmatch(r"\s*\(?[A-Z]\)?\s*:\s*", _MD.sub("", val)):
             # "The answer is B:\nD) <text>": the stated letter introduces another option
-            following = _lines(text[m.end() :])
+            following = _lines(text[m.end("val") :])
             nxt = _ANY_LABEL_LINE.match(_MD.sub("", following[0])) if following else None
             if nxt and nxt.group(1) != res[0].lstrip("?"):
                 return Extraction(None, "no_answer", f"{rule}:conflict")
@@ -512,7 +513,7 @@ def _rule_first_line(lines: list[str], opts: _Opts) -> Extraction | None:
 
 # --- free-form ------------------------------------------------------------------------------
 
-_FREE_IS = re.compile(r"\bthe\s+(?:final\s+)?answer\s+is\s*:?\s*(?P<val>[^\n]*)", re.I)
+_FREE_IS = re.compile(r"\bthe\s+(?:final\s+)?answer\s+is\s*:?\s*(?=(?P<val>[^\n]*))", re.I)
 
 
 def normalize_free_form(text: str | None) -> str | None:
@@ -541,7 +542,7 @@ def _extract_free(text: str) -> Extraction:
         for m in reversed(matches):
             val = m.group("val")
             if not _MD.sub("", val).strip():
-                following = _lines(text[m.end() :])
+                following = _lines(text[m.end("val") :])
                 val = following[0] if following else ""
             val = _BOXED.sub(r"\1", val)
             norm = normalize_free_form(val)
