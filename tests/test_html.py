@@ -40,6 +40,7 @@ def test_html_is_self_contained(built):  # noqa: F811
         "Backward transfer — Toy instruction",
         'id="items"',
         'data-filter="status"',
+        '<li class="gold">',
     ):
         assert needle in html
 

@@ -75,6 +75,14 @@ class ItemRow:
     seeds: list[SeedAnswer] = field(default_factory=list)
 
     @property
+    def gold_index(self) -> int | None:
+        """Position of the gold letter among `choices` (None for free-form answers)."""
+        g = (self.gold or "").strip()
+        if len(g) == 1 and "A" <= g <= "Z" and ord(g) - 65 < len(self.choices):
+            return ord(g) - 65
+        return None
+
+    @property
     def kinds(self) -> list[str]:
         return [k for k, n in (("forgotten", self.n_forgotten), ("gained", self.n_gained)) if n]
 
