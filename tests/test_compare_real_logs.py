@@ -1,5 +1,5 @@
 """`forgetmap compare` on real evaluation logs (tests/fixtures/importers, made by really running
-lm-evaluation-harness and lighteval - also in the post-forget study's layout - on SmolLM2-135M-Instruct
+lm-evaluation-harness, inspect_ai and lighteval - also in the post-forget study's layout - on SmolLM2-135M-Instruct
 and Gemma-3-270M base over real ARC-Easy items with 3-5 options, plus OpenCompass/HELM files in
 their documented formats with those models' real answers; scripts/make_importer_fixtures*.py),
 checked on every cell against a computation written out by hand from the imported rows - and, for
@@ -24,6 +24,7 @@ TOOLS = {
     "lm-eval": "lm_eval",
     "lighteval": "lighteval",
     "lighteval ": "post_forget",  # the post-forget study's lighteval layout
+    "inspect": "inspect",
     "opencompass": "opencompass",
     "helm": "helm",
 }
