@@ -53,7 +53,13 @@ def _compare(tmp_path: Path, capsys, tool: str, folder: str) -> tuple[dict, list
 def test_compare_on_imported_real_logs(tmp_path, capsys, tool, folder):
     result, rows = _compare(tmp_path, capsys, tool, folder)
     pr = result["pairs"][0]
-    check_against_reference(pr, rows, pr["before"], pr["after"], pr["seeds"])
+    # a row's own category wins (before side first), as DESIGN section 9 says
+    rows_cat: dict[str, str] = {}
+    for side in (pr["before"], pr["after"]):
+        for r in rows:
+            if r["model"] == side and r["category"]:
+                rows_cat.setdefault(r["task"], r["category"])
+    check_against_reference(pr, rows, pr["before"], pr["after"], pr["seeds"], rows_cat=rows_cat)
     assert pr["n_paired"] > 0 and pr["cells"]
     # k varies between these items (3-5 options): the stratified chance term is exercised
     assert len({r["n_choices"] for r in rows if r["n_choices"]}) > 1
