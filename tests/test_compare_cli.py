@@ -189,3 +189,32 @@ def test_export_errors(results, tmp_path, capsys):
     assert "unsupported format" in _bad(
         capsys, "export", "--results", res, "--out", tmp_path / "x.xlsx"
     )
+
+
+def test_export_all_columns_keeps_lists(tmp_path, capsys):
+    store = ResultsStore(tmp_path / "res")
+    store.append(
+        pa.table(
+            {
+                "model": ["m"],
+                "task": ["t:x"],
+                "item_id": ["1"],
+                "seed": [0],
+                "correct": [True],
+                "choices": [["red", "blue, or green"]],
+                "question": ['say "hi"'],
+            }
+        ),  # fmt: skip
+        "m",
+        "r",
+    )
+    code, _, err = run(capsys, "export", "--results", tmp_path / "res", "--all-columns",
+                       "--out", tmp_path / "a.csv")  # fmt: skip
+    assert code == 0, err
+    row = pacsv.read_csv(tmp_path / "a.csv").to_pylist()[0]
+    assert json.loads(row["choices"]) == ["red", "blue, or green"]
+    assert row["question"] == 'say "hi"'
+    code, _, err = run(capsys, "export", "--results", tmp_path / "res", "--all-columns",
+                       "--out", tmp_path / "a.jsonl")  # fmt: skip
+    assert code == 0, err
+    assert json.loads((tmp_path / "a.jsonl").read_text())["choices"] == ["red", "blue, or green"]
