@@ -1,10 +1,10 @@
 """`compare`: every forgetting metric for a list of (before, after) model pairs.
 
-Records are paired by (task, item_id, seed) in DuckDB (all pairs in one join); DuckDB then reduces
-them to small tables - transition counts per (pair, task, seed, k) and the distinct per-item seed
-tallies per (pair, task) - and numpy computes the metrics (forgetmap.metrics) and the study's
-aggregation on those. No per-row Python work happens anywhere, so 60 pairs of study-scale data
-take seconds.
+Each model's records are read once into sorted integer-keyed arrays (forgetmap.analysis.frames);
+a pair is then a `searchsorted` join on those keys, reduced with `bincount`/`reduceat` to
+transition counts per (task, seed, k-stratum) and per-item seed tallies, on which numpy computes the
+metrics (forgetmap.metrics) and the study's aggregation. No per-row Python work happens anywhere;
+models and pairs are processed in a thread pool, so 60 pairs of study-scale data take seconds.
 
 Aggregation (exactly as the study): for each seed, the mean of the per-task values of the tasks in
 a category; then mean and sample std (ddof=1) of those per-seed values over seeds. Total: per seed,
@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from forgetmap.analysis.frames import (
     ModelFrame,
@@ -106,13 +105,6 @@ SELECT pair_id, task, s, cp, cq, f10, f01, count(*) AS w FROM (
     FROM j GROUP BY pair_id, task, item_id
 ) GROUP BY ALL
 """
-
-
-def _codes(col: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, list[Any]]:
-    """Integer codes and the sorted distinct values of a column."""
-    values = sorted(pc.unique(col).to_pylist())
-    codes = pc.index_in(col, value_set=pa.array(values, type=col.type))
-    return np.asarray(codes.to_numpy(zero_copy_only=False), dtype=np.int64), values
 
 
 def _num(x: Any) -> Any:
