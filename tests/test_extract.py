@@ -95,6 +95,16 @@ def test_two_statements_on_one_line_take_the_last() -> None:
     assert extract(text, CAPITALS) == Extraction("B", "ok", "answer_is")
 
 
+def test_label_with_another_options_content_is_a_conflict() -> None:
+    vase = ["Add small amount of coffee in vase.", "Add small amount of 7UP in vase."]
+    got = extract("The correct answer is A) Adding small amount of 7UP to the vase.", vase)
+    assert got == Extraction(None, "no_answer", "answer_is:conflict")
+    assert extract("The correct answer is B) Adding 7UP to the vase.", vase).pred == "B"
+    # a mixture of two options' wording keeps the stated letter
+    rates = ["high birth, high death", "falling birth, high death", "low birth, high death"]
+    assert extract("The answer is C) low birth, falling death.", rates).pred == "C"
+
+
 def test_truncated_think_is_recorded() -> None:
     assert extract("<think>long reasoning", CAPITALS) == Extraction(
         None, "no_answer", "think_unclosed"

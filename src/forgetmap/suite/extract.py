@@ -164,6 +164,32 @@ class _Opts:
     def letter_ok(self, letter: str) -> bool:
         return self.k is None or LETTERS.index(letter) < self.k
 
+    def conflicts(self, text: str, idx: int) -> bool:
+        """`text` given with option `idx`'s label is another option's: its exact text, or its
+        content -- words found in exactly one other option and none of `idx`'s own distinctive
+        words ("A) Add 7UP to the vase" when only B mentions 7UP and A's distinctive word is
+        coffee). Mixtures of several options are not conflicts."""
+        exact = self.by_text(text)
+        if exact is not None:
+            return exact != idx
+        if idx >= len(self.choices):
+            return False
+        words = [set(re.findall(r"\w+", c)) for c in self.norm]
+        own_unique = words[idx] - set().union(*(w for j, w in enumerate(words) if j != idx))
+        if not own_unique:
+            return False
+        said = set(re.findall(r"\w+", _norm(text)))
+        if said & own_unique:
+            return False
+        others = set()
+        for j, w in enumerate(words):
+            if j == idx:
+                continue
+            unique_j = w - set().union(*(v for m, v in enumerate(words) if m != j))
+            if said & unique_j:
+                others.add(j)
+        return len(others) == 1
+
     def by_text(self, value: str) -> int | None:
         v = _norm(value)
         if not v:
@@ -246,11 +272,10 @@ def _resolve(value: str, opts: _Opts, strict_rest: bool = True) -> tuple[str, st
             accept = accept or (wrapped and m.group("close") is not None and not rest)
         if accept:
             up = letter.upper()
-            if rest and opts.choices:
-                # "D) <text of option C>": the label and the text disagree -- no answer
-                i = opts.by_text(rest)
-                if i is not None and LETTERS[i] != up:
-                    return "!", "conflict"
+            # "D) <text of option C>": the label and the text disagree -- no answer
+            idx = LETTERS.index(up)
+            if rest and idx < len(opts.choices) and opts.conflicts(rest, idx):
+                return "!", "conflict"
             if opts.choices or opts.k:
                 return (up, "") if opts.letter_ok(up) else ("?" + up, "")
             return (up, "")
@@ -504,7 +529,7 @@ def _rule_first_line(lines: list[str], opts: _Opts) -> Extraction | None:
         return Extraction(letter, "invalid", "first_line")
     idx = LETTERS.index(letter)
     exact = opts.by_text(rest)
-    if exact is not None and exact != idx:
+    if opts.conflicts(rest, idx):
         return Extraction(None, "no_answer", "first_line:conflict")
     if exact == idx or opts.by_prefix_text(rest) == idx or len(rest.split()) <= 4:
         return Extraction(letter, "ok", "first_line")
