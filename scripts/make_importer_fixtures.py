@@ -338,6 +338,35 @@ def make_post_forget() -> None:
     print("wrote", dest)
 
 
+def make_opencompass() -> None:
+    """OpenCompass custom multiple-choice dataset (the 6 four-option items), PPL inference (per-
+    option perplexity, as OpenCompass scores base models), both models as `base` HF models."""
+    src = [json.loads(x) for x in TASK_FILE.read_text().splitlines() if x.strip()]
+    data = DEV / "fixture_data" / "arc-e-mini.jsonl"
+    with data.open("w") as fh:
+        for r in src:
+            texts = r["choices"]["text"]
+            if len(texts) != 4:  # OpenCompass's custom mcq format has one fixed option set
+                continue
+            row = {"question": r["question"], **{"ABCD"[i]: t for i, t in enumerate(texts)}}
+            row["answer"] = "ABCD"[r["choices"]["label"].index(r["answerKey"])]
+            fh.write(json.dumps(row) + "\n")
+    out = DEV / "out_opencompass"
+    shutil.rmtree(out, ignore_errors=True)
+    for key in ("gemma3", "smollm2"):
+        run(
+            [str(DEV / "venv-opencompass" / "bin" / "opencompass"), "--hf-type", "base",
+             "--hf-path", MODELS[key], "--custom-dataset-path", str(data),
+             "--custom-dataset-data-type", "mcq", "--custom-dataset-infer-method", "ppl",
+             "--batch-size", "8", "--max-out-len", "4", "--hf-num-gpus", "0", "--debug",
+             "-w", str(out / key)]
+        )
+    dest = FIXTURES / "opencompass_run"
+    shutil.rmtree(dest, ignore_errors=True)
+    shutil.copytree(out, dest, ignore=shutil.ignore_patterns("*.log", "logs"))
+    print("wrote", dest)
+
+
 INSPECT_READER_CHECK = """
 import glob, sys
 sys.path.insert(0, sys.argv[1])
@@ -377,6 +406,7 @@ STEPS = {
     "inspect": make_inspect,
     "post-forget": make_post_forget,
     "inspect-reader-check": check_inspect_reader,
+    "opencompass": make_opencompass,
 }
 
 

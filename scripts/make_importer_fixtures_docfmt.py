@@ -1,7 +1,8 @@
-"""Write the OpenCompass and HELM fixtures in those tools' documented output formats.
+"""Write the HELM fixture, and a second OpenCompass layout, in those tools' documented formats.
 
-OpenCompass and HELM are not run here (heavy installs, no Hub access for their datasets), so
-their fixtures are written by this script in the formats their code writes (OpenCompass:
+HELM is not run here (heavy install, no Hub access for its scenarios); OpenCompass is (see
+`make_importer_fixtures.py opencompass`), and this adds the layouts that run does not produce.
+Both are written in the formats the tools' code writes (OpenCompass:
 `predictions/<model>/<dataset>.json` from PPLInferencerOutputHandler and
 `results/<model>/<dataset>.json` with AccwithDetailsEvaluator-style `details`; HELM:
 `runs/<suite>/<run>/{run_spec,instances,display_predictions}.json`). The answers in them are

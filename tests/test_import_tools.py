@@ -1,9 +1,10 @@
 """Tool importers on real logs (tests/fixtures/importers, made by scripts/make_importer_fixtures*.py).
 
 lm-eval, lighteval and inspect_ai fixtures are outputs of really running those tools on two real
-small models (SmolLM2-135M-Instruct, Gemma-3-270M base) and 8 real ARC-Easy items. OpenCompass and
-HELM fixtures are written in those tools' documented formats (the tools were not run here; see
-docs/importers.md) with the models' real answers. Each test re-reads the raw log independently
+small models (SmolLM2-135M-Instruct, Gemma-3-270M base) and 8 real ARC-Easy items; so is
+opencompass_run (OpenCompass 0.5.4). The HELM fixture and a second OpenCompass layout are written
+in those tools' documented formats (HELM was not run here; see docs/importers.md) with the models'
+real answers. Each test re-reads the raw log independently
 and checks the imported values against it.
 """
 
@@ -368,3 +369,22 @@ def test_lighteval_single_file_finds_its_results(tmp_path, capsys):
     store = _import(capsys, tmp_path, "lighteval", f)
     rows = _rows(store, GEMMA)
     assert len(rows) == len(raw) == 8 and {k[2] for k in rows} == {0}
+
+
+def test_opencompass_real_run(tmp_path, capsys):
+    """A real OpenCompass 0.5.4 run (custom mcq dataset, PPL inference): details are a dict with a
+    'type' entry besides the per-sample ones, whose answer key is 'predictions'."""
+    store = _import(capsys, tmp_path, "opencompass", FIX / "opencompass_run")
+    assert store.models() == ["gemma3-270m_hf", "smollm2-135m-instruct_hf"]
+    for abbr in store.models():
+        preds = next((FIX / "opencompass_run").rglob(f"predictions/{abbr}/arc-e-mini.json"))
+        res = json.loads((preds.parents[2] / "results" / abbr / "arc-e-mini.json").read_text())
+        rows = _rows(store, abbr)
+        raw = json.loads(preds.read_text())
+        assert len(rows) == len(raw) == 6
+        for idx, p in raw.items():
+            r = rows[("arc-e-mini", idx, 0)]
+            det = res["details"][idx]
+            assert r["correct"] is det["correct"] is (p["prediction"] == p["gold"])
+            assert r["pred"] == det["predictions"] == p["prediction"] and r["gold"] == p["gold"]
+            assert r["n_choices"] == 4 and r["elicitation"] == "loglik"

@@ -100,11 +100,24 @@ def _details(res_path: Path) -> list[dict[str, Any]] | None:
     det = body.get("details") if isinstance(body, dict) else None
     if det is None:
         return None
-    if isinstance(det, dict):
-        det = [det[k] for k in sorted(det, key=lambda k: int(k) if str(k).isdigit() else k)]
+    if isinstance(det, dict):  # {"type": "PPL", "0": {...}, "1": {...}} in OpenCompass 0.5
+        det = [det[k] for k in sorted((k for k in det if str(k).isdigit()), key=int)]
     if not isinstance(det, list):
         raise DataError(f"{res_path}: 'details' is neither a list nor an object")
     return det
+
+
+def _as_bool(c: Any, where: str) -> bool:
+    """The details' verdict: a bool, a list of them (first), or "True"/"False" strings (0.5.x)."""
+    if isinstance(c, list):
+        c = c[0] if c else False
+    if isinstance(c, bool):
+        return c
+    if isinstance(c, int | float):
+        return float(c) >= 1.0
+    if isinstance(c, str) and c.strip().lower() in ("true", "false"):
+        return c.strip().lower() == "true"
+    raise DataError(f"{where}: result details have no readable 'correct'/'is_correct' (got {c!r})")
 
 
 def _import_dataset(parts: list[Path], dataset: str, model: str, seed: int, details):
@@ -140,12 +153,8 @@ def _import_dataset(parts: list[Path], dataset: str, model: str, seed: int, deta
         )
         if details is not None:
             d = details[i]
-            c = d.get("correct", d.get("is_correct"))
-            if c is None:
-                raise DataError(f"{where}: result details have no 'correct'/'is_correct'")
-            if isinstance(c, list):
-                c = bool(c[0]) if c else False
-            pred = d.get("pred", response)
+            c = _as_bool(d.get("correct", d.get("is_correct")), where)
+            pred = d.get("pred", d.get("predictions", response))
             if isinstance(pred, list):
                 pred = pred[0] if pred else None
         else:
