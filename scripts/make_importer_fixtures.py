@@ -355,11 +355,28 @@ def make_opencompass() -> None:
     shutil.rmtree(out, ignore_errors=True)
     for key in ("gemma3", "smollm2"):
         run(
-            [str(DEV / "venv-opencompass" / "bin" / "opencompass"), "--hf-type", "base",
-             "--hf-path", MODELS[key], "--custom-dataset-path", str(data),
-             "--custom-dataset-data-type", "mcq", "--custom-dataset-infer-method", "ppl",
-             "--batch-size", "8", "--max-out-len", "4", "--hf-num-gpus", "0", "--debug",
-             "-w", str(out / key)]
+            [
+                str(DEV / "venv-opencompass" / "bin" / "opencompass"),
+                "--hf-type",
+                "base",
+                "--hf-path",
+                MODELS[key],
+                "--custom-dataset-path",
+                str(data),
+                "--custom-dataset-data-type",
+                "mcq",
+                "--custom-dataset-infer-method",
+                "ppl",
+                "--batch-size",
+                "8",
+                "--max-out-len",
+                "4",
+                "--hf-num-gpus",
+                "0",
+                "--debug",
+                "-w",
+                str(out / key),
+            ]
         )
     dest = FIXTURES / "opencompass_run"
     shutil.rmtree(dest, ignore_errors=True)
