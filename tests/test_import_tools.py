@@ -388,3 +388,18 @@ def test_opencompass_real_run(tmp_path, capsys):
             assert r["correct"] is det["correct"] is (p["prediction"] == p["gold"])
             assert r["pred"] == det["predictions"] == p["prediction"] and r["gold"] == p["gold"]
             assert r["n_choices"] == 4 and r["elicitation"] == "loglik"
+
+
+def test_reextract_on_tool_logs(tmp_path, capsys):
+    """--reextract re-reads lm-eval's raw generations with forgetmap's extractor."""
+    from forgetmap.suite.extract import extract
+
+    store = _import(capsys, tmp_path, "lm-eval", FIX / "lm_eval" / "seed1", "--reextract")
+    rows = _rows(store, SMOL)
+    assert len(rows) == 8
+    for r in rows.values():
+        ex = extract(r["response"], r["choices"], r["n_choices"], r["task"])
+        assert (r["pred"], r["extract_status"], r["extract_rule"]) == (ex.pred, ex.status, ex.rule)
+        assert r["correct"] is (ex.pred == r["gold"])
+    run = store.runs(SMOL)[0]
+    assert store.read_manifest(SMOL, run)["reextracted"] is True
