@@ -89,12 +89,10 @@ class ItemRow:
     @property
     def statuses(self) -> list[str]:
         """Extraction status of the wrong side of each flip (after for forgotten, before for gained)."""
-        out = []
-        for s in self.seeds:
-            st = s.after_status if s.flip == "forgotten" else s.before_status if s.flip else None
-            if s.flip:
-                out.append(st or "unknown")
-        return sorted(set(out))
+        wrong = {"forgotten": "after_status", "gained": "before_status"}
+        return sorted(
+            {getattr(s, wrong[s.flip]) or "unknown" for s in self.seeds if s.flip in wrong}
+        )
 
 
 @dataclass
