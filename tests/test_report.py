@@ -541,6 +541,14 @@ def test_cli_report_with_study_config(study, tmp_path, capsys):
     assert "<h1>Toy study from a config</h1>" in html
     tex = (out / "tables" / "forgetting.tex").read_text()
     assert "Instruction tuning (1B)" in tex and "Instruction tuning (3B)" in tex
+    # a saved comparison with the study's groups; a file that is not one is named
+    saved = ["--comparison", str(out / "comparison.json"), "--formats", "png"]
+    assert main([*base, *saved, "--out", str(tmp_path / "rep3")]) == 0
+    assert "toy-org/Toy-1B -> toy-org/Toy-9B" in capsys.readouterr().err
+    (tmp_path / "bad.json").write_text("[]")
+    bad = ["report", "--comparison", str(tmp_path / "bad.json"), "--out", str(tmp_path / "x")]
+    assert main(bad) == 2
+    assert "not a `forgetmap compare --json` file" in capsys.readouterr().err
     # --group takes one group
     out2 = tmp_path / "rep2"
     assert main([*base, "--group", "small", "--out", str(out2), "--bootstrap", "50"]) == 0

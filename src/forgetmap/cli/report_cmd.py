@@ -6,7 +6,6 @@ import json
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import click
 from rich.console import Console
@@ -38,29 +37,25 @@ def study_groups(
     return {k: v for k, v in out.items() if v}, study.title or study.name
 
 
-def _available(
-    groups: dict[str, list[tuple[str, str]]], store: Any
+def _keep(
+    groups: dict[str, list[tuple[str, str]]], have: set[tuple[str, str]], where: str
 ) -> dict[str, list[tuple[str, str]]]:
-    """Keep the pairs whose two models have results; say which ones are left out."""
-    have = set(store.models())
-    kept: dict[str, list[tuple[str, str]]] = {}
-    missing: list[str] = []
-    for name, pairs in groups.items():
-        ok = [(b, a) for b, a in pairs if b in have and a in have]
-        missing += [f"{b} -> {a}" for b, a in pairs if (b, a) not in ok]
-        if ok:
-            kept[name] = ok
+    """Keep the pairs in `have`; say which of the study's pairs are left out (none: an error)."""
+    kept = {n: [p for p in ps if p in have] for n, ps in groups.items()}
+    kept = {n: ps for n, ps in kept.items() if ps}
+    missing = list(
+        dict.fromkeys(f"{b} -> {a}" for ps in groups.values() for b, a in ps if (b, a) not in have)
+    )
     if missing:
-        uniq = list(dict.fromkeys(missing))
         console.print(
-            f"[yellow]warning:[/] {len(uniq)} pair(s) of the study have no results in "
-            + escape(f"{store.root} and are left out: {', '.join(uniq[:10])}")
-            + (" ..." if len(uniq) > 10 else ""),
+            f"[yellow]warning:[/] {len(missing)} pair(s) of the study have no results in "
+            + escape(f"{where} and are left out: {', '.join(missing[:10])}")
+            + (" ..." if len(missing) > 10 else ""),
             soft_wrap=True,
             highlight=False,
         )
     if not kept:
-        raise ForgetmapError(f"none of the study's pairs has results in {store.root}")
+        raise ForgetmapError(f"none of the study's pairs has results in {where}")
     return kept
 
 
@@ -140,7 +135,9 @@ def report_command(
         groups, study_title = study_groups(study_file, only_groups)
         title = title or study_title
         if comparison_file is None:
-            groups = _available(groups, store)
+            models = set(store.models())
+            every = {p for ps in groups.values() for p in ps}
+            groups = _keep(groups, {p for p in every if set(p) <= models}, str(store.root))
     elif only_groups:
         raise ForgetmapError("--group needs --study")
     elif pairs_file is not None:
@@ -153,8 +150,13 @@ def report_command(
             comparison = json.loads(comparison_file.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as exc:
             raise ForgetmapError(f"cannot read comparison {comparison_file}: {exc}") from None
+        if not isinstance(comparison, dict) or not isinstance(comparison.get("pairs"), list):
+            raise ForgetmapError(f"{comparison_file}: not a `forgetmap compare --json` file")
+        have = {(str(p.get("before")), str(p.get("after"))) for p in comparison["pairs"]}
         if groups is None:
-            groups = {"All pairs": [(p["before"], p["after"]) for p in comparison.get("pairs", [])]}
+            groups = {"All pairs": [(p["before"], p["after"]) for p in comparison["pairs"]]}
+        elif study_file is not None:
+            groups = _keep(groups, have, str(comparison_file))
     else:
         from forgetmap.analysis.compare import compare
 
