@@ -606,3 +606,19 @@ def test_report_on_imported_lm_eval_logs(tmp_path, capsys):
     assert "A) cellular" in html  # the real response text is shown
     md = (out / "tables" / "forgetting.md").read_text()
     assert "smollm2-135m-instruct (from models/gemma3-270m)" in md
+
+
+def test_many_pairs_split_over_several_radar_figures(study, tmp_path):
+    from forgetmap.report.figures import MAX_TRACES, write_figures
+    from forgetmap.report.model import build_model
+
+    wide = _relabelled(study[2], MAX_TRACES + 1)
+    result = write_figures(build_model(wide), tmp_path, formats=("png",))
+    assert sorted(p.stem for p in result.files) == [
+        "conventional_all_pairs_1",
+        "conventional_all_pairs_2",
+        "map_all_pairs",
+        "radar_all_pairs_1",
+        "radar_all_pairs_2",
+    ]
+    assert "(2/2)" in result.captions[tmp_path / "radar_all_pairs_2.png"]

@@ -52,6 +52,7 @@ PALETTE = [
     "#F0E442",
 ]
 DPI = 300
+MAX_TRACES = 8  # pairs per radar / bar figure (more are split over several figures)
 
 
 def color(i: int) -> str:
@@ -346,31 +347,40 @@ def write_figures(model: ReportModel, out_dir: Path, formats: Sequence[str] = FO
             if not cats:
                 result.notes.append(f"{group}: no categories in the comparison; no figures.")
                 continue
-            if len(cats) >= 3:
-                add(
-                    radar_figure(pairs, cats, group),
-                    f"radar_{g}",
-                    f"{group}: forgetting (left) and backward transfer (right) per category.",
-                )
-            else:
-                add(
-                    bars_figure(pairs, cats, group),
-                    f"bars_{g}",
-                    f"{group}: forgetting and backward transfer per category "
-                    f"(bars: a radar chart needs at least 3 categories, there are {len(cats)}).",
-                )
+            # traces per radar/bar figure are capped: 60 pairs in one chart is unreadable
+            chunks = [pairs[i : i + MAX_TRACES] for i in range(0, len(pairs), MAX_TRACES)]
+            for k, chunk in enumerate(chunks, 1):
+                sfx = f"_{k}" if len(chunks) > 1 else ""
+                part = f" ({k}/{len(chunks)})" if len(chunks) > 1 else ""
+                if len(cats) >= 3:
+                    add(
+                        radar_figure(chunk, cats, group + part),
+                        f"radar_{g}{sfx}",
+                        f"{group}{part}: forgetting (left) and backward transfer (right) "
+                        "per category.",
+                    )
+                else:
+                    add(
+                        bars_figure(chunk, cats, group + part),
+                        f"bars_{g}{sfx}",
+                        f"{group}{part}: forgetting and backward transfer per category (bars: a "
+                        f"radar chart needs at least 3 categories, there are {len(cats)}).",
+                    )
             add(
                 heatmap_figure(pairs, cats, group),
                 f"map_{g}",
                 f"{group}: forgetting map — F_true and BT_true (×100) per pair and category.",
             )
             if any(p.stat(c, "conventional") is not None for p in pairs for c in cats):
-                add(
-                    conventional_figure(pairs, cats, group),
-                    f"conventional_{g}",
-                    f"{group}: conventional forgetting (accuracy drop) against sample-wise "
-                    "forgetting F_true, same scale.",
-                )
+                for k, chunk in enumerate(chunks, 1):
+                    sfx = f"_{k}" if len(chunks) > 1 else ""
+                    part = f" ({k}/{len(chunks)})" if len(chunks) > 1 else ""
+                    add(
+                        conventional_figure(chunk, cats, group + part),
+                        f"conventional_{g}{sfx}",
+                        f"{group}{part}: conventional forgetting (accuracy drop) against "
+                        "sample-wise forgetting F_true, same scale.",
+                    )
             else:
                 result.notes.append(
                     f"{group}: the comparison has no 'conventional' per category; "
