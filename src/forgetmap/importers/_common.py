@@ -107,6 +107,32 @@ def text_hash(parts: Iterable[Any]) -> str:
     return h.hexdigest()[:16]
 
 
+def hash_rows(columns: list[pa.Array | pa.ChunkedArray]) -> pa.Array:
+    """Vectorised `text_hash` over rows (DuckDB md5): strings, or lists of strings joined with
+    \\x01; parts separated by \\x00. Used for item ids where a log has no native id."""
+    import duckdb
+
+    names = [f"c{i}" for i in range(len(columns))]
+    tbl = pa.table(dict(zip(names, columns, strict=True)))
+    parts = []
+    for name, col in zip(names, columns, strict=True):
+        is_list = pa.types.is_list(col.type) or pa.types.is_large_list(col.type)
+        expr = f"array_to_string({name}, chr(1))" if is_list else f"CAST({name} AS VARCHAR)"
+        parts.append(f"coalesce({expr}, '')")
+    sql = f"SELECT substr(md5({' || chr(0) || '.join(parts)}), 1, 16) AS h FROM tbl"
+    con = duckdb.connect()
+    try:
+        con.register("tbl", tbl)
+        rel = con.sql(sql)
+        fetch = getattr(rel, "to_arrow_table", None) or rel.arrow  # duckdb 2.x / 1.x
+        out = fetch()
+        if isinstance(out, pa.RecordBatchReader):
+            out = out.read_all()
+        return out.column("h").combine_chunks()
+    finally:
+        con.close()
+
+
 def file_digest(paths: Iterable[Path]) -> str:
     """Content hash of source files: the deterministic run id of an import (re-import = same id)."""
     h = hashlib.sha256()

@@ -39,10 +39,10 @@ from forgetmap.importers._common import (
     elicitation_for,
     file_digest,
     find_logs,
+    hash_rows,
     predicted_index,
     read_json,
     slug_run,
-    text_hash,
     to_records,
 )
 
@@ -191,9 +191,39 @@ def _chat_from_prompts(t: pa.Table) -> bool | None:
     return wrapped * 2 > len(full)
 
 
+# Only what the import needs: details files also hold token id lists that dominate read time.
+_OLD_COLUMNS = (
+    "example",
+    "full_prompt",
+    "choices",
+    "gold",
+    "gold_index",
+    "predictions",
+    "metrics",
+    "specifics",
+)
+_NEW_RESPONSE_FIELDS = ("text", "logprobs", "input")
+
+
 def _read(f: Path) -> pa.Table:
     try:
-        return pq.read_table(f)
+        pf = pq.ParquetFile(f)
+        names = pf.schema_arrow.names
+        if "doc" in names and "model_response" in names:
+            resp = pf.schema_arrow.field("model_response").type
+            subs = [n for n in _NEW_RESPONSE_FIELDS if resp.get_field_index(n) >= 0]
+            cols = [c for c in ("doc", "metric") if c in names]
+            t = pf.read(columns=cols + [f"model_response.{n}" for n in subs])
+            if "model_response" not in t.column_names:  # leaves returned unnested: re-nest
+                leaves = t.select(range(len(cols), t.num_columns))
+                t = t.select(range(len(cols))).append_column(
+                    "model_response",
+                    pa.StructArray.from_arrays(
+                        [c.combine_chunks() for c in leaves.columns], names=subs
+                    ),
+                )
+            return t
+        return pf.read(columns=[c for c in _OLD_COLUMNS if c in names] or None)
     except (pa.ArrowInvalid, OSError) as exc:
         raise DataError(
             f"{f}: not a readable Parquet details file ({str(exc).splitlines()[0]})"
@@ -238,16 +268,14 @@ def _import_details(
     texts = _col(t, "model_response.text", "predictions")
     response = _first_str(texts) if texts is not None else pa.nulls(t.num_rows, pa.string())
     ids = _col(t, "doc.id")
-    hashed = [
-        text_hash([q, c]) for q, c in zip(query.to_pylist(), choices.to_pylist(), strict=True)
-    ]
+    hashed = hash_rows([pc.cast(query, pa.string()), choices])
     if ids is not None:
         ids = pc.cast(ids, pa.string())
         item_id = pc.if_else(pc.fill_null(pc.not_equal(ids, ""), False), ids, pa.array(hashed))
     else:
         item_id = pa.array(hashed)
     prompt = _col(t, "full_prompt", "model_response.input", "doc.query", "example")
-    prompt_hash = [text_hash([p]) for p in prompt.to_pylist()]
+    prompt_hash = hash_rows([pc.cast(prompt, pa.string())])
 
     loglik = _is_loglik(t)
     n = t.num_rows
@@ -285,7 +313,7 @@ def _import_details(
             "extract_rule": pa.array(rule, pa.string()),
             "correct": correct,
             "response": response,
-            "prompt_hash": pa.array(prompt_hash),
+            "prompt_hash": prompt_hash,
             "elicitation": [elicitation_for(loglik, chat)] * n,
             "question": pc.cast(query, pa.string()),
             "choices": choices,
