@@ -146,10 +146,13 @@ def helm(data: dict[str, list[dict]]) -> None:
             preds.append(
                 {
                     "instance_id": iid,
+                    "perturbation": None,
                     "train_trial_index": 0,
                     "predicted_text": f" {LETTERS[p]}",
+                    "truncated_predicted_text": None,
+                    "base64_images": None,
                     "mapped_output": r["doc"]["choices"]["text"][p],
-                    "base64_images": [],
+                    "reference_index": None,
                     "stats": {
                         "num_prompt_tokens": 80.0,
                         "num_output_tokens": 1.0,
