@@ -192,3 +192,26 @@ def test_reextract(tmp_path, capsys):
     assert (
         t[1]["pred"] is None and t[1]["extract_status"] == "no_answer" and t[1]["correct"] is False
     )
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".jsonl", ".csv"])
+def test_export_then_import_table_roundtrip(tmp_path, capsys, suffix):
+    """Records of real imported logs survive `export` -> `import table` unchanged."""
+    fix = Path(__file__).parent / "fixtures" / "importers" / "lm_eval"
+    assert _run(capsys, "import", "lm-eval", fix, "--results", tmp_path / "a")[0] == 0
+    out = tmp_path / f"flat{suffix}"
+    code, err = _run(capsys, "export", "--results", tmp_path / "a", "--out", out)
+    assert code == 0, err
+    code, err = _run(capsys, "import", "table", out, "--results", tmp_path / "b")
+    assert code == 0, err
+    from forgetmap.records import CONTRACT_COLUMNS
+
+    key = [
+        ("model", "ascending"),
+        ("task", "ascending"),
+        ("item_id", "ascending"),
+        ("seed", "ascending"),
+    ]
+    a = ResultsStore(tmp_path / "a").read(columns=list(CONTRACT_COLUMNS)).sort_by(key)
+    b = ResultsStore(tmp_path / "b").read(columns=list(CONTRACT_COLUMNS)).sort_by(key)
+    assert a.num_rows == 40 and a.equals(b)
