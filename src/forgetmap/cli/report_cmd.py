@@ -77,7 +77,12 @@ def _keep(
     type=click.Path(dir_okay=False, path_type=Path),
     help="Study config (YAML): its groups become the report's groups.",
 )
-@click.option("--group", "only_groups", multiple=True, help="With --study: only these group(s).")
+@click.option(
+    "--group",
+    "only_groups",
+    multiple=True,
+    help="With --study: only this group or model set (repeatable).",
+)
 @click.option(
     "--comparison",
     "comparison_file",
@@ -95,7 +100,13 @@ def _keep(
     type=click.IntRange(min=0),
     help="Flipped items listed per pair in the HTML (all go to items/*.csv).",
 )
-@click.option("--bootstrap", default=1000, show_default=True, type=click.IntRange(min=0))
+@click.option(
+    "--bootstrap",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Bootstrap resamples for the 95% CIs (per-task CSV).",
+)
 @click.option("--no-interactive", is_flag=True, help="Skip the plotly page.")
 @click.option(
     "--formats",
@@ -116,7 +127,11 @@ def report_command(
     no_interactive: bool,
     formats: str,
 ) -> None:
-    """Tables (.tex/.md/.csv), figures (PNG/SVG) and one self-contained report.html."""
+    """Tables (.tex/.md/.csv), figures (PNG/SVG/PDF) and one self-contained report.html.
+
+    Compares the pairs of --pairs FILE or of a --study config's groups (or reads a saved
+    --comparison) and writes everything under --out; prints where report.html is.
+    """
     from forgetmap.records import ResultsStore
     from forgetmap.report.build import build_report
 
