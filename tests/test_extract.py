@@ -105,6 +105,17 @@ def test_label_with_another_options_content_is_a_conflict() -> None:
     assert extract("The answer is C) low birth, falling death.", rates).pred == "C"
 
 
+def test_phrasings_found_on_held_out_outputs() -> None:
+    assert extract("The answer to this question is C) Berlin.", CAPITALS).pred == "C"
+    assert (
+        extract("The answer is 2.\nThe answer is indeed D, one of the options.", CAPITALS).pred
+        == "D"
+    )
+    assert extract("B)\n\nLondon is large and old.", CAPITALS) == Extraction(
+        "B", "ok", "first_line"
+    )
+
+
 def test_truncated_think_is_recorded() -> None:
     assert extract("<think>long reasoning", CAPITALS) == Extraction(
         None, "no_answer", "think_unclosed"

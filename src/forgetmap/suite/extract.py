@@ -243,12 +243,20 @@ _CONNECTIVES = frozenset(
 )
 
 
+_FILLER = re.compile(
+    r"^(?:(?:indeed|clearly|definitely|actually|obviously|therefore|thus|then|simply|"
+    r"certainly|likely|most\s+likely|probably)\s+)+",
+    re.I,
+)
+
+
 def _resolve(value: str, opts: _Opts, strict_rest: bool = True) -> tuple[str, str] | None:
     """Map an answer value to (letter, how) or None. `how` is '' (letter), 'text', 'number' or
     'index'. Returns ('?X', ...) for a letter outside the options (caller marks invalid)."""
     v = _BOXED.sub(r"\1", value)
     v = _TEX_WRAP.sub(r"\1", v)
     v = _MD.sub("", v).replace("$", "").strip().strip("\"'“”‘’").strip()
+    v = _FILLER.sub("", v)  # "indeed A", "clearly (B)"
     if not v:
         return None
     m = _LABEL.match(v)
@@ -307,7 +315,8 @@ _ANSWER_TAG = re.compile(
     re.I,
 )
 _ANSWER_IS = re.compile(
-    r"\b(?:answer|option|choice)\s*(?:\*\*)?\s+(?:is|would\s+be|should\s+be|must\s+be)\s*:?\s*(?=(?P<val>[^\n]*))",
+    r"\b(?:answer|option|choice)(?:\s+(?:to|for)\s+(?:this|the)\s+question)?\s*(?:\*\*)?\s+"
+    r"(?:is|would\s+be|should\s+be|must\s+be)\s*:?\s*(?=(?P<val>[^\n]*))",
     re.I,
 )
 _BOXED = re.compile(r"\\boxed\s*\{((?:[^{}]|\{[^{}]*\})*)\}")
@@ -508,7 +517,7 @@ def _rule_number(lines: list[str], opts: _Opts) -> Extraction | None:
     return None
 
 
-_FIRST = re.compile(r"^(?:\(([A-Z])\)|([A-Z])[).:])\s+(\S.*)$")
+_FIRST = re.compile(r"^(?:\(([A-Z])\)|([A-Z])[).:])(?:\s+(\S.*))?$")
 _ANY_LABEL_LINE = re.compile(r"^\s*\(?([A-Z])[).:]\s")
 
 
@@ -522,7 +531,7 @@ def _rule_first_line(lines: list[str], opts: _Opts) -> Extraction | None:
     if not m:
         return None
     letter = m.group(1) or m.group(2)
-    rest = m.group(3).strip()
+    rest = (m.group(3) or "").strip()
     if any(_ANY_LABEL_LINE.match(_MD.sub("", ln)) for ln in lines[1:]):
         return None
     if not opts.letter_ok(letter):
