@@ -61,10 +61,14 @@ def bench_backend(name: str, args: argparse.Namespace) -> dict:
             raw_tokens = sum(r.n_tokens_out for b in batches for r in orig(b))
             raw.append(time.perf_counter() - t)
             assert raw_tokens == tokens, (raw_tokens, tokens)  # same work on both sides
+        stock = _hf_stock(backend, batches, args) if name == "hf" else None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         backend.close()
     h, r = min(harness), min(raw)
+    extra = {}
+    if stock:  # transformers' own sampler (one global seed): the cost of per-request seeding
+        extra = {"stock_hf_generate_tokens_per_s": round(stock[1] / stock[0], 1)}
     return {
         "backend": name,
         "requests": sum(len(b) for b in batches),
@@ -75,7 +79,39 @@ def bench_backend(name: str, args: argparse.Namespace) -> dict:
         "ratio": round(h / r, 3),
         "tokens_per_s_harness": round(tokens / h, 1),
         "tokens_per_s_raw": round(tokens / r, 1),
+        **extra,
     }
+
+
+def _hf_stock(backend, batches: list, args: argparse.Namespace) -> tuple[float, int]:  # noqa: ANN001
+    """Plain `model.generate(do_sample=True, ...)` on the same prompt batches (no per-row seeds,
+    no per-row stop strings): (seconds, tokens generated until EOS)."""
+    import torch
+
+    tok, pad = backend.tok, backend.tok.pad_token_id
+    secs, n_tokens = 0.0, 0
+    for batch in batches:
+        ids = [backend._prompt_ids(r) for r in batch]
+        width = max(map(len, ids))
+        x = torch.tensor([[pad] * (width - len(i)) + i for i in ids])
+        mask = (
+            torch.arange(width)[None, :] >= torch.tensor([width - len(i) for i in ids])[:, None]
+        ).long()
+        torch.manual_seed(0)
+        t = time.perf_counter()
+        with torch.inference_mode():
+            out = backend.model.generate(
+                input_ids=x, attention_mask=mask, do_sample=True, temperature=0.6, top_p=0.95,
+                top_k=0, max_new_tokens=args.max_new_tokens, pad_token_id=pad,
+            )  # fmt: skip
+        secs += time.perf_counter() - t
+        new = out[:, width:]
+        n_tokens += int(sum(_until_eos(row.tolist(), tok.eos_token_id) for row in new))
+    return secs, n_tokens
+
+
+def _until_eos(row: list[int], eos: int) -> int:
+    return row.index(eos) if eos in row else len(row)
 
 
 def main() -> None:
