@@ -199,3 +199,26 @@ def test_hf_row_sampler_per_row_seeds_top_p_and_greedy() -> None:
     s = _RowSampler(rows, "cpu")(None, scores)
     assert torch.equal(s[3], scores[3])  # temperature 0 rows are left to greedy decoding
     assert int((s[0] == 0).sum()) == 1 and torch.isinf(s[0]).sum() == 999  # one-hot draw
+
+
+@pytest.mark.parametrize("flag", [False, True])
+def test_hf_trust_remote_code_only_when_asked(
+    flag: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import transformers
+
+    seen: list[bool] = []
+
+    class Stop(Exception):
+        pass
+
+    def fake_from_pretrained(path, **kw):  # noqa: ANN001, ANN003, ANN202
+        seen.append(kw["trust_remote_code"])
+        raise Stop
+
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", fake_from_pretrained)
+    (tmp_path / "config.json").write_text("{}")
+    kw = {"trust_remote_code": True} if flag else {}
+    with pytest.raises(Stop):
+        load_backend("hf", str(tmp_path), **kw)
+    assert seen == [flag]
