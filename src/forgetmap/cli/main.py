@@ -29,7 +29,7 @@ COMMAND_MODULES = (
     "forgetmap.cli.demo_cmd",
 )
 
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
