@@ -148,6 +148,11 @@ def test_free_form() -> None:
     assert extract("no idea", []) == Extraction(None, "no_answer", None)
     assert extract("(1 + 2) * 3 = 3 * 3 = 9", []) == Extraction("9", "ok", "equation_end")
     assert extract("Let A = 4 and B = 5, then", []).pred is None
+    # the statement that comes last wins; equation values; no runaway repetitions
+    steps = "We use the given answer:\n1. Subtract.\n2. Divide.\nSo, the answer is: 2 * 10 = 20."
+    assert extract(steps, []) == Extraction("20", "ok", "answer_is")
+    assert extract("The final answer will be: [<>]", []).pred == "[<>]"
+    assert extract("The final answer should be: " + "[ ] > > " * 20, []).pred is None
     assert normalize_free_form(" **-33.0** ") == "-33"
     assert normalize_free_form("Apple  Banana.") == "apple banana"
 

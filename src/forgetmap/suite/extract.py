@@ -547,7 +547,23 @@ def _rule_first_line(lines: list[str], opts: _Opts) -> Extraction | None:
 
 # --- free-form ------------------------------------------------------------------------------
 
-_FREE_IS = re.compile(r"\bthe\s+(?:final\s+)?answer\s+is\s*:?\s*(?=(?P<val>[^\n]*))", re.I)
+_FREE_IS = re.compile(
+    r"\bthe\s+(?:final\s+)?answer\s+(?:is|will\s+be|would\s+be|should\s+be)\s*:?\s*"
+    r"(?=(?P<val>[^\n]*))",
+    re.I,
+)
+
+
+def _degenerate(val: str) -> bool:
+    """A runaway repetition ("[ ] > > [ ] > > [ ] ..." until the token limit) is no answer."""
+    toks = val.split()
+    if len(toks) < 30:
+        return False
+    grams = [tuple(toks[i : i + 3]) for i in range(len(toks) - 2)]
+    return len(set(grams)) / len(grams) < 0.3
+
+
+_LIST_ITEM = re.compile(r"^(?:\d+[.)]|[-*•])\s")
 
 
 def normalize_free_form(text: str | None) -> str | None:
@@ -571,18 +587,26 @@ def _clean_free(val: str) -> str:
 
 
 def _extract_free(text: str) -> Extraction:
-    for pattern, rule in ((_ANSWER_TAG, "answer_tag"), (_FREE_IS, "answer_is")):
-        matches = [m for m in pattern.finditer(text) if not _quoted(text, m)]
-        for m in reversed(matches):
-            val = m.group("val")
-            if not _MD.sub("", val).strip():
-                following = _lines(text[m.end("val") :])
-                val = following[0] if following else ""
-            val = _BOXED.sub(r"\1", val)
-            norm = normalize_free_form(val)
-            if norm:
-                return Extraction(_clean_free(val), "ok", rule)
-            break
+    # the statement that comes last in the text wins, whichever phrasing it uses
+    found = [
+        (m.start(), m, rule)
+        for pattern, rule in ((_ANSWER_TAG, "answer_tag"), (_FREE_IS, "answer_is"))
+        for m in pattern.finditer(text)
+        if not _quoted(text, m)
+    ]
+    for _, m, rule in sorted(found, key=lambda x: x[0], reverse=True):
+        val = m.group("val")
+        if not _MD.sub("", val).strip():
+            following = _lines(text[m.end("val") :])
+            # "...the given answer:\n1. The first step" introduces a list, not the answer
+            val = following[0] if following and not _LIST_ITEM.match(following[0]) else ""
+        val = _BOXED.sub(r"\1", val)
+        if not normalize_free_form(val) or _degenerate(val):
+            continue
+        eq = _EQUATION_END.search(_MD.sub("", val))
+        if eq and "=" in val:  # "2 * 10 = 20." states the value 20
+            return Extraction(eq.group(1), "ok", rule)
+        return Extraction(_clean_free(val), "ok", rule)
     boxed = _BOXED.findall(text)
     if boxed and normalize_free_form(boxed[-1]):
         return Extraction(_clean_free(boxed[-1]), "ok", "boxed")
