@@ -116,6 +116,13 @@ def test_phrasings_found_on_held_out_outputs() -> None:
     )
 
 
+def test_label_with_own_text_up_to_small_edits() -> None:
+    opts = ["taking in oxygen", "collecting waste products and transporting it out of the body"]
+    text = "B) collecting waste products and transporting them out of the body"
+    assert extract(text, opts) == Extraction("B", "ok", "lone_letter")
+    assert extract("A) collecting waste products and transporting them out", opts).pred is None
+
+
 def test_truncated_think_is_recorded() -> None:
     assert extract("<think>long reasoning", CAPITALS) == Extraction(
         None, "no_answer", "think_unclosed"

@@ -164,6 +164,17 @@ class _Opts:
     def letter_ok(self, letter: str) -> bool:
         return self.k is None or LETTERS.index(letter) < self.k
 
+    def supports(self, text: str, idx: int) -> bool:
+        """`text` is option `idx`'s text: exactly, as its start, or with the same words up to
+        small edits (at least 80% of the option's words, and none distinctive of another)."""
+        if self.by_text(text) == idx or self.by_prefix_text(text) == idx:
+            return True
+        if idx >= len(self.choices) or self.conflicts(text, idx):
+            return False
+        own = set(re.findall(r"\w+", self.norm[idx]))
+        said = set(re.findall(r"\w+", _norm(text)))
+        return bool(own) and len(own & said) / len(own) >= 0.8
+
     def conflicts(self, text: str, idx: int) -> bool:
         """`text` given with option `idx`'s label is another option's: its exact text, or its
         content -- words found in exactly one other option and none of `idx`'s own distinctive
@@ -478,7 +489,12 @@ def _rule_lone_letter(lines: list[str], opts: _Opts) -> Extraction | None:
         if not lt or not opts.choices or _is_listing(lines):
             return None
         letter = lt.group(1)
-        if not opts.letter_ok(letter) or opts.by_text(lt.group(2)) != LETTERS.index(letter):
+        idx = LETTERS.index(letter)
+        if not opts.letter_ok(letter) or idx >= len(opts.choices):
+            return None
+        if opts.conflicts(lt.group(2), idx):
+            return Extraction(None, "no_answer", "lone_letter:conflict")
+        if not opts.supports(lt.group(2), idx):
             return None
         return Extraction(letter, "ok", "lone_letter")
     letter = m.group(1)
@@ -537,10 +553,9 @@ def _rule_first_line(lines: list[str], opts: _Opts) -> Extraction | None:
     if not opts.letter_ok(letter):
         return Extraction(letter, "invalid", "first_line")
     idx = LETTERS.index(letter)
-    exact = opts.by_text(rest)
     if opts.conflicts(rest, idx):
         return Extraction(None, "no_answer", "first_line:conflict")
-    if exact == idx or opts.by_prefix_text(rest) == idx or len(rest.split()) <= 4:
+    if opts.supports(rest, idx) or len(rest.split()) <= 4:
         return Extraction(letter, "ok", "first_line")
     return None
 
