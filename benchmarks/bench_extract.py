@@ -5,8 +5,8 @@ were frozen (the hand-written synthetic formats are reported apart):
 - overall agreement with the hand labels where an answer is present (goal >= 99.5%) and the
   number of answers invented where the labeller found none (goal 0);
 - per rule, in the ordered pipeline: how often it fired and its precision;
-- per rule in isolation (only that rule enabled): precision and recall (recall = share of the
-  answer-present outputs whose labelled answer that rule alone recovers);
+- per rule in isolation (only that rule enabled, multiple-choice outputs): precision and recall
+  (recall = share of the answer-present multiple-choice outputs that rule alone recovers);
 - a baseline measured in the same run: the strict last-line `Answer: X` parse alone (what a
   strict harness would score), with its agreement and the speed ratio of the full extractor.
 
@@ -58,15 +58,18 @@ def _summary(rows: list[dict]) -> dict:
         base = (rule or "?").split(":")[0]
         fired[base] += 1
         fired_ok[base] += pred == r["label"]
+    # rules in isolation apply to multiple-choice outputs (free-form ones have their own path)
+    mc = [r for r in rows if r["choices"] or r["k"]]
+    mc_present = sum(r["label"] is not None for r in mc)
     isolated = {}
     for rule in RULES:
-        got = [(r, _pred(r, (rule,))[0]) for r in rows]
+        got = [(r, _pred(r, (rule,))[0]) for r in mc]
         fired_n = sum(p is not None for _, p in got)
         correct = sum(p is not None and p == r["label"] for r, p in got)
         isolated[rule] = {
             "fired": fired_n,
             "precision": correct / fired_n if fired_n else None,
-            "recall": correct / len(present) if present else None,
+            "recall": correct / mc_present if mc_present else None,
         }
     base_agree = sum(
         _strict_baseline(r["response"]) == r["label"] for r in present if r["choices"] or r["k"]

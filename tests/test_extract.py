@@ -214,7 +214,7 @@ def test_labelled_set_floors() -> None:
     invented where the labeller found none -- on the real outputs (synthetic ones apart)."""
     rows = _labelled()
     real = [r for r in rows if r["source"] == "real"]
-    assert len(real) >= 100 and {r["model"] for r in real} >= {
+    assert len(real) >= 300 and {r["model"] for r in real} >= {
         "smollm2-135m-instruct",
         "gemma-3-270m",
     }
