@@ -123,6 +123,12 @@ def test_label_with_own_text_up_to_small_edits() -> None:
     assert extract("A) collecting waste products and transporting them out", opts).pred is None
 
 
+def test_retracted_answer_does_not_count() -> None:
+    text = "The answer is D) Rome.\nThe answer is D) Rome.\nThe answer is not D) Rome."
+    assert extract(text, CAPITALS).pred is None
+    assert extract("The answer is B.\nThe answer is not A.", CAPITALS).pred == "B"
+
+
 def test_truncated_think_is_recorded() -> None:
     assert extract("<think>long reasoning", CAPITALS) == Extraction(
         None, "no_answer", "think_unclosed"

@@ -377,6 +377,7 @@ def _quoted(text: str, m: re.Match[str]) -> bool:
     return pos > 0 and text[pos - 1] in "'\"‘“`"
 
 
+_NEGATED = re.compile(r"^\s*not\s+(.+)$", re.I)
 _NESTED_IS = re.compile(r"\b(?:which|that)\s+(?:is|would\s+be)\s*:?\s*(?P<val>.*)$", re.I)
 
 
@@ -387,6 +388,7 @@ def _last_resolved(
     no option at all ("the answer is a multiple choice question") are passed over; a value
     that names a letter outside the options, or a conflicting label, is final."""
     matches = [m for m in pattern.finditer(text) if not _quoted(text, m)]
+    retracted: set[str] = set()
     for m in reversed(matches):
         val = m.group("val")
         if not _MD.sub("", val).strip():
@@ -395,7 +397,15 @@ def _last_resolved(
             if not following:
                 continue
             val = following[0]
+        neg = _NEGATED.match(_MD.sub("", val))
+        if neg:  # "The answer is not D)": D said earlier no longer counts
+            gone = _resolve(neg.group(1), opts)
+            if gone is not None:
+                retracted.add(gone[0])
+            continue
         res = _resolve(val, opts)
+        if res is not None and res[0] in retracted:
+            continue
         if res is not None and re.fullmatch(r"\s*\(?[A-Z]\)?\s*:\s*", _MD.sub("", val)):
             # "The answer is B:\nD) <text>": the stated letter introduces another option
             following = _lines(text[m.end("val") :])
@@ -407,6 +417,8 @@ def _last_resolved(
             res = _resolve(nested.group("val"), opts) if nested else None
         if res is not None:
             return _finish(res, rule)
+    if retracted:  # every stated answer was taken back: no answer, and no weaker cue either
+        return Extraction(None, "no_answer", f"{rule}:retracted")
     return None
 
 
