@@ -129,6 +129,12 @@ def test_retracted_answer_does_not_count() -> None:
     assert extract("The answer is B.\nThe answer is not A.", CAPITALS).pred == "B"
 
 
+def test_list_number_and_echoed_numeric_options() -> None:
+    assert extract("The answer is: 1. No.\nI will not say more.", YESNO).pred == "B"
+    echo = "\n".join(f"{chr(65 + i)}) {i}" for i in range(19))
+    assert extract(echo, COUNTS).pred is None
+
+
 def test_truncated_think_is_recorded() -> None:
     assert extract("<think>long reasoning", CAPITALS) == Extraction(
         None, "no_answer", "think_unclosed"

@@ -254,6 +254,7 @@ _CONNECTIVES = frozenset(
 )
 
 
+_ENUMERATED = re.compile(r"^\d{1,2}[.)]\s+(\S.*)$")
 _FILLER = re.compile(
     r"^(?:(?:indeed|clearly|definitely|actually|obviously|therefore|thus|then|simply|"
     r"certainly|likely|most\s+likely|probably)\s+)+",
@@ -270,6 +271,11 @@ def _resolve(value: str, opts: _Opts, strict_rest: bool = True) -> tuple[str, st
     v = _FILLER.sub("", v)  # "indeed A", "clearly (B)"
     if not v:
         return None
+    enum = _ENUMERATED.match(v)
+    if enum:  # "1. Yes." -- a list number before the answer
+        inner = _resolve(enum.group(1), opts, strict_rest)
+        if inner is not None:
+            return inner
     m = _LABEL.match(v)
     if m:
         letter, rest = m.group("letter"), m.group("rest").strip()
@@ -535,6 +541,8 @@ def _rule_option_text(lines: list[str], opts: _Opts) -> Extraction | None:
 def _rule_number(lines: list[str], opts: _Opts) -> Extraction | None:
     if not lines or not opts.numeric:
         return None
+    if _is_listing(lines) or _ANY_LABEL_LINE.match(_MD.sub("", lines[-1])):
+        return None  # "R) 17\nS) 18": the options echoed, not a count
     nums = _NUM.findall(_MD.sub("", lines[-1]))
     ints = {_as_int(n) for n in nums}
     if len(ints) != 1 or None in ints:
