@@ -135,6 +135,12 @@ def test_list_number_and_echoed_numeric_options() -> None:
     assert extract(echo, COUNTS).pred is None
 
 
+def test_cut_off_option_discussion_is_no_answer() -> None:
+    text = '(A) "Paris": a city.\n(B) "London": a city.\n(C) "Berlin": a city.\n(D)'
+    assert extract(text, CAPITALS).pred is None
+    assert extract("The answer to this question is: 155", []).pred == "155"
+
+
 def test_truncated_think_is_recorded() -> None:
     assert extract("<think>long reasoning", CAPITALS) == Extraction(
         None, "no_answer", "think_unclosed"

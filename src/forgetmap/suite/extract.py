@@ -520,7 +520,7 @@ def _rule_lone_letter(lines: list[str], opts: _Opts) -> Extraction | None:
     if not letter.isupper() and (bare or last.lower() in ("a.", "i.")):
         return None  # a lowercase bare letter is a word fragment, not an answer
     letter = letter.upper()
-    if bare and len(lines) > 1 and _is_listing(lines):
+    if len(lines) > 1 and _is_listing(lines):
         return None
     return _finish((letter if opts.letter_ok(letter) else "?" + letter, ""), "lone_letter")
 
@@ -583,7 +583,8 @@ def _rule_first_line(lines: list[str], opts: _Opts) -> Extraction | None:
 # --- free-form ------------------------------------------------------------------------------
 
 _FREE_IS = re.compile(
-    r"\bthe\s+(?:final\s+)?answer\s+(?:is|will\s+be|would\s+be|should\s+be)\s*:?\s*"
+    r"\bthe\s+(?:final\s+)?answer(?:\s+(?:to|for)\s+(?:this|the)\s+question)?\s+"
+    r"(?:is|will\s+be|would\s+be|should\s+be)\s*:?\s*"
     r"(?=(?P<val>[^\n]*))",
     re.I,
 )
