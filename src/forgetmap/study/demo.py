@@ -151,16 +151,17 @@ def run_demo(out: str | os.PathLike[str], quick: bool = False, console: Console 
     console.print(summary_table(outcome.comparison))
     pair = outcome.comparison["pairs"][0]
     tot = pair["total"]
-    fa = tot.get("F_no_answer", {}).get("mean")
+    f_raw = (tot.get("F") or {}).get("mean")
+    fa = (tot.get("F_no_answer") or {}).get("mean")
     console.print(
         "F_true = chance-corrected forgetting (1→0 flips beyond lucky guesses), BT_true = backward "
         "transfer (0→1); p = exact McNemar test on the flips pooled over seeds."
-        + (
-            f" Of the forgetting, {100 * fa:.1f} points are format failures (no answer extracted after)."
-            if fa
-            else ""
-        )
     )
+    if f_raw is not None and fa is not None:
+        console.print(
+            f"Raw 1→0 flip rate {100 * f_raw:.1f}%, of which {100 * fa:.1f} points had no "
+            "extractable answer after (format failures rather than lost knowledge)."
+        )
     console.print(f"report: [bold]{outcome.report}[/]")
     console.print(f"records: {outcome.results}   demo time: {elapsed:.0f} s")
     return outcome
