@@ -224,13 +224,12 @@ def run_study(
     out: str | os.PathLike[str] | None = None,
     limit: int | None = None,
     data_dir: str | None = None,
-    extra_tasks: dict[str, list[str]] | None = None,
     console: Console | None = None,
     progress: bool = True,
     report: bool = True,
 ) -> StudyOutcome:
     """Run the selected part of `study` into `results`; the report goes to `out` (default
-    RESULTS/report). `extra_tasks` adds tasks per kind (the demo adds real benchmarks)."""
+    RESULTS/report)."""
     from forgetmap.engine.run import evaluate
 
     console = console or Console(stderr=True)
@@ -238,14 +237,14 @@ def run_study(
     res.mkdir(parents=True, exist_ok=True)
     models, pairs, sel = study.select(groups)
     limit = limit or study.limit
-    # derived models need their sources evaluated too only if they are in the selection; make them
+    # make the selected merges/quantizations first (their sources need no evaluation for that)
     derived = [m for m in models if m.derived]
     if derived:
         make_derived(study, res, derived, console)
     summaries = []
     s = study.sampling
     for i, m in enumerate(models, 1):
-        tasks = list(m.tasks) + list((extra_tasks or {}).get(m.kind, []))
+        tasks = list(m.tasks)
         console.print(
             f"[bold]\\[{i}/{len(models)}] evaluating {m.id}[/] [dim]({m.backend}, {m.elicitation})[/]"
         )
