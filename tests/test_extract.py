@@ -141,6 +141,13 @@ def test_cut_off_option_discussion_is_no_answer() -> None:
     assert extract("The answer to this question is: 155", []).pred == "155"
 
 
+def test_answer_tag_and_answer_is_compete_by_position() -> None:
+    text = "Step 4: Formulate the answer.\nAnswer: B\n\nThe answer is option C: Paris."
+    assert extract(text, CAPITALS) == Extraction(None, "no_answer", "answer_is:conflict")
+    assert extract("The answer is B.\nAnswer: C", CAPITALS).pred == "C"
+    assert extract("Answer: C\nSo the answer is (B) London.", CAPITALS).pred == "B"
+
+
 def test_truncated_think_is_recorded() -> None:
     assert extract("<think>long reasoning", CAPITALS) == Extraction(
         None, "no_answer", "think_unclosed"

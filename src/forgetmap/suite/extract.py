@@ -388,14 +388,21 @@ _NESTED_IS = re.compile(r"\b(?:which|that)\s+(?:is|would\s+be)\s*:?\s*(?P<val>.*
 
 
 def _last_resolved(
-    pattern: re.Pattern[str], text: str, opts: _Opts, rule: str
+    patterns: list[tuple[re.Pattern[str], str]], text: str, opts: _Opts
 ) -> Extraction | None:
-    """The last match of `pattern` whose value resolves to an option. Matches whose value is
-    no option at all ("the answer is a multiple choice question") are passed over; a value
-    that names a letter outside the options, or a conflicting label, is final."""
-    matches = [m for m in pattern.finditer(text) if not _quoted(text, m)]
+    """The answer statement that comes last in the text (any of `patterns`: ``Answer: X`` and
+    "the answer is X" compete by position) and resolves to an option. Statements whose value
+    is no option at all ("the answer is a multiple choice question") are passed over; a letter
+    outside the options, or a conflicting label, is final."""
+    found = [
+        (m.start(), m, rule)
+        for pattern, rule in patterns
+        for m in pattern.finditer(text)
+        if not _quoted(text, m)
+    ]
     retracted: set[str] = set()
-    for m in reversed(matches):
+    rule = patterns[0][1]
+    for _, m, rule in sorted(found, key=lambda x: x[0], reverse=True):
         val = m.group("val")
         if not _MD.sub("", val).strip():
             # "**Answer:**\n\nB": value on the next non-empty line
@@ -701,10 +708,15 @@ def _extract_text(
         if got is not None:
             return got
     lines = _lines(text)
+    # with both rules enabled they compete by position (rule "answer_tag" runs both); alone,
+    # each sees only its own phrasing
+    statements = [(_ANSWER_TAG, "answer_tag")]
+    if rules is None or "answer_is" in rules:
+        statements.append((_ANSWER_IS, "answer_is"))
     attempts = {
         "answer_line": lambda: _rule_answer_line(lines, opts),
-        "answer_tag": lambda: _last_resolved(_ANSWER_TAG, text, opts, "answer_tag"),
-        "answer_is": lambda: _last_resolved(_ANSWER_IS, text, opts, "answer_is"),
+        "answer_tag": lambda: _last_resolved(statements, text, opts),
+        "answer_is": lambda: _last_resolved([(_ANSWER_IS, "answer_is")], text, opts),
         "boxed": lambda: _rule_boxed(text, opts),
         "bold": lambda: _rule_bold(text, opts),
         "code": lambda: _rule_code(text, opts),
