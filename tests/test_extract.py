@@ -148,6 +148,13 @@ def test_answer_tag_and_answer_is_compete_by_position() -> None:
     assert extract("Answer: C\nSo the answer is (B) London.", CAPITALS).pred == "B"
 
 
+def test_numbered_alternatives_are_no_answer() -> None:
+    text = "Reasoning:\n\n1. The answer is A.\n2. The answer is B.\n\nMore reasoning:"
+    assert extract(text, CAPITALS) == Extraction(None, "no_answer", "answer_is:alternatives")
+    steps = "1. Paris is in France.\n2. The answer is A.\n3. Done."
+    assert extract(steps, CAPITALS).pred == "A"
+
+
 def test_truncated_think_is_recorded() -> None:
     assert extract("<think>long reasoning", CAPITALS) == Extraction(
         None, "no_answer", "think_unclosed"

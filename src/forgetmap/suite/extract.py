@@ -429,10 +429,30 @@ def _last_resolved(
             nested = _NESTED_IS.search(val)  # "the correct answer, which is C) ..."
             res = _resolve(nested.group("val"), opts) if nested else None
         if res is not None:
+            if _enumerated_alternative(text, m, res[0], opts):
+                return Extraction(None, "no_answer", f"{rule}:alternatives")
             return _finish(res, rule)
     if retracted:  # every stated answer was taken back: no answer, and no weaker cue either
         return Extraction(None, "no_answer", f"{rule}:retracted")
     return None
+
+
+def _enumerated_alternative(text: str, m: re.Match[str], letter: str, opts: _Opts) -> bool:
+    """The statement is an item of a numbered list whose previous item states another answer
+    ("1. The answer is A.\n2. The answer is B."): alternatives listed, not an answer."""
+    start = text.rfind("\n", 0, m.start()) + 1
+    line = text[start : text.find("\n", m.start()) if "\n" in text[m.start() :] else len(text)]
+    if not _ENUM_LINE.match(line):
+        return False
+    before = [ln for ln in text[:start].splitlines() if ln.strip()]
+    if not before or not _ENUM_LINE.match(before[-1]):
+        return False
+    prev = _ANSWER_IS.search(before[-1]) or _ANSWER_TAG.search(before[-1])
+    got = _resolve(prev.group("val"), opts) if prev else None
+    return got is not None and got[0] != letter
+
+
+_ENUM_LINE = re.compile(r"^\s*\d{1,2}[.)]\s")
 
 
 def _rule_boxed(text: str, opts: _Opts) -> Extraction | None:
