@@ -9,7 +9,14 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from forgetmap.suite.extract import RULES, Extraction, extract, normalize_free_form, reextract
+from forgetmap.suite.extract import (
+    RULES,
+    Extraction,
+    extract,
+    is_correct,
+    normalize_free_form,
+    reextract,
+)
 
 LABELLED = Path(__file__).parent / "fixtures" / "extraction" / "labelled.jsonl"
 CAPITALS = ["Paris", "London", "Berlin", "Rome"]
@@ -194,6 +201,14 @@ def test_free_form() -> None:
     assert extract("The final answer should be: " + "[ ] > > " * 20, []).pred is None
     assert normalize_free_form(" **-33.0** ") == "-33"
     assert normalize_free_form("Apple  Banana.") == "apple banana"
+
+
+def test_is_correct() -> None:
+    assert is_correct("B", "B") and not is_correct("B", "C") and not is_correct(None, "B")
+    assert is_correct("AC", "AC") and not is_correct("A", "AC")
+    assert is_correct("-33.0", "-33", free_form=True)
+    assert is_correct("Apple banana.", "apple banana", free_form=True)
+    assert not is_correct("-33", "33", free_form=True)
 
 
 def test_multi_answer_benchmark() -> None:

@@ -49,6 +49,7 @@ __all__ = [
     "Extraction",
     "RULES",
     "extract",
+    "is_correct",
     "normalize_free_form",
     "reextract",
     "strip_reasoning",
@@ -776,6 +777,16 @@ def _rule_multi(text: str, opts: _Opts) -> Extraction | None:
     if not all(opts.letter_ok(c) for c in uniq):
         return Extraction(uniq, "invalid", "answer_tag:multi")
     return Extraction(uniq, "ok", "answer_tag:multi")
+
+
+def is_correct(pred: str | None, gold: str | None, free_form: bool = False) -> bool:
+    """Whether an extracted answer matches the gold one: letters exactly (multi-answer golds
+    such as "AC" included), free-form answers after `normalize_free_form` ("-33.0" == "-33")."""
+    if pred is None or gold is None:
+        return False
+    if free_form:
+        return normalize_free_form(pred) == normalize_free_form(gold)
+    return pred == gold.strip().upper()
 
 
 def reextract(table: pa.Table) -> pa.Table:
