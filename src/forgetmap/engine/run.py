@@ -447,7 +447,7 @@ class _Writer:
         self.tokens_out += getattr(r, "n_tokens_out", 0)
 
     def add_generation(self, unit: _Unit, r: GenResult) -> None:
-        from forgetmap.suite.extract import extract
+        from forgetmap.suite.extract import extract, is_correct
 
         e = unit.entry
         if e.spec.benchmark == "ifeval":
@@ -460,7 +460,7 @@ class _Writer:
                 "pred": x.pred,
                 "extract_status": x.status,
                 "extract_rule": x.rule,
-                "correct": x.pred is not None and x.pred == e.item.gold,
+                "correct": is_correct(x.pred, e.item.gold, free_form=bool(e.spec.free_form)),
             }
         self._add(e, unit.seed, r.text, fields, r)
 
