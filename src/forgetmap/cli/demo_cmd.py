@@ -15,7 +15,11 @@ import click
     show_default=True,
     help="Where results and the report go.",
 )
-@click.option("--quick", is_flag=True, help="A smaller run of the same pipeline (about a minute).")
+@click.option(
+    "--quick",
+    is_flag=True,
+    help="A smaller run of the same pipeline (2 items per task; what the tests run).",
+)
 def demo(out: Path, quick: bool) -> None:
     """Quantize SmolLM2-135M-Instruct, evaluate before/after with 3 seeds, compare, report."""
     from forgetmap.study.demo import run_demo
