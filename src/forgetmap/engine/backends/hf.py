@@ -8,6 +8,7 @@ decoding keeps it), so seeds are per request, not per batch, and the same run gi
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,10 @@ class HFBackend(Backend):
 
         self.model_spec = model
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        if os.environ.get("FORGETMAP_THREADS") and self.device == "cpu":
+            torch.set_num_threads(
+                int(os.environ["FORGETMAP_THREADS"])
+            )  # shared CPUs: fewer threads
         torch_dtype = (
             getattr(torch, dtype)
             if dtype
