@@ -94,6 +94,18 @@ def _seeds(value: str) -> list[int]:
 )
 @click.option("--trust-remote-code", is_flag=True, help="Allow the model repo's own Python code.")
 @click.option(
+    "--dtype",
+    type=click.Choice(["auto", "float32", "bfloat16", "float16"]),
+    default="auto",
+    show_default=True,
+    help="hf weights dtype (auto: bf16 on GPU, fp32 on CPU).",
+)
+@click.option(
+    "--deterministic",
+    is_flag=True,
+    help="hf: deterministic torch kernels, so a GPU rerun reproduces responses (slower).",
+)
+@click.option(
     "--flush-size",
     type=click.IntRange(min=1),
     default=32,
@@ -116,6 +128,12 @@ def eval_command(**o: object) -> None:
         raise ForgetmapError("--base-url only applies to --backend openai")
     if o["backend"] == "vllm":
         kw["tensor_parallel_size"] = o["tensor_parallel_size"]
+    if o["dtype"] != "auto" or o["deterministic"]:
+        if o["backend"] != "hf":
+            raise ForgetmapError("--dtype and --deterministic apply to --backend hf")
+        kw["deterministic"] = bool(o["deterministic"])
+        if o["dtype"] != "auto":
+            kw["dtype"] = o["dtype"]
     if o["max_model_len"]:
         kw["max_model_len"] = o["max_model_len"]
     _term_as_exit()

@@ -58,6 +58,7 @@ class HFBackend(Backend):
         device: str | None = None,
         dtype: str | None = None,
         revision: str | None = None,
+        deterministic: bool = False,
         **_: Any,
     ):
         path, gguf_file = split_model_path(model)  # missing files fail before heavy imports
@@ -66,6 +67,13 @@ class HFBackend(Backend):
 
         self.model_spec = model
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.deterministic = deterministic
+        if deterministic:
+            # bf16 GPU kernels may pick different reduction orders from run to run; sampled
+            # continuations then diverge mid-generation (seen on an H200: 377/720 identical).
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+            torch.use_deterministic_algorithms(True, warn_only=True)
+            torch.backends.cudnn.benchmark = False
         if os.environ.get("FORGETMAP_THREADS") and self.device == "cpu":
             torch.set_num_threads(
                 int(os.environ["FORGETMAP_THREADS"])
@@ -217,6 +225,7 @@ class HFBackend(Backend):
             device=self.device,
             dtype=self.dtype,
             has_chat_template=self.has_chat_template,
+            extra={"deterministic": self.deterministic},
         )
 
     def close(self) -> None:
@@ -253,7 +262,8 @@ class _RowSampler:
         temps = torch.tensor([self.params[r].temperature for r in sampled], device=scores.device)
         top_p = torch.tensor([self.params[r].top_p for r in sampled], device=scores.device)
         probs = torch.softmax(scores[sampled].float() / temps[:, None], -1)
-        sp, si = torch.sort(probs, descending=True)  # one batched sort for all rows
+        # stable: tied probabilities (common in bf16) keep token order on every device
+        sp, si = torch.sort(probs, descending=True, stable=True)
         keep = (torch.cumsum(sp, -1) - sp) < top_p[:, None]  # always keeps the top token
         sp = sp * keep
         for j, row in enumerate(sampled):  # each row draws from its own seeded generator
