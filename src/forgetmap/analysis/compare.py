@@ -35,6 +35,7 @@ from forgetmap.analysis.taskinfo import fallback_category, task_info
 from forgetmap.errors import ForgetmapError
 from forgetmap.metrics import (
     CI_METRICS,
+    METRIC_NAMES,
     bootstrap_ci,
     item_view,
     mcnemar_exact,
@@ -63,20 +64,9 @@ AGG_METRICS: tuple[str, ...] = (
     "F_answered",
 )
 
+_COUNT_COLUMNS = ("n", "n00", "n01", "n10", "n11")
 _CELL_FLOAT = (
-    "acc_pre",
-    "acc_post",
-    "acc_change",
-    "F",
-    "BT",
-    "F_chance",
-    "BT_chance",
-    "F_true",
-    "BT_true",
-    "F_max",
-    "BT_max",
-    "conventional",
-    "NFI",
+    *(m for m in METRIC_NAMES if m not in _COUNT_COLUMNS),
     "F_no_answer",
     "F_answered",
     "p_mcnemar",
@@ -363,7 +353,7 @@ def _pair_result(
     # cells
     cells: list[dict[str, Any]] = []
     cols = {m: _jl(met[m][sel]) for m in _CELL_FLOAT}
-    ints = {m: met[m][sel].astype(np.int64).tolist() for m in ("n", "n00", "n01", "n10", "n11")}
+    ints = {m: met[m][sel].astype(np.int64).tolist() for m in _COUNT_COLUMNS}
     na = n10_na[sel].astype(np.int64).tolist()
     nab = n01_na_b[sel].astype(np.int64).tolist()
     cis = {m: _jl(ci[m][sel]) for m in CI_METRICS}
@@ -374,7 +364,7 @@ def _pair_result(
             "category": cat_of[t],
             "in_aggregate": in_agg[t],
         }
-        for m in ("n", "n00", "n01", "n10", "n11"):
+        for m in _COUNT_COLUMNS:
             cell[m] = ints[m][j]
         for m in _CELL_FLOAT:
             cell[m] = cols[m][j]
