@@ -33,7 +33,7 @@ from forgetmap.engine.backends import load_backend
 from forgetmap.engine.backends.base import Backend, require_chat_template
 from forgetmap.engine.types import GenRequest, GenResult, LoglikRequest, SamplingParams
 from forgetmap.errors import ForgetmapError
-from forgetmap.records import ResultsStore
+from forgetmap.records import RECORD_SCHEMA, ResultsStore
 
 DEFAULT_SEEDS = (0, 1, 2)
 ELICITATIONS = ("cot_chat", "cot_fewshot", "loglik")
@@ -377,28 +377,7 @@ def _run_loglik(
 
 # -- records --------------------------------------------------------------------------------------
 
-_COLS = [
-    "model",
-    "task",
-    "item_id",
-    "seed",
-    "n_choices",
-    "gold",
-    "pred",
-    "extract_status",
-    "correct",
-    "response",
-    "prompt_hash",
-    "elicitation",
-    "category",
-    "extract_rule",
-    "question",
-    "choices",
-    "n_tokens_in",
-    "n_tokens_out",
-    "finish_reason",
-    "run_id",
-]
+_COLS = RECORD_SCHEMA.names  # the writer buffers one list per record column
 
 
 class _Writer:

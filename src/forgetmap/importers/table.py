@@ -37,22 +37,7 @@ SUFFIXES = {
 }
 
 # Read text-like columns as strings so ids such as "007" or gold letters never become numbers.
-_STRING_COLUMNS = (
-    "model",
-    "task",
-    "item_id",
-    "gold",
-    "pred",
-    "extract_status",
-    "response",
-    "prompt_hash",
-    "elicitation",
-    "category",
-    "extract_rule",
-    "question",
-    "run_id",
-    "finish_reason",
-)
+_STRING_COLUMNS = tuple(f.name for f in RECORD_SCHEMA if pa.types.is_string(f.type))
 
 
 def read_table_file(path: Path) -> pa.Table:
