@@ -1,0 +1,130 @@
+"""`forgetmap compare --json` output pinned byte for byte.
+
+The expected files in tests/golden/compare_json/ were written by `compare --json` before the
+compare result became typed (`forgetmap.analysis.results`); any refactoring of compare, pairing
+or the result types must leave the bytes unchanged. Two kinds of input:
+
+- the committed real-log fixtures (tests/fixtures/importers, one seed, 1-2 tasks each), imported
+  with `forgetmap import` exactly as tests/test_compare_real_logs.py does;
+- a deterministic synthetic store with what those lack: 3 seeds, several categories, a registry
+  free-form task (left out of aggregates), mixed k, no_answer flips, unpaired rows, a differing
+  prompt_hash, a cell without errors (NFI null) and two pairs sharing a model.
+
+New result fields must be optional (emitted only when present) so these pins keep holding; a change
+of output that is intended is re-pinned with `python tests/test_compare_pinned.py --write` and
+explained in the commit.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from forgetmap.cli.main import main
+from forgetmap.records import ResultsStore
+
+HERE = Path(__file__).parent
+FIX = HERE / "fixtures" / "importers"
+GOLDEN = HERE / "golden" / "compare_json"
+# fixture folder -> CLI importer
+REAL_LOGS = {
+    "lm_eval": "lm-eval",
+    "lighteval": "lighteval",
+    "post_forget": "lighteval",  # the post-forget study's lighteval layout
+    "inspect": "inspect",
+    "opencompass": "opencompass",
+    "helm": "helm",
+}
+
+
+def _compare_json(res: Path, out: Path, *pair_args: str) -> bytes:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        code = main(["compare", "--results", str(res), *pair_args, "--json", str(out),
+                     "--bootstrap", "200", "--quiet"])  # fmt: skip
+    assert code == 0
+    return out.read_bytes()
+
+
+def real_log_json(folder: str, tmp: Path) -> bytes:
+    res = tmp / f"res_{folder}"
+    assert main(["import", REAL_LOGS[folder], str(FIX / folder), "--results", str(res)]) == 0
+    models = ResultsStore(res).models()
+    before = next(m for m in models if "gemma" in m)
+    after = next(m for m in models if "smollm2" in m)
+    return _compare_json(res, tmp / f"{folder}.json", "--before", before, "--after", after)
+
+
+# (task, n items, k: int, "mixed" (3..5 per item) or None (free-form), row category or None)
+_SYN_TASKS = [
+    ("pin:alpha", 24, 4, "Knowledge"),
+    ("pin:beta", 18, 2, "Knowledge"),
+    ("pin:gamma", 30, "mixed", "Logic"),
+    ("pin:delta", 12, 5, None),  # no row category: "pin" from the task name
+    ("pin:easy", 6, 4, "Logic"),  # both sides always right on seed 0: NFI null there
+    ("bbh:word_sorting", 10, None, None),  # registry free-form: out of the aggregates
+]
+
+
+def synthetic_table() -> pa.Table:
+    rng = np.random.default_rng(20251130)
+    k_of = {
+        (t, i): int(rng.integers(3, 6)) if k == "mixed" else k
+        for t, n, k, _ in _SYN_TASKS
+        for i in range(n)
+    }
+    rows = []
+    for m, skill in (("before", 0.7), ("after", 0.5), ("merged", 0.6)):
+        for t, n, _, cat in _SYN_TASKS:
+            for s in (0, 1, 2):
+                for i in range(n):
+                    if rng.random() < 0.04 and t != "pin:easy":
+                        continue  # unpaired on this side
+                    ok = bool(rng.random() < skill) or (t == "pin:easy" and s == 0)
+                    status = "ok" if ok or rng.random() < 0.6 else "no_answer"
+                    rows.append({
+                        "model": m, "task": t, "item_id": f"{t}#{i}", "seed": s,
+                        "n_choices": k_of[(t, i)], "gold": "A", "correct": ok,
+                        "pred": None if status == "no_answer" else ("A" if ok else "B"),
+                        "extract_status": status, "category": cat,
+                        "prompt_hash": "h2" if (m == "after" and t == "pin:beta") else "h",
+                    })  # fmt: skip
+    return pa.Table.from_pylist(rows)
+
+
+def synthetic_json(tmp: Path) -> bytes:
+    res = tmp / "res_synthetic"
+    table = synthetic_table()
+    store = ResultsStore(res)
+    for m in ("before", "after", "merged"):
+        store.append(table.filter(pa.compute.equal(table["model"], m)), m, "run-0")
+    pairs = tmp / "pairs.tsv"
+    pairs.write_text("before\tafter\nbefore\tmerged\nmerged\tafter\n")
+    return _compare_json(res, tmp / "synthetic.json", "--pairs", str(pairs))
+
+
+@pytest.mark.parametrize("folder", list(REAL_LOGS))
+def test_compare_json_pinned_on_real_logs(tmp_path, folder):
+    got = real_log_json(folder, tmp_path)
+    assert got == (GOLDEN / f"{folder}.json").read_bytes()
+
+
+def test_compare_json_pinned_on_synthetic_store(tmp_path):
+    got = synthetic_json(tmp_path)
+    assert got == (GOLDEN / "synthetic.json").read_bytes()
+
+
+if __name__ == "__main__" and "--write" in sys.argv:
+    import tempfile
+
+    GOLDEN.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as d:
+        for folder in REAL_LOGS:
+            (GOLDEN / f"{folder}.json").write_bytes(real_log_json(folder, Path(d)))
+        (GOLDEN / "synthetic.json").write_bytes(synthetic_json(Path(d)))
+    print(f"wrote {GOLDEN}")
