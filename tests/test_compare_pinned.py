@@ -17,16 +17,22 @@ explained in the commit.
 
 from __future__ import annotations
 
+import json
 import sys
 import warnings
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import pytest
 
+from forgetmap.analysis import flipped_items
 from forgetmap.cli.main import main
 from forgetmap.records import ResultsStore
+from forgetmap.report.items import collect_items
+from forgetmap.report.model import build_model
 
 HERE = Path(__file__).parent
 FIX = HERE / "fixtures" / "importers"
@@ -42,6 +48,14 @@ REAL_LOGS = {
 }
 
 
+def _import(folder: str, tmp: Path) -> tuple[Path, str, str]:
+    res = tmp / f"res_{folder}"
+    if not res.exists():
+        assert main(["import", REAL_LOGS[folder], str(FIX / folder), "--results", str(res)]) == 0
+    models = ResultsStore(res).models()
+    return res, next(m for m in models if "gemma" in m), next(m for m in models if "smollm2" in m)
+
+
 def _compare_json(res: Path, out: Path, *pair_args: str) -> bytes:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -52,11 +66,7 @@ def _compare_json(res: Path, out: Path, *pair_args: str) -> bytes:
 
 
 def real_log_json(folder: str, tmp: Path) -> bytes:
-    res = tmp / f"res_{folder}"
-    assert main(["import", REAL_LOGS[folder], str(FIX / folder), "--results", str(res)]) == 0
-    models = ResultsStore(res).models()
-    before = next(m for m in models if "gemma" in m)
-    after = next(m for m in models if "smollm2" in m)
+    res, before, after = _import(folder, tmp)
     return _compare_json(res, tmp / f"{folder}.json", "--before", before, "--after", after)
 
 
@@ -93,19 +103,50 @@ def synthetic_table() -> pa.Table:
                         "pred": None if status == "no_answer" else ("A" if ok else "B"),
                         "extract_status": status, "category": cat,
                         "prompt_hash": "h2" if (m == "after" and t == "pin:beta") else "h",
+                        # long enough on some rows to exercise the report's response tail
+                        "response": f"{m}/{s}: " + "step. " * (i * 37 % 250) + f"Answer: {ok}",
+                        "question": f"question {i} of {t}?", "choices": ["yes", "no", "maybe"],
                     })  # fmt: skip
     return pa.Table.from_pylist(rows)
 
 
-def synthetic_json(tmp: Path) -> bytes:
+def _synthetic_store(tmp: Path) -> Path:
     res = tmp / "res_synthetic"
-    table = synthetic_table()
-    store = ResultsStore(res)
-    for m in ("before", "after", "merged"):
-        store.append(table.filter(pa.compute.equal(table["model"], m)), m, "run-0")
+    if not res.exists():
+        table = synthetic_table()
+        store = ResultsStore(res)
+        for m in ("before", "after", "merged"):
+            store.append(table.filter(pa.compute.equal(table["model"], m)), m, "run-0")
+    return res
+
+
+def synthetic_json(tmp: Path) -> bytes:
+    res = _synthetic_store(tmp)
     pairs = tmp / "pairs.tsv"
     pairs.write_text("before\tafter\nbefore\tmerged\nmerged\tafter\n")
     return _compare_json(res, tmp / "synthetic.json", "--pairs", str(pairs))
+
+
+def item_lists(res: Path, before: str, after: str, cap: int) -> tuple[bytes, bytes]:
+    """The flipped-items CSV and the report's per-item rows (as JSON) of one pair."""
+    store = ResultsStore(res)
+    flips = flipped_items(store, before, after)
+    sink = pa.BufferOutputStream()
+    pacsv.write_csv(flips, sink)
+    view = build_model({"pairs": [{"before": before, "after": after}]}).pairs[0]
+    rows = collect_items(store, view, cap=cap).rows
+    return sink.getvalue().to_pybytes(), json.dumps([asdict(r) for r in rows]).encode()
+
+
+def items_pins(tmp: Path) -> dict[str, bytes]:
+    out = {}
+    for name, (res, b, a) in {
+        "lm_eval": _import("lm_eval", tmp),
+        "post_forget": _import("post_forget", tmp),
+        "synthetic": (_synthetic_store(tmp), "before", "after"),
+    }.items():
+        out[f"flips_{name}.csv"], out[f"items_{name}.json"] = item_lists(res, b, a, cap=7)
+    return out
 
 
 @pytest.mark.parametrize("folder", list(REAL_LOGS))
@@ -119,6 +160,11 @@ def test_compare_json_pinned_on_synthetic_store(tmp_path):
     assert got == (GOLDEN / "synthetic.json").read_bytes()
 
 
+def test_flipped_items_and_report_item_rows_pinned(tmp_path):
+    for name, got in items_pins(tmp_path).items():
+        assert got == (GOLDEN / name).read_bytes(), name
+
+
 if __name__ == "__main__" and "--write" in sys.argv:
     import tempfile
 
@@ -127,4 +173,6 @@ if __name__ == "__main__" and "--write" in sys.argv:
         for folder in REAL_LOGS:
             (GOLDEN / f"{folder}.json").write_bytes(real_log_json(folder, Path(d)))
         (GOLDEN / "synthetic.json").write_bytes(synthetic_json(Path(d)))
+        for name, data in items_pins(Path(d)).items():
+            (GOLDEN / name).write_bytes(data)
     print(f"wrote {GOLDEN}")
