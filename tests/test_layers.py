@@ -14,6 +14,8 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "forgetmap"
 
 LAYER = {
     "errors": 0,
+    "atomic": 0,
+    "letters": 0,
     "records": 1,
     "metrics": 2,
     "suite": 3,

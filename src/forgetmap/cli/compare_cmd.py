@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -13,23 +12,12 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from forgetmap.atomic import atomic_write, atomic_write_text
 from forgetmap.errors import ForgetmapError
 from forgetmap.records import ResultsStore
 
 console = Console()
 err_console = Console(stderr=True)
-
-
-def _atomic_write(path: Path, write: Any) -> None:
-    """Write through a temp file in the target directory, then rename (no half-written output)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def _pct(stat: dict[str, Any] | None, with_std: bool = True) -> str:
@@ -161,15 +149,12 @@ def compare_cmd(
     for w in caught:
         err_console.print(Text("warning: ", style="bold yellow") + Text(str(w.message)))
     if json_out is not None:
-        _atomic_write(
-            json_out,
-            lambda p: p.write_text(json.dumps(result, allow_nan=False), encoding="utf-8"),
-        )
+        atomic_write_text(json_out, json.dumps(result, allow_nan=False))
     if csv_out is not None:
         import pyarrow.csv as pacsv
 
         table = cells_table(result)
-        _atomic_write(csv_out, lambda p: pacsv.write_csv(table, str(p)))
+        atomic_write(csv_out, lambda p: pacsv.write_csv(table, str(p)))
     if not quiet:
         for pr in result["pairs"]:
             console.print(render_pair(pr))

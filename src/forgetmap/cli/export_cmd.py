@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from rich.console import Console
 
-from forgetmap.cli.compare_cmd import _atomic_write
+from forgetmap.atomic import atomic_write
 from forgetmap.errors import ForgetmapError
 from forgetmap.records import CONTRACT_COLUMNS, ResultsStore
 
@@ -24,11 +24,11 @@ def write_table(table: pa.Table, out: Path) -> None:
     if suffix == ".parquet":
         import pyarrow.parquet as pq
 
-        _atomic_write(out, lambda p: pq.write_table(table, p, compression="zstd"))
+        atomic_write(out, lambda p: pq.write_table(table, p, compression="zstd"))
     elif suffix == ".csv":
         import pyarrow.csv as pacsv
 
-        _atomic_write(out, lambda p: pacsv.write_csv(_flat(table), str(p)))
+        atomic_write(out, lambda p: pacsv.write_csv(_flat(table), str(p)))
     elif suffix == ".jsonl":
         import duckdb
 
@@ -40,7 +40,7 @@ def write_table(table: pa.Table, out: Path) -> None:
             finally:
                 con.close()
 
-        _atomic_write(out, write)
+        atomic_write(out, write)
     else:
         raise ForgetmapError(f"--out {out}: unsupported format; use one of {', '.join(FORMATS)}")
 

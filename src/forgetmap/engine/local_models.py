@@ -15,6 +15,7 @@ from collections.abc import Callable
 from importlib.resources import files
 from pathlib import Path
 
+from forgetmap.atomic import atomic_write
 from forgetmap.errors import ForgetmapError
 
 SMOLLM2_ID = "smollm2-135m-instruct"
@@ -61,14 +62,8 @@ def gemma3_gguf(cache_dir: str | os.PathLike[str] | None = None) -> Path:
     expected = sum(p.stat().st_size for p in pkg.chunk_paths())
     if target.exists() and target.stat().st_size == expected:
         return target
-    target_dir.mkdir(parents=True, exist_ok=True)
-    tmp = target_dir / f".{pkg.MODEL_NAME}.{os.getpid()}.tmp"
-    try:
-        pkg.assemble(output_path=tmp, overwrite=True)  # verifies the sha256
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return target
+    # assemble() verifies the sha256
+    return atomic_write(target, lambda tmp: pkg.assemble(output_path=tmp, overwrite=True))
 
 
 ALIASES: dict[str, Callable[[], Path]] = {

@@ -33,6 +33,7 @@ from forgetmap.engine.backends import load_backend
 from forgetmap.engine.backends.base import Backend, require_chat_template
 from forgetmap.engine.types import GenRequest, GenResult, LoglikRequest, SamplingParams
 from forgetmap.errors import ForgetmapError
+from forgetmap.letters import LETTERS
 from forgetmap.records import RECORD_SCHEMA, ResultsStore
 
 DEFAULT_SEEDS = (0, 1, 2)
@@ -444,8 +445,6 @@ class _Writer:
         self._add(e, unit.seed, r.text, fields, r)
 
     def add_loglik(self, e: _Entry, r: Any) -> None:
-        from forgetmap.suite.loaders import LETTERS
-
         best = max(range(len(r.logliks)), key=lambda i: r.logliks[i])
         pred = LETTERS[best]
         response = " | ".join(f"{LETTERS[i]}: {v:.4f}" for i, v in enumerate(r.logliks))

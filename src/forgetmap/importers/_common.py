@@ -19,9 +19,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from forgetmap.errors import DataError, ForgetmapError
+from forgetmap.letters import LETTERS
 from forgetmap.records import conform
-
-LETTERS = [chr(ord("A") + i) for i in range(26)]
 
 
 @dataclass

@@ -33,6 +33,7 @@ from forgetmap.importers._common import (
     text_hash,
     to_records,
 )
+from forgetmap.letters import option_letters
 
 MODEL_ARGS = ("model", "model_deployment")
 
@@ -131,7 +132,9 @@ def _import_run(run_dir: Path, model: str | None, seed: int | None, metric: str 
         pred = None if text is None or str(text).strip() == "" else str(text).strip()
         k = len(refs)
         status = (
-            "no_answer" if pred is None else ("ok" if pred in LETTERS[:k] or loglik else "invalid")
+            "no_answer"
+            if pred is None
+            else ("ok" if pred in option_letters(k) or loglik else "invalid")
         )
         inp = (inst.get("input") or {}).get("text")
         cols["item_id"].append(iid)

@@ -45,6 +45,7 @@ from forgetmap.importers._common import (
     slug_run,
     to_records,
 )
+from forgetmap.letters import option_letters
 
 DETAILS_RE = re.compile(r"^details_(?P<task>.+)_(?P<ts>\d{4}-\d{2}-\d{2}T[\d\-:.]+)\.parquet$")
 RESULTS_RE = re.compile(r"^results_(?P<ts>\d{4}-\d{2}-\d{2}T[\d\-:.]+)\.json$")
@@ -367,7 +368,9 @@ def _gold_and_k(
             )
         safe = pc.if_else(pc.is_valid(gi), gi, 0)
         letters = pc.if_else(
-            pc.is_valid(gi), pc.take(pa.array(LETTERS), safe), pa.scalar(None, pa.string())
+            pc.is_valid(gi),
+            pc.take(pa.array(option_letters(len(LETTERS))), safe),
+            pa.scalar(None, pa.string()),
         )
         gold = pc.coalesce(letters, from_text) if from_text is not None else letters
     elif from_text is not None:

@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from forgetmap.atomic import atomic_write
 from forgetmap.errors import ForgetmapError
 
 TYPES = ("Q8_0", "Q5_1", "Q5_0", "Q4_1", "Q4_0", "IQ4_NL")
@@ -39,28 +40,29 @@ def quantize_gguf(
             "quantizing needs llama-cpp-python: pip install 'forgetmap[llamacpp]'"
         ) from None
     out_p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_p.with_name(f".{out_p.name}.partial")
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{qtype}")
     params.allow_requantize = True
     params.nthread = threads or max(1, os.cpu_count() or 1)
     log = out_p.with_suffix(out_p.suffix + ".log")
     t0 = time.time()
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with open(log, "w") as fh:
-        os.dup2(fh.fileno(), 2)
-        try:
-            rc = llama_cpp.llama_model_quantize(str(src_p).encode(), str(tmp).encode(), params)
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-    if rc != 0 or not tmp.is_file():
-        tmp.unlink(missing_ok=True)
-        raise ForgetmapError(
-            f"llama.cpp could not quantize {src_p} to {qtype} (code {rc}); see {log}"
-        )
-    os.replace(tmp, out_p)
+
+    def quantize(tmp: Path) -> None:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        with open(log, "w") as fh:
+            os.dup2(fh.fileno(), 2)
+            try:
+                rc = llama_cpp.llama_model_quantize(str(src_p).encode(), str(tmp).encode(), params)
+            finally:
+                os.dup2(saved, 2)
+                os.close(saved)
+        if rc != 0 or not tmp.is_file():
+            raise ForgetmapError(
+                f"llama.cpp could not quantize {src_p} to {qtype} (code {rc}); see {log}"
+            )
+
+    atomic_write(out_p, quantize)
     with open(log, "a") as fh:
         fh.write(f"\nforgetmap: {src_p} -> {out_p} ({qtype}) in {time.time() - t0:.1f}s\n")
     return out_p

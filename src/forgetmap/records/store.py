@@ -24,19 +24,11 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from forgetmap.atomic import atomic_write, atomic_write_bytes
 from forgetmap.errors import ForgetmapError
 from forgetmap.records.schema import RECORD_SCHEMA, conform, model_slug
 
 MANIFEST = "manifest.json"
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 class ResultsStore:
@@ -59,19 +51,14 @@ class ResultsStore:
         d = self.run_dir(model, run_id)
         d.mkdir(parents=True, exist_ok=True)
         final = d / f"part-{time.time_ns()}-{secrets.token_hex(3)}.parquet"
-        tmp = d / f".{final.name}.tmp"
-        pq.write_table(table, tmp, compression="zstd")
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, final)
-        return final
+        return atomic_write(final, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
 
     def write_manifest(self, model: str, run_id: str, manifest: dict[str, Any]) -> Path:
         d = self.run_dir(model, run_id)
         d.mkdir(parents=True, exist_ok=True)
         path = d / MANIFEST
         body = {"model": model, "run_id": run_id, **manifest}
-        _atomic_write_bytes(path, json.dumps(body, indent=2, sort_keys=True, default=str).encode())
+        atomic_write_bytes(path, json.dumps(body, indent=2, sort_keys=True, default=str).encode())
         return path
 
     def read_manifest(self, model: str, run_id: str) -> dict[str, Any] | None:

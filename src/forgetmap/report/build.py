@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from forgetmap.atomic import atomic_write_text
 from forgetmap.errors import ForgetmapError
 from forgetmap.records import ResultsStore
 from forgetmap.report.figures import FORMATS, write_figures
@@ -48,11 +49,7 @@ TABLE_FILES = {"F_true": "forgetting", "BT_true": "backward_transfer"}
 
 
 def _write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return atomic_write_text(path, text)
 
 
 def build_report(

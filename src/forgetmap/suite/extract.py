@@ -45,6 +45,8 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from forgetmap.letters import LETTERS
+
 __all__ = [
     "Extraction",
     "RULES",
@@ -55,7 +57,6 @@ __all__ = [
     "strip_reasoning",
 ]
 
-LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 RULES: tuple[str, ...] = (
     "answer_line",
     "answer_tag",

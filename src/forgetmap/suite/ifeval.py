@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from forgetmap.atomic import atomic_write_text
 from forgetmap.errors import DataError, ForgetmapError
 
 __all__ = ["IFEvalResult", "check_response", "score_item", "STRICT_RULE"]
@@ -84,9 +85,7 @@ def _install_punkt(nltk: Any) -> None:
             ),
         }
         for name, text in files.items():  # ortho_context last: it marks a complete install
-            tmp = lang_dir / (name + ".tmp")
-            tmp.write_text(text + "\n", encoding="utf-8")
-            tmp.replace(lang_dir / name)
+            atomic_write_text(lang_dir / name, text + "\n")
     if str(base) not in nltk.data.path:
         nltk.data.path.insert(0, str(base))
 

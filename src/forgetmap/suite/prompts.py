@@ -29,10 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from forgetmap.errors import DataError, ForgetmapError
+from forgetmap.letters import LETTERS
 
 __all__ = ["ELICITATIONS", "STYLES", "Prompt", "build_prompt", "render"]
 
-LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 ELICITATIONS = ("cot_chat", "cot_fewshot", "loglik")
 
 

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from forgetmap.errors import ForgetmapError
+from forgetmap.letters import LETTERS
 
 if TYPE_CHECKING:  # the loaders module imports this one; avoid a cycle at import time
     from forgetmap.suite.loaders import Item
 
-LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 CONTINENTS = ("Africa", "Asia", "Europe", "North America", "South America", "Oceania")
 

@@ -18,7 +18,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+from forgetmap.letters import LETTERS
+
 SHUFFLE_SALT = "forgetmap-shuffle/v1"
 
 
