@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 EXTRAS ?= dev,hf,llamacpp,openai,ray,merge,train,models,interactive,ifeval
 export FORGETMAP_DATA_DIR ?= $(abspath ../shared/data)
 
-.PHONY: venv install test test-fast lint format demo bench bench-engine bench-extract clean
+.PHONY: venv install test test-fast lint format docs demo bench bench-engine bench-extract clean
 
 $(BIN)/activate:
 	$(PY) -m venv $(VENV)
@@ -31,6 +31,9 @@ lint:
 format:
 	$(BIN)/ruff format src tests benchmarks scripts
 	$(BIN)/ruff check --fix src tests benchmarks scripts
+
+docs: install
+	$(BIN)/python scripts/update_docs.py
 
 demo: install
 	$(BIN)/forgetmap demo

@@ -23,9 +23,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from forgetmap.suite.extract import RULES, extract
+from forgetmap.suite.extract import AnswerMode, extract, rule_names
 
 ROOT = Path(__file__).resolve().parents[1]
+MC_RULES = rule_names(AnswerMode.LETTER)  # the single-letter rows of the rule table, in order
 DEFAULT = ROOT / "tests" / "fixtures" / "extraction" / "labelled.jsonl"
 _STRICT = re.compile(r"^Answer: ([A-Z])$")
 
@@ -62,7 +63,7 @@ def _summary(rows: list[dict]) -> dict:
     mc = [r for r in rows if r["choices"] or r["k"]]
     mc_present = sum(r["label"] is not None for r in mc)
     isolated = {}
-    for rule in RULES:
+    for rule in MC_RULES:
         got = [(r, _pred(r, (rule,))[0]) for r in mc]
         fired_n = sum(p is not None for _, p in got)
         correct = sum(p is not None and p == r["label"] for r, p in got)
@@ -122,7 +123,7 @@ def _print(name: str, s: dict) -> None:
     print(
         f"{'rule':<14}{'pipeline fired':>15}{'prec %':>9}{'alone fired':>13}{'prec %':>9}{'recall %':>10}"
     )
-    for rule in RULES:
+    for rule in MC_RULES:
         p = s["pipeline"].get(rule, {"fired": 0, "precision": None})
         i = s["isolated"][rule]
         print(

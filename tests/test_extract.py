@@ -4,21 +4,33 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
 
+from forgetmap.suite import extract as extract_mod
 from forgetmap.suite.extract import (
+    RULE_TABLE,
     RULES,
+    AnswerMode,
     Extraction,
+    Resolution,
+    Scope,
+    Status,
+    answer_mode_for,
     extract,
+    extract_row,
     is_correct,
     normalize_free_form,
     reextract,
+    rule_names,
+    rules_markdown,
 )
 
 LABELLED = Path(__file__).parent / "fixtures" / "extraction" / "labelled.jsonl"
+ROOT = Path(__file__).resolve().parents[1]
 CAPITALS = ["Paris", "London", "Berlin", "Rome"]
 COUNTS = [str(i) for i in range(19)]  # BBH object_counting options 0..18
 YESNO = ["Yes", "No"]
@@ -212,10 +224,18 @@ def test_is_correct() -> None:
 
 
 def test_multi_answer_benchmark() -> None:
+    """The letter-set mode comes from the registry's declaration for the task."""
     opts = ["harmful", "benign", "harmful too"]
+    assert answer_mode_for("salad_bench:mrq") is AnswerMode.LETTER_SET
     assert extract("Both A and C.\nAnswer: A, C", opts, task="salad_bench:mrq").pred == "AC"
-    assert extract("Answer: CA", opts, task="salad_bench:mrq").pred == "AC"
+    assert extract("Answer: CA", opts, task="salad_bench:mrq") == Extraction(
+        "AC", "ok", "answer_set"
+    )
     assert extract("Answer: AD", opts, task="salad_bench:mrq").status == "invalid"
+    # the same response under a single-letter task takes one letter
+    assert extract("Answer: A, C", opts, task="mmlu:anatomy").pred == "A"
+    # a set-mode item still accepts the single-letter formats
+    assert extract("So the answer is (B).", opts, mode="letter_set").pred == "B"
 
 
 def test_rules_subset() -> None:
@@ -285,3 +305,194 @@ def test_labelled_synthetic_subset() -> None:
         if extract(r["response"], r["choices"], r["k"], r["task"]).pred != r["label"]
     ]
     assert wrong == []
+
+
+def test_answer_modes_from_the_registry_and_explicit() -> None:
+    assert answer_mode_for("mmlu:anatomy") is AnswerMode.LETTER
+    assert answer_mode_for("bbh:word_sorting") is AnswerMode.FREE_FORM
+    assert answer_mode_for("ifeval:prompts") is AnswerMode.INSTRUCTION
+    assert answer_mode_for("lm_eval_task_unknown_to_the_registry") is None
+    assert answer_mode_for(None) is None
+    # an explicit mode wins over the inference from the options
+    assert extract("Answer: A, C", CAPITALS, mode=AnswerMode.LETTER_SET).pred == "AC"
+    assert extract("Answer: Berlin", CAPITALS, mode="free_form").pred == "Berlin"
+    assert extract("Answer: Berlin", CAPITALS).pred == "C"
+    # a known letter task without options: letters of unknown count, not free text
+    assert extract("Answer: B", None, task="mmlu:anatomy") == Extraction("B", "ok", "answer_line")
+    assert extract("Answer: B", None).pred == "B"  # free-form without a task
+    with pytest.raises(ValueError, match="instruction checker"):
+        extract_row("Answer: B", None, None, AnswerMode.INSTRUCTION)
+
+
+def test_answer_mode_names() -> None:
+    assert AnswerMode.of("letter_set:any") is AnswerMode.LETTER_SET_ANY
+    assert AnswerMode.of("Single-Letter") is AnswerMode.LETTER
+    assert AnswerMode.of(AnswerMode.FREE_FORM) is AnswerMode.FREE_FORM
+    with pytest.raises(ValueError, match=r"unknown answer mode 'letters'.*letter_set_any"):
+        AnswerMode.of("letters")
+    assert Status.OK == "ok" and str(Status.INVALID) == "invalid"
+    assert extract("Answer: E", CAPITALS).status is Status.INVALID
+
+
+@pytest.mark.parametrize(
+    ("pred", "gold", "mode", "want"),
+    [
+        ("B", "B", "letter", True),
+        ("B", " b ", "letter", True),
+        ("AC", "AC", "letter", True),
+        ("CA", "AC", "letter", False),  # letters are compared as written in letter mode
+        ("AC", "AC", "letter_set", True),
+        ("CA", "A, C", "letter_set", True),
+        ("A", "AC", "letter_set", False),
+        ("ABC", "AC", "letter_set", False),
+        ("A", "AC", "letter_set_any", True),  # one gold letter is enough
+        ("C", "A and C", "letter_set_any", True),
+        ("AC", "AC", "letter_set_any", True),
+        ("AB", "AC", "letter_set_any", False),  # a wrong letter given
+        ("B", "AC", "letter_set_any", False),
+        ("", "AC", "letter_set_any", False),
+        ("-33.0", "-33", "free_form", True),
+        ("Apple banana.", "apple banana", "free_form", True),
+        ("-33", "33", "free_form", False),
+        ("pass", "pass", "instruction", True),
+        ("fail", "pass", "instruction", False),
+        (None, "B", "letter", False),
+        ("B", None, "letter", False),
+    ],
+)
+def test_is_correct_per_mode(pred, gold, mode, want) -> None:
+    assert is_correct(pred, gold, mode) is want
+    assert is_correct(pred, gold, AnswerMode.of(mode)) is want
+
+
+def test_reextract_modes() -> None:
+    """Per-row modes: the registry's declaration, an explicit mode, instruction rows kept."""
+    opts = ["harmful", "benign", "harmful too"]
+    t = pa.table(
+        {
+            "task": ["salad_bench:mrq", "salad_bench:mrq", "ifeval:prompts", "mmlu:anatomy"],
+            "response": ["Answer: C, A", "Answer: A", "I wrote three paragraphs.", "Answer: C"],
+            "choices": [opts, opts, None, CAPITALS],
+            "n_choices": pa.array([3, 3, None, 4], pa.int32()),
+            "gold": ["AC", "AC", "pass", "C"],
+            "pred": ["X", "X", "pass", "X"],
+            "extract_status": ["ok", "ok", "ok", "ok"],
+            "extract_rule": [None, None, "ifeval", None],
+        }
+    )
+    out = reextract(t)
+    assert out.column("pred").to_pylist() == ["AC", "A", "pass", "C"]
+    assert out.column("extract_rule").to_pylist() == [
+        "answer_set",
+        "answer_set",
+        "ifeval",
+        "answer_line",
+    ]
+    assert out.column("correct").to_pylist() == [True, False, True, True]
+    # the study's scoring: any one gold letter counts
+    anyone = reextract(t.slice(0, 2), mode="letter_set_any")
+    assert anyone.column("correct").to_pylist() == [True, True]
+
+
+def test_reextract_correct_equals_is_correct() -> None:
+    """The vectorised correctness of `reextract` is `is_correct` on every row, nulls included."""
+    rows = _labelled()
+    t = pa.table(
+        {
+            "task": [r["task"] for r in rows] + ["x:free", "x:free"],
+            "response": [r["response"] for r in rows] + ["Answer: 24.0", None],
+            "choices": [r["choices"] for r in rows] + [None, None],
+            "n_choices": [r["k"] for r in rows] + [None, None],
+            "gold": [r["gold"] for r in rows] + ["24", None],
+        }
+    )
+    out = reextract(t).to_pylist()
+    for r in out:
+        mode = answer_mode_for(r["task"]) or (
+            AnswerMode.LETTER
+            if r["choices"] or r["n_choices"] or (r["gold"] or "").strip() in set("ABCDEFGHIJ")
+            else AnswerMode.FREE_FORM
+        )
+        assert r["correct"] is is_correct(r["pred"], r["gold"], mode), r
+        ex = extract(r["response"], r["choices"], r["n_choices"], mode=mode)
+        assert (r["pred"], r["extract_status"], r["extract_rule"]) == (ex.pred, ex.status, ex.rule)
+    assert out[-2]["correct"] is True and out[-1]["correct"] is False
+
+
+def test_rule_table_is_consistent() -> None:
+    """Every row names a known scope/resolution, its pattern has the groups its resolution
+    reads, rule names per mode are unique, and RULES is generated from the table."""
+    needs = {
+        Resolution.VALUE: {"val"},
+        Resolution.OPTION_TEXT: {"val"},
+        Resolution.LETTER_SET: {"val"},
+        Resolution.FREE_TEXT: {"val"},
+        Resolution.OPENING_LABEL: {"letter", "text"},
+    }
+    for rule in RULE_TABLE:
+        groups = set(rule.pattern.groupindex)
+        assert needs.get(rule.resolution, set()) <= groups, rule.name
+        if rule.resolution is Resolution.LABEL:
+            assert "letter" in groups or {"label", "text"} <= groups, rule.name
+        if rule.resolution is Resolution.MARKED_LABEL:
+            assert rule.pattern.groups >= 1
+        assert rule.modes and rule.summary
+        assert rule.resolution in extract_mod._RESOLVERS
+        assert all(g in extract_mod._GUARDS for g in rule.guards)
+    for mode in AnswerMode:
+        names = [r.name for r in RULE_TABLE if mode in r.modes]
+        assert len(names) == len(set(names)), mode
+    assert tuple(dict.fromkeys(r.name for r in RULE_TABLE)) == RULES
+    assert rule_names("letter")[:3] == ("answer_line", "answer_tag", "answer_is")
+    assert rule_names("letter_set")[0] == "answer_set"
+    assert rule_names("free_form") == ("answer_tag", "answer_is", "boxed", "equation_end")
+    assert rule_names("instruction") == ()
+    statements = [r for r in RULE_TABLE if r.scope is Scope.STATEMENTS]
+    assert {r.resolution for r in statements} == {Resolution.VALUE, Resolution.FREE_TEXT}
+
+
+def test_rule_subset_applies_to_free_form() -> None:
+    text = "So the answer is 7.\nAnswer: 9"
+    assert extract(text, []).pred == "9"
+    assert extract(text, [], rules=("answer_is",)).pred == "7"
+    assert extract("x = 3 + 4 = 7", [], rules=("answer_tag",)).pred is None
+
+
+def test_docs_section_is_generated_from_the_table() -> None:
+    """docs/extraction.md holds `rules_markdown()` verbatim between its markers (`make docs`)."""
+    doc = (ROOT / "docs" / "extraction.md").read_text(encoding="utf-8")
+    begin, end = extract_mod.DOCS_BEGIN, extract_mod.DOCS_END
+    assert doc.count(begin) == 1 and doc.count(end) == 1
+    section = doc.split(begin, 1)[1].split(end, 1)[0]
+    assert section.strip() == rules_markdown().strip(), "docs/extraction.md is stale: run make docs"
+    for rule in RULE_TABLE:
+        assert f"`{rule.name}`" in section and rule.pattern.pattern in section
+
+
+def test_no_benchmark_name_in_extraction_code() -> None:
+    """Answer modes come from the registry: no string in extract.py's code is a benchmark or
+    task name (docstrings apart), so nothing there can branch on one."""
+    import ast
+
+    import yaml
+
+    table = yaml.safe_load((ROOT / "src" / "forgetmap" / "suite" / "tasks.yaml").read_text())
+    benchmarks = set(table["benchmarks"])
+    tree = ast.parse((ROOT / "src" / "forgetmap" / "suite" / "extract.py").read_text())
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef))
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    named = [
+        c.value
+        for c in ast.walk(tree)
+        if isinstance(c, ast.Constant) and isinstance(c.value, str) and id(c) not in docstrings
+        for word in re.findall(r"[a-z_0-9]+(?=:|\b)", c.value.lower())
+        if word in benchmarks
+    ]
+    assert named == [], f"benchmark names in extract.py: {named}"
+    assert "MULTI_ANSWER_BENCHMARKS" not in dir(extract_mod)

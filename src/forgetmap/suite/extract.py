@@ -1,46 +1,32 @@
-"""Answer extraction: from a raw generation to the option letter the model chose.
+"""Answer extraction: from a raw generation to the answer the model committed to.
 
 Extraction quality decides how much apparent "forgetting" is only a format failure, so every
-prediction records which rule produced it (`Extraction.rule`) and the rules are ordered from the
-strictest (the requested last line `Answer: X`) to the loosest (a bare number on the last line).
-The guiding principle is precision over recall: a rule fires only when the response commits to
-one answer; when nothing unambiguous is found the status is `no_answer` and `pred` is None --
-an answer is never guessed.
+prediction records which rule produced it (`Extraction.rule`). The guiding principle is
+precision over recall: a rule fires only when the response commits to one answer; when nothing
+unambiguous is found the status is `no_answer` and `pred` is None -- an answer is never guessed.
 
-Rules, in order (the first that fires wins; `:text`, `:number`, `:index` suffixes say how a
-value was mapped to an option letter):
+The rules are data: `RULE_TABLE` holds one `Rule` per row (name, answer modes, scope, pattern,
+resolution, guards), in the order they are tried; the first that fires wins. The rule list
+(`RULES`) and the reference section of docs/extraction.md (`rules_markdown`) are generated from
+it, and a test keeps the docs up to date. Which rows apply depends on the item's `AnswerMode`
+(single letter, letter set, free-form, instruction-following), which comes from the task
+registry -- extraction code never names a benchmark.
 
-1. ``answer_line``  -- the last non-empty line is exactly ``Answer: X`` (the prompt's format)
-2. ``answer_tag``   -- the last ``Answer: ...`` / ``Final answer: ...`` anywhere (markdown allowed)
-3. ``answer_is``    -- the last "the (correct) answer/option is (X)"
-4. ``boxed``        -- the last ``\\boxed{...}``
-5. ``bold``         -- bold option letters (``**B**``) that all agree
-6. ``code``         -- ``answer = "B"`` / ``print("B")`` / ``return "B"`` in code
-7. ``paren_end``    -- the last line ends with (or starts with) one ``(X)``, not an option listing
-8. ``lone_letter``  -- the last line is only an option letter (``B``, ``B.``, ``Option B``)
-9. ``option_text``  -- the last line is exactly one option's text
-10. ``number``      -- numeric options: the last line holds exactly one number that is an option
-11. ``first_line``  -- the response opens with "B) <text>" and no other option label follows
-
-A value is resolved to a letter by (in order): an option letter, the exact (normalised) option
-text, a number equal to a numeric option's text, or -- for non-numeric options only -- a
-1-based option number (``:index``). A letter beyond the item's k options gives status
-``invalid``. A label whose text is another option's exact text ("D) <text of C>") is a
-conflict: status ``no_answer``, rule ``<rule>:conflict``, and no later rule is tried. Reasoning
-blocks (``<think>...</think>``, ``<|begin_of_thought|>...``) are removed
-first; code-fence delimiter lines are dropped so an answer written inside a fence still counts.
-
-Free-form tasks (no options: BBH dyck_languages, word_sorting, multistep_arithmetic_two) take
-the text after the last ``Answer:`` (or "the answer is ...", or ``\boxed{}``, or the value a
-last-line calculation ends in: ``equation_end``) and compare it to the gold text after
-`normalize_free_form`.
+Before any rule, reasoning blocks (``<think>...</think>``, ``<|begin_of_thought|>...``) are
+removed, code-fence delimiter lines dropped (an answer inside a fence still counts) and sentences
+repeating the prompt's format instruction cut out (`strip_reasoning`).
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from enum import Enum
+from functools import cache, cached_property, lru_cache
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -48,41 +34,244 @@ import pyarrow.compute as pc
 from forgetmap.letters import LETTERS
 
 __all__ = [
-    "Extraction",
     "RULES",
+    "RULE_TABLE",
+    "AnswerMode",
+    "Extraction",
+    "Guard",
+    "Qualifier",
+    "Resolution",
+    "Rule",
+    "Scope",
+    "Status",
+    "answer_mode_for",
     "extract",
+    "extract_row",
     "is_correct",
     "normalize_free_form",
     "reextract",
+    "rule_names",
+    "rules_markdown",
     "strip_reasoning",
 ]
 
-RULES: tuple[str, ...] = (
-    "answer_line",
-    "answer_tag",
-    "answer_is",
-    "boxed",
-    "bold",
-    "code",
-    "paren_end",
-    "lone_letter",
-    "option_text",
-    "number",
-    "first_line",
-)
+
+# --- vocabulary -----------------------------------------------------------------------------
+
+
+class _Documented(str, Enum):
+    """A string enum whose members carry the sentence the generated docs print for them."""
+
+    doc: str
+
+    def __new__(cls, value: str, doc: str = "") -> _Documented:
+        obj = str.__new__(cls, value)
+        obj._value_ = value
+        obj.doc = doc
+        return obj
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class Status(_Documented):
+    """`Extraction.status` (the record's `extract_status`)."""
+
+    OK = "ok", "an answer was found and is one of the item's options (or free text)"
+    NO_ANSWER = "no_answer", "the response commits to no single answer"
+    INVALID = "invalid", "a letter beyond the item's options (kept as `pred`, never correct)"
+
+
+class AnswerMode(_Documented):
+    """What kind of answer an item takes; declared per benchmark in the task registry."""
+
+    LETTER = "letter", "one option letter; correct when it is the gold letter"
+    LETTER_SET = (
+        "letter_set",
+        "one or more option letters (several options may be correct); correct when the set of "
+        "letters equals the gold set",
+    )
+    LETTER_SET_ANY = (
+        "letter_set_any",
+        "as `letter_set`, scored as the study did: correct when every letter given is a gold "
+        "letter (one gold letter is enough)",
+    )
+    FREE_FORM = (
+        "free_form",
+        "answer text; correct when it equals the gold text after `normalize_free_form`",
+    )
+    INSTRUCTION = (
+        "instruction",
+        "instruction following: scored by the task's instruction checker (pred `pass`/`fail`), "
+        "not extracted; correct when pred equals gold (`pass`)",
+    )
+
+    @classmethod
+    def of(cls, value: AnswerMode | str) -> AnswerMode:
+        """The mode named `value` (registry/protocol spelling; a few aliases accepted)."""
+        if isinstance(value, AnswerMode):
+            return value
+        key = str(value).strip().lower().replace("-", "_")
+        key = _MODE_ALIASES.get(key, key)
+        try:
+            return cls(key)
+        except ValueError:
+            names = ", ".join(m.value for m in cls)
+            raise ValueError(f"unknown answer mode {value!r} (modes: {names})") from None
+
+    @property
+    def letters(self) -> bool:
+        """Answers are option letters."""
+        return self in (AnswerMode.LETTER, AnswerMode.LETTER_SET, AnswerMode.LETTER_SET_ANY)
+
+    @property
+    def letter_set(self) -> bool:
+        return self in (AnswerMode.LETTER_SET, AnswerMode.LETTER_SET_ANY)
+
+
+_MODE_ALIASES = {
+    "single_letter": "letter",
+    "single": "letter",
+    "letter_set_exact": "letter_set",
+    "letter_set:exact": "letter_set",
+    "letter_set:any": "letter_set_any",
+    "free": "free_form",
+    "instruction_following": "instruction",
+}
+
+
+class Scope(_Documented):
+    """Where a rule looks for its pattern."""
+
+    LAST_LINE = "last_line", "the last non-empty line, as written"
+    LAST_LINE_PLAIN = (
+        "last_line_plain",
+        "the last non-empty line with markdown (`*`, `_`, `#`, backticks) and surrounding quotes "
+        "removed",
+    )
+    FIRST_LINE = (
+        "first_line",
+        "the first non-empty line, markdown removed, of a response of two or more lines",
+    )
+    LAST_MATCH = "last_match", "the last match anywhere in the text"
+    EVERY_MATCH = (
+        "every_match",
+        "every match anywhere in the text; the answers found must all agree",
+    )
+    STATEMENTS = (
+        "statements",
+        "every match outside quotes, from all enabled statement rules together: the statement "
+        "that comes last in the text and resolves wins. A statement ending its line takes its "
+        "value from the next line. With options: `not X` retracts X (all retracted: "
+        "`:retracted`), `B:` followed by another option's label line is a `:conflict`, a value "
+        "that is no option may name one in a nested `which is X`, and an item of a numbered "
+        "list whose previous item states another answer is `:alternatives` (no answer)",
+    )
+
+
+class Resolution(_Documented):
+    """How a match becomes an answer."""
+
+    LABEL = (
+        "label",
+        "group `letter`: an option label alone (`B`, `(B)`, `Option C`; a lowercase letter only "
+        "when marked, never `a`/`a.`/`i.`), `invalid` beyond the options; groups `label` + "
+        "`text`: a label followed by that option's own text up to small edits (another option's "
+        "text: `:conflict`)",
+    )
+    VALUE = (
+        "value",
+        "group `val`: an option label (`B`, `(B) Paris`, `Option B because ...`; its text must "
+        "not be another option's: `:conflict`), else an option's exact or leading text "
+        "(`:text`), else a numeric option's number (`:number`), else a 1-based option number "
+        "for non-numeric options (`:index`)",
+    )
+    MARKED_LABEL = (
+        "marked_label",
+        "group 1: an upper-case option label (`**B**`, `**(B)**`, `**B.**`); spans that are "
+        "words (`**A bird**`) are skipped",
+    )
+    OPENING_LABEL = (
+        "opening_label",
+        "groups `letter` + `text`: the label opening the response, followed by that option's "
+        "text or at most four words (another option's text: `:conflict`; beyond the options: "
+        "`invalid`)",
+    )
+    OPTION_TEXT = "option_text", "group `val` is exactly one option's text (normalised)"
+    OPTION_NUMBER = (
+        "option_number",
+        "numeric options only: every number on the line is the same integer, one of the options",
+    )
+    LETTER_SET = (
+        "letter_set",
+        "group `val`: several letters (`AC`, `A, C`, `A and C`), sorted; any beyond the options: "
+        "`invalid`",
+    )
+    FREE_TEXT = (
+        "free_text",
+        "group `val` as written, minus markdown, quotes and a final period; a calculation "
+        "(`2 * 10 = 20`) gives its value; a runaway repetition or a list item is no answer",
+    )
+
+
+class Guard(_Documented):
+    """A condition under which a rule does not fire even though its pattern matched."""
+
+    NOT_LISTING = "not_listing", "not when the last lines echo the option list (`A) ...`, `B) ...`)"
+    NOT_LABEL_LINE = "not_label_line", "not when the line itself is an option line (`R) 17`)"
+    NO_LATER_LABEL = "no_later_label", "not when a later line starts with an option label"
+    ONE_PAREN_LETTER = "one_paren_letter", "only when the line holds one distinct `(X)`"
+    UPPERCASE = "uppercase", "not when the value is a lower-case letter (a variable, not an answer)"
+
+
+class Qualifier(_Documented):
+    """Suffix of `Extraction.rule` (`answer_is:text`) saying how the answer was reached."""
+
+    TEXT = "text", "the value was an option's text"
+    NUMBER = "number", "the value was a numeric option's number"
+    INDEX = "index", "the value was a 1-based option number"
+    CONFLICT = "conflict", "a label whose text is another option's: no answer"
+    ALTERNATIVES = "alternatives", "numbered alternative answers: no answer"
+    RETRACTED = "retracted", "every stated answer was taken back (`not X`): no answer"
+
+
+# --- results --------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Extraction:
-    """What was extracted: `pred` (option letter, or answer text for free-form tasks; None when
-    nothing was found), `status` (`ok`, `no_answer`, `invalid`) and the `rule` that fired."""
+    """What was extracted: `pred` (option letter(s), or answer text for free-form tasks; None
+    when nothing was found), `status` (a `Status`, equal to its string) and the `rule` that
+    fired (`name` or `name:qualifier`; None when no rule fired)."""
 
     pred: str | None
     status: str
     rule: str | None
 
 
-NO_ANSWER = Extraction(None, "no_answer", None)
+NO_ANSWER = Extraction(None, Status.NO_ANSWER, None)
+
+
+@dataclass(frozen=True)
+class _Resolved:
+    """A resolved value: the answer (letter(s) or text; None for a conflict), its status and
+    how it was reached."""
+
+    answer: str | None
+    status: Status = Status.OK
+    qualifier: Qualifier | None = None
+
+    @property
+    def key(self) -> tuple[str | None, Status]:
+        return self.answer, self.status
+
+    def named(self, rule: str) -> Extraction:
+        name = f"{rule}:{self.qualifier.value}" if self.qualifier else rule
+        return Extraction(self.answer, self.status, name)
+
+
+_CONFLICT = _Resolved(None, Status.NO_ANSWER, Qualifier.CONFLICT)
+
 
 # --- pre-processing -------------------------------------------------------------------------
 
@@ -126,11 +315,12 @@ def strip_reasoning(response: str) -> tuple[str, bool]:
     return text, truncated
 
 
-# --- value resolution -----------------------------------------------------------------------
+# --- options --------------------------------------------------------------------------------
 
 _MD = re.compile(r"[*_`#]+")
 _TEX_WRAP = re.compile(r"\\(?:text|textbf|mathrm|mathbf|texttt|emph)\s*\{([^{}]*)\}")
 _NUM = re.compile(r"[-+]?\d+(?:[.,]\d+)?")
+_WORD = re.compile(r"\w+")
 
 
 def _norm(s: str) -> str:
@@ -152,19 +342,27 @@ def _as_int(s: str) -> int | None:
     return None
 
 
-class _Opts:
-    """An item's options in the forms the rules need (built once per call)."""
+class _Options:
+    """An item's options in the forms the rules need (built once per response)."""
 
-    def __init__(self, choices: list[str], k: int | None) -> None:
+    def __init__(self, choices: Sequence[str], k: int | None) -> None:
         self.choices = list(choices)
-        self.k = k if k else (len(choices) or None)
+        self.k = k if k else (len(self.choices) or None)
         self.norm = [_norm(c) for c in self.choices]
         ints = [_as_int(c) for c in self.norm]
         self.numeric = bool(self.choices) and all(i is not None for i in ints)
         self.int_of = {v: i for i, v in enumerate(ints) if v is not None} if self.numeric else {}
 
+    @cached_property
+    def words(self) -> list[set[str]]:
+        return [set(_WORD.findall(c)) for c in self.norm]
+
     def letter_ok(self, letter: str) -> bool:
         return self.k is None or LETTERS.index(letter) < self.k
+
+    def letter(self, letter: str) -> _Resolved:
+        """A bare option letter: ok, or invalid beyond the options."""
+        return _Resolved(letter, Status.OK if self.letter_ok(letter) else Status.INVALID)
 
     def supports(self, text: str, idx: int) -> bool:
         """`text` is option `idx`'s text: exactly, as its start, or with the same words up to
@@ -173,9 +371,12 @@ class _Opts:
             return True
         if idx >= len(self.choices) or self.conflicts(text, idx):
             return False
-        own = set(re.findall(r"\w+", self.norm[idx]))
-        said = set(re.findall(r"\w+", _norm(text)))
+        own = self.words[idx]
+        said = set(_WORD.findall(_norm(text)))
         return bool(own) and len(own & said) / len(own) >= 0.8
+
+    def _unique_words(self, idx: int) -> set[str]:
+        return self.words[idx] - set().union(*(w for j, w in enumerate(self.words) if j != idx))
 
     def conflicts(self, text: str, idx: int) -> bool:
         """`text` given with option `idx`'s label is another option's: its exact text, or its
@@ -187,20 +388,13 @@ class _Opts:
             return exact != idx
         if idx >= len(self.choices):
             return False
-        words = [set(re.findall(r"\w+", c)) for c in self.norm]
-        own_unique = words[idx] - set().union(*(w for j, w in enumerate(words) if j != idx))
+        own_unique = self._unique_words(idx)
         if not own_unique:
             return False
-        said = set(re.findall(r"\w+", _norm(text)))
+        said = set(_WORD.findall(_norm(text)))
         if said & own_unique:
             return False
-        others = set()
-        for j, w in enumerate(words):
-            if j == idx:
-                continue
-            unique_j = w - set().union(*(v for m, v in enumerate(words) if m != j))
-            if said & unique_j:
-                others.add(j)
+        others = {j for j in range(len(self.choices)) if j != idx and said & self._unique_words(j)}
         return len(others) == 1
 
     def by_text(self, value: str) -> int | None:
@@ -225,48 +419,46 @@ class _Opts:
         return best[0] if len(best) == 1 else None
 
 
+# --- value resolution -----------------------------------------------------------------------
+
 # a letter label at the start of a value: "B", "(B)", "B)", "B.", "[B]", "Option B", "B:"
 _LABEL = re.compile(
     r"^\s*(?:(?:option|choice|letter)\s*:?\s*)?(?P<open>[(\[])?(?P<letter>[A-Za-z])(?P<close>[)\]])?"
     r"(?P<after>[.:,;!)\-–—]?)(?=\s|$)(?P<rest>.*)$",
     re.I | re.S,
 )
-
-
+# words after a bare label that make it a statement ("B because ..."); only A and I double as
+# English words, so other letters need none
 _CONNECTIVES = frozenset(
-    [
-        "because",
-        "since",
-        "as",
-        "which",
-        "so",
-        "but",
-        "for",
-        "given",
-        "due",
-        "with",
-        "-",
-        "–",
-        "—",
-        "is",
-        "was",
-        "would",
-        "should",
-    ]
+    ["because", "since", "as", "which", "so", "but", "for", "given", "due", "with"]
+    + ["-", "–", "—", "is", "was", "would", "should"]
 )
-
-
 _ENUMERATED = re.compile(r"^\d{1,2}[.)]\s+(\S.*)$")
 _FILLER = re.compile(
     r"^(?:(?:indeed|clearly|definitely|actually|obviously|therefore|thus|then|simply|"
     r"certainly|likely|most\s+likely|probably)\s+)+",
     re.I,
 )
+_BOXED = re.compile(r"\\boxed\s*\{(?P<val>(?:[^{}]|\{[^{}]*\})*)\}")
 
 
-def _resolve(value: str, opts: _Opts, strict_rest: bool = True) -> tuple[str, str] | None:
-    """Map an answer value to (letter, how) or None. `how` is '' (letter), 'text', 'number' or
-    'index'. Returns ('?X', ...) for a letter outside the options (caller marks invalid)."""
+def _label_accepted(m: re.Match[str], v: str, opts: _Options) -> bool:
+    """Whether a leading letter of a value is an option label rather than a word."""
+    letter, rest = m.group("letter"), m.group("rest").strip()
+    wrapped = bool(m.group("open") or m.group("close"))
+    if not letter.isupper():
+        # lowercase: only when unmistakably a label ("b", "(b)", "b)"), never "a bird"
+        return (not rest and not m.group("after")) or (wrapped and not rest)
+    marked = wrapped or bool(m.group("after")) or v.lower().startswith(("option", "choice"))
+    if not rest or marked:
+        return True
+    if opts.choices and opts.by_prefix_text(rest) is not None:
+        return True  # "B Paris" where Paris is an option
+    return letter not in "AI" or rest.split(None, 1)[0].lower() in _CONNECTIVES
+
+
+def _resolve(value: str, opts: _Options) -> _Resolved | None:
+    """Map an answer value to an option (the `value` resolution), or None."""
     v = _BOXED.sub(r"\1", value)
     v = _TEX_WRAP.sub(r"\1", v)
     v = _MD.sub("", v).replace("$", "").strip().strip("\"'“”‘’").strip()
@@ -275,359 +467,38 @@ def _resolve(value: str, opts: _Opts, strict_rest: bool = True) -> tuple[str, st
         return None
     enum = _ENUMERATED.match(v)
     if enum:  # "1. Yes." -- a list number before the answer
-        inner = _resolve(enum.group(1), opts, strict_rest)
+        inner = _resolve(enum.group(1), opts)
         if inner is not None:
             return inner
     m = _LABEL.match(v)
-    if m:
-        letter, rest = m.group("letter"), m.group("rest").strip()
-        wrapped = bool(m.group("open") or m.group("close"))
-        marked = wrapped or bool(m.group("after")) or v.lower().startswith(("option", "choice"))
-        accept = False
-        if letter.isupper():
-            if not rest or marked:
-                accept = True
-            elif opts.choices and opts.by_prefix_text(rest) is not None:
-                accept = True  # "B Paris" where Paris is an option
-            elif letter not in "AI" or rest.split(None, 1)[0].lower() in _CONNECTIVES:
-                accept = True  # "B because ...": only A and I double as English words
-            elif not strict_rest:
-                accept = True
-        else:
-            # lowercase: only when unmistakably a label ("b", "(b)", "b)"), never "a bird"
-            accept = (not rest and not m.group("after")) or (wrapped and not rest)
-            accept = accept or (wrapped and m.group("close") is not None and not rest)
-        if accept:
-            up = letter.upper()
-            # "D) <text of option C>": the label and the text disagree -- no answer
-            idx = LETTERS.index(up)
-            if rest and idx < len(opts.choices) and opts.conflicts(rest, idx):
-                return "!", "conflict"
-            if opts.choices or opts.k:
-                return (up, "") if opts.letter_ok(up) else ("?" + up, "")
-            return (up, "")
+    if m and _label_accepted(m, v, opts):
+        up, rest = m.group("letter").upper(), m.group("rest").strip()
+        idx = LETTERS.index(up)
+        # "D) <text of option C>": the label and the text disagree -- no answer
+        if rest and idx < len(opts.choices) and opts.conflicts(rest, idx):
+            return _CONFLICT
+        return opts.letter(up) if (opts.choices or opts.k) else _Resolved(up)
     if opts.choices:
         i = opts.by_text(v)
         if i is None:
             i = opts.by_prefix_text(v)
         if i is not None:
-            return LETTERS[i], "text"
+            return _Resolved(LETTERS[i], qualifier=Qualifier.TEXT)
     n = _NUM.match(v)
     if n and (len(v) == n.end() or not v[n.end()].isalnum()):
         num = _as_int(n.group(0).replace(",", ""))
-        if num is not None:
-            if opts.numeric:
-                if num in opts.int_of:
-                    return LETTERS[opts.int_of[num]], "number"
-                return None
-            if opts.k and 1 <= num <= opts.k and not v[n.end() :].strip(" .").strip():
-                return LETTERS[num - 1], "index"
+        if num is not None and opts.numeric:
+            i = opts.int_of.get(num)
+            return None if i is None else _Resolved(LETTERS[i], qualifier=Qualifier.NUMBER)
+        tail = v[n.end() :].strip(" .").strip()
+        if num is not None and opts.k and 1 <= num <= opts.k and not tail:
+            return _Resolved(LETTERS[num - 1], qualifier=Qualifier.INDEX)
     return None
 
 
-# --- rules ----------------------------------------------------------------------------------
+# --- free-form values -----------------------------------------------------------------------
 
-_ANSWER_LINE = re.compile(r"^Answer: ([A-Z])$")
-# values are captured in a lookahead so that several statements on one line are all found
-_ANSWER_TAG = re.compile(
-    r"(?:^|[^a-z])(?:final\s+|correct\s+|my\s+)?answer\s*(?:\*\*|__)?\s*(?:[:：]|-\s)\s*(?=(?P<val>[^\n]*))",
-    re.I,
-)
-_ANSWER_IS = re.compile(
-    r"\b(?:answer|option|choice)(?:\s+(?:to|for)\s+(?:this|the)\s+question)?\s*(?:\*\*)?\s+"
-    r"(?:is|would\s+be|should\s+be|must\s+be)\s*:?\s*(?=(?P<val>[^\n]*))",
-    re.I,
-)
-_BOXED = re.compile(r"\\boxed\s*\{((?:[^{}]|\{[^{}]*\})*)\}")
-_BOLD = re.compile(r"\*\*([^*\n]{1,200}?)\*\*")
-_CODE = re.compile(
-    r"""(?:\b(?:answer|ans|result|choice|final_answer)\s*=\s*|["'](?:answer|final_answer)["']\s*:\s*(?=["'])"""
-    r"""|\bprint\s*\(\s*|\breturn\s+)"""
-    r"""(?P<q>['"]?)(?P<val>[A-Z]|\d{1,3})(?P=q)\s*\)?""",
-    re.I,
-)
-_PAREN = re.compile(r"\(([A-Z])\)")
-_LISTING = re.compile(r"^\s*(?:[-*]\s*)?\(?([A-Z])[).:]\s+\S")
-
-
-def _lines(text: str) -> list[str]:
-    return [ln.strip() for ln in text.splitlines() if ln.strip()]
-
-
-def _finish(res: tuple[str, str] | None, rule: str) -> Extraction | None:
-    if res is None:
-        return None
-    letter, how = res
-    name = f"{rule}:{how}" if how else rule
-    if letter == "!":
-        return Extraction(None, "no_answer", name)
-    if letter.startswith("?"):
-        return Extraction(letter[1:], "invalid", name)
-    return Extraction(letter, "ok", name)
-
-
-def _rule_answer_line(lines: list[str], opts: _Opts) -> Extraction | None:
-    if not lines:
-        return None
-    m = _ANSWER_LINE.match(lines[-1])
-    if not m:
-        return None
-    letter = m.group(1)
-    if opts.letter_ok(letter):
-        return Extraction(letter, "ok", "answer_line")
-    return Extraction(letter, "invalid", "answer_line")
-
-
-def _quoted(text: str, m: re.Match[str]) -> bool:
-    """The match sits inside quotes ("...'Answer: B', it is..."): a mention, not an answer."""
-    first_alpha = next((i for i, c in enumerate(m.group(0)) if c.isalpha()), 0)
-    pos = m.start() + first_alpha
-    return pos > 0 and text[pos - 1] in "'\"‘“`"
-
-
-_NEGATED = re.compile(r"^\s*not\s+(.+)$", re.I)
-_NESTED_IS = re.compile(r"\b(?:which|that)\s+(?:is|would\s+be)\s*:?\s*(?P<val>.*)$", re.I)
-
-
-def _last_resolved(
-    patterns: list[tuple[re.Pattern[str], str]], text: str, opts: _Opts
-) -> Extraction | None:
-    """The answer statement that comes last in the text (any of `patterns`: ``Answer: X`` and
-    "the answer is X" compete by position) and resolves to an option. Statements whose value
-    is no option at all ("the answer is a multiple choice question") are passed over; a letter
-    outside the options, or a conflicting label, is final."""
-    found = [
-        (m.start(), m, rule)
-        for pattern, rule in patterns
-        for m in pattern.finditer(text)
-        if not _quoted(text, m)
-    ]
-    retracted: set[str] = set()
-    rule = patterns[0][1]
-    for _, m, rule in sorted(found, key=lambda x: x[0], reverse=True):
-        val = m.group("val")
-        if not _MD.sub("", val).strip():
-            # "**Answer:**\n\nB": value on the next non-empty line
-            following = _lines(text[m.end("val") :])
-            if not following:
-                continue
-            val = following[0]
-        neg = _NEGATED.match(_MD.sub("", val))
-        if neg:  # "The answer is not D)": D said earlier no longer counts
-            gone = _resolve(neg.group(1), opts)
-            if gone is not None:
-                retracted.add(gone[0])
-            continue
-        res = _resolve(val, opts)
-        if res is not None and res[0] in retracted:
-            continue
-        if res is not None and re.fullmatch(r"\s*\(?[A-Z]\)?\s*:\s*", _MD.sub("", val)):
-            # "The answer is B:\nD) <text>": the stated letter introduces another option
-            following = _lines(text[m.end("val") :])
-            nxt = _ANY_LABEL_LINE.match(_MD.sub("", following[0])) if following else None
-            if nxt and nxt.group(1) != res[0].lstrip("?"):
-                return Extraction(None, "no_answer", f"{rule}:conflict")
-        if res is None:
-            nested = _NESTED_IS.search(val)  # "the correct answer, which is C) ..."
-            res = _resolve(nested.group("val"), opts) if nested else None
-        if res is not None:
-            if _enumerated_alternative(text, m, res[0], opts):
-                return Extraction(None, "no_answer", f"{rule}:alternatives")
-            return _finish(res, rule)
-    if retracted:  # every stated answer was taken back: no answer, and no weaker cue either
-        return Extraction(None, "no_answer", f"{rule}:retracted")
-    return None
-
-
-def _enumerated_alternative(text: str, m: re.Match[str], letter: str, opts: _Opts) -> bool:
-    """The statement is an item of a numbered list whose previous item states another answer
-    ("1. The answer is A.\n2. The answer is B."): alternatives listed, not an answer."""
-    start = text.rfind("\n", 0, m.start()) + 1
-    line = text[start : text.find("\n", m.start()) if "\n" in text[m.start() :] else len(text)]
-    if not _ENUM_LINE.match(line):
-        return False
-    before = [ln for ln in text[:start].splitlines() if ln.strip()]
-    if not before or not _ENUM_LINE.match(before[-1]):
-        return False
-    prev = _ANSWER_IS.search(before[-1]) or _ANSWER_TAG.search(before[-1])
-    got = _resolve(prev.group("val"), opts) if prev else None
-    return got is not None and got[0] != letter
-
-
-_ENUM_LINE = re.compile(r"^\s*\d{1,2}[.)]\s")
-
-
-def _rule_boxed(text: str, opts: _Opts) -> Extraction | None:
-    found = _BOXED.findall(text)
-    if not found:
-        return None
-    return _finish(_resolve(found[-1], opts), "boxed")
-
-
-def _rule_bold(text: str, opts: _Opts) -> Extraction | None:
-    letters: list[str] = []
-    for span in _BOLD.findall(text):
-        m = _LABEL.match(_MD.sub("", span).strip())
-        if not m or not m.group("letter").isupper():
-            continue
-        rest = m.group("rest").strip()
-        if rest and not (m.group("open") or m.group("close") or m.group("after")):
-            continue  # "**A bird**" is not a label
-        letters.append(m.group("letter"))
-    if not letters or len(set(letters)) != 1:
-        return None
-    return _finish((letters[-1] if opts.letter_ok(letters[-1]) else "?" + letters[-1], ""), "bold")
-
-
-def _rule_code(text: str, opts: _Opts) -> Extraction | None:
-    found = list(_CODE.finditer(text))
-    if not found:
-        return None
-    val = found[-1].group("val")
-    if val.isalpha() and not val.isupper():
-        return None
-    return _finish(_resolve(val, opts), "code")
-
-
-def _is_listing(lines: list[str]) -> bool:
-    """The tail of the response is the option list echoed back (A) ..., B) ...)."""
-    tail = [m.group(1) for ln in lines[-3:] if (m := _LISTING.match(ln))]
-    return len(set(tail)) >= 2
-
-
-def _rule_paren_end(lines: list[str], opts: _Opts) -> Extraction | None:
-    if not lines:
-        return None
-    last = _MD.sub("", lines[-1]).strip()
-    found = set(_PAREN.findall(last))
-    if len(found) != 1:
-        return None
-    letter = found.pop()
-    ends = re.search(r"\(([A-Z])\)[\s.!)\]\"']*$", last)
-    starts = re.match(r"^\(([A-Z])\)", last)
-    if not (ends or starts) or _is_listing(lines):
-        return None
-    if starts and not ends:
-        rest = last[starts.end() :].strip()
-        # "(B) Paris" must be that option's text (or nothing), not "(B) is wrong"
-        if rest and opts.choices and opts.by_prefix_text(rest) != LETTERS.index(letter):
-            return None
-        if rest and not opts.choices:
-            return None
-    return _finish((letter if opts.letter_ok(letter) else "?" + letter, ""), "paren_end")
-
-
-_LONE = re.compile(
-    r"^(?:(?:final\s+)?(?:option|choice|letter)\s*:?\s*)?[(\[]?([A-Z])[)\]]?[.!]?$", re.I
-)
-
-
-_LABELLED_TEXT = re.compile(r"^(?:option\s+)?\(?([A-Z])[).:]\s+(.+)$")
-
-
-def _rule_lone_letter(lines: list[str], opts: _Opts) -> Extraction | None:
-    if not lines:
-        return None
-    last = _MD.sub("", lines[-1]).strip().strip("\"'")
-    m = _LONE.match(last)
-    if not m:
-        # "B) London": a label followed by that same option's text, not an echoed list
-        lt = _LABELLED_TEXT.match(last)
-        if not lt or not opts.choices or _is_listing(lines):
-            return None
-        letter = lt.group(1)
-        idx = LETTERS.index(letter)
-        if not opts.letter_ok(letter) or idx >= len(opts.choices):
-            return None
-        if opts.conflicts(lt.group(2), idx):
-            return Extraction(None, "no_answer", "lone_letter:conflict")
-        if not opts.supports(lt.group(2), idx):
-            return None
-        return Extraction(letter, "ok", "lone_letter")
-    letter = m.group(1)
-    bare = last == letter
-    if not letter.isupper() and (bare or last.lower() in ("a.", "i.")):
-        return None  # a lowercase bare letter is a word fragment, not an answer
-    letter = letter.upper()
-    if len(lines) > 1 and _is_listing(lines):
-        return None
-    return _finish((letter if opts.letter_ok(letter) else "?" + letter, ""), "lone_letter")
-
-
-def _rule_option_text(lines: list[str], opts: _Opts) -> Extraction | None:
-    if not lines or not opts.choices:
-        return None
-    last = lines[-1]
-    # "B) Paris" as the last line of a listing is an echo, not an answer
-    if _is_listing(lines):
-        return None
-    i = opts.by_text(last)
-    if i is None:
-        return None
-    return Extraction(LETTERS[i], "ok", "option_text")
-
-
-def _rule_number(lines: list[str], opts: _Opts) -> Extraction | None:
-    if not lines or not opts.numeric:
-        return None
-    if _is_listing(lines) or _ANY_LABEL_LINE.match(_MD.sub("", lines[-1])):
-        return None  # "R) 17\nS) 18": the options echoed, not a count
-    nums = _NUM.findall(_MD.sub("", lines[-1]))
-    ints = {_as_int(n) for n in nums}
-    if len(ints) != 1 or None in ints:
-        return None
-    num = ints.pop()
-    if num in opts.int_of:
-        return Extraction(LETTERS[opts.int_of[num]], "ok", "number")
-    return None
-
-
-_FIRST = re.compile(r"^(?:\(([A-Z])\)|([A-Z])[).:])(?:\s+(\S.*))?$")
-_ANY_LABEL_LINE = re.compile(r"^\s*\(?([A-Z])[).:]\s")
-
-
-def _rule_first_line(lines: list[str], opts: _Opts) -> Extraction | None:
-    """The response opens with its answer ("B) 6/19/2019" then an explanation): the first line
-    is a label with that option's text or a short text (not a restated question), and no other
-    label line follows (an option listing or a second answer makes it ambiguous)."""
-    if len(lines) < 2 or not opts.choices:
-        return None
-    m = _FIRST.match(_MD.sub("", lines[0]).strip())
-    if not m:
-        return None
-    letter = m.group(1) or m.group(2)
-    rest = (m.group(3) or "").strip()
-    if any(_ANY_LABEL_LINE.match(_MD.sub("", ln)) for ln in lines[1:]):
-        return None
-    if not opts.letter_ok(letter):
-        return Extraction(letter, "invalid", "first_line")
-    idx = LETTERS.index(letter)
-    if opts.conflicts(rest, idx):
-        return Extraction(None, "no_answer", "first_line:conflict")
-    if opts.supports(rest, idx) or len(rest.split()) <= 4:
-        return Extraction(letter, "ok", "first_line")
-    return None
-
-
-# --- free-form ------------------------------------------------------------------------------
-
-_FREE_IS = re.compile(
-    r"\bthe\s+(?:final\s+)?answer(?:\s+(?:to|for)\s+(?:this|the)\s+question)?\s+"
-    r"(?:is|will\s+be|would\s+be|should\s+be)\s*:?\s*"
-    r"(?=(?P<val>[^\n]*))",
-    re.I,
-)
-
-
-def _degenerate(val: str) -> bool:
-    """A runaway repetition ("[ ] > > [ ] > > [ ] ..." until the token limit) is no answer."""
-    toks = val.split()
-    if len(toks) < 30:
-        return False
-    grams = [tuple(toks[i : i + 3]) for i in range(len(toks) - 2)]
-    return len(set(grams)) / len(grams) < 0.3
-
-
+_EQUATION_END = re.compile(r"=\s*(?P<val>-?\d+(?:\.\d+)?)\s*\.?\s*$")
 _LIST_ITEM = re.compile(r"^(?:\d+[.)]|[-*•])\s")
 
 
@@ -644,214 +515,661 @@ def normalize_free_form(text: str | None) -> str | None:
     return str(i) if i is not None else s
 
 
-def _clean_free(val: str) -> str:
-    """The answer text as the model wrote it, minus markdown, quotes and a final period."""
+def _degenerate(val: str) -> bool:
+    """A runaway repetition ("[ ] > > [ ] > > [ ] ..." until the token limit) is no answer."""
+    toks = val.split()
+    if len(toks) < 30:
+        return False
+    grams = [tuple(toks[i : i + 3]) for i in range(len(toks) - 2)]
+    return len(set(grams)) / len(grams) < 0.3
+
+
+def _free_text(val: str) -> _Resolved | None:
+    """The `free_text` resolution of a value."""
+    val = _BOXED.sub(r"\1", val)
+    if not normalize_free_form(val) or _degenerate(val):
+        return None
+    eq = _EQUATION_END.search(_MD.sub("", val))
+    if eq and "=" in val:  # "2 * 10 = 20." states the value 20
+        return _Resolved(eq.group("val"))
     v = _TEX_WRAP.sub(r"\1", val)
     v = re.sub(r"[*`$]+", "", v).strip().strip("\"'“”").strip()
-    return v[:-1].rstrip() if v.endswith(".") else v
+    return _Resolved(v[:-1].rstrip() if v.endswith(".") else v)
 
 
-def _extract_free(text: str) -> Extraction:
-    # the statement that comes last in the text wins, whichever phrasing it uses
+# --- the rule table -------------------------------------------------------------------------
+
+_ANY_LETTERS = frozenset({AnswerMode.LETTER, AnswerMode.LETTER_SET, AnswerMode.LETTER_SET_ANY})
+_SETS = frozenset({AnswerMode.LETTER_SET, AnswerMode.LETTER_SET_ANY})
+_FREE = frozenset({AnswerMode.FREE_FORM})
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One extraction rule: a row of `RULE_TABLE`."""
+
+    name: str
+    modes: frozenset[AnswerMode]
+    scope: Scope
+    pattern: re.Pattern[str]
+    resolution: Resolution
+    guards: tuple[Guard, ...]
+    summary: str
+
+
+# values are captured in a lookahead so that several statements on one line are all found
+_ANSWER_TAG = re.compile(
+    r"(?:^|[^a-z])(?:final\s+|correct\s+|my\s+)?answer\s*(?:\*\*|__)?\s*(?:[:：]|-\s)\s*"
+    r"(?=(?P<val>[^\n]*))",
+    re.I,
+)
+_ANSWER_IS = re.compile(
+    r"\b(?:answer|option|choice)(?:\s+(?:to|for)\s+(?:this|the)\s+question)?\s*(?:\*\*)?\s+"
+    r"(?:is|would\s+be|should\s+be|must\s+be)\s*:?\s*(?=(?P<val>[^\n]*))",
+    re.I,
+)
+_FREE_IS = re.compile(
+    r"\bthe\s+(?:final\s+)?answer(?:\s+(?:to|for)\s+(?:this|the)\s+question)?\s+"
+    r"(?:is|will\s+be|would\s+be|should\s+be)\s*:?\s*(?=(?P<val>[^\n]*))",
+    re.I,
+)
+_PAREN = re.compile(r"\(([A-Z])\)")
+_LISTING = re.compile(r"^\s*(?:[-*]\s*)?\(?([A-Z])[).:]\s+\S")
+_ANY_LABEL_LINE = re.compile(r"^\s*\(?([A-Z])[).:]\s")
+_ENUM_LINE = re.compile(r"^\s*\d{1,2}[.)]\s")
+
+
+def _row(
+    name: str,
+    modes: frozenset[AnswerMode],
+    scope: Scope,
+    pattern: str | re.Pattern[str],
+    resolution: Resolution,
+    summary: str,
+    *guards: Guard,
+) -> Rule:
+    compiled = pattern if isinstance(pattern, re.Pattern) else re.compile(pattern)
+    return Rule(name, modes, scope, compiled, resolution, tuple(guards), summary)
+
+
+RULE_TABLE: tuple[Rule, ...] = (
+    _row(
+        "answer_set", _SETS, Scope.LAST_MATCH,
+        re.compile(
+            r"answer\s*(?:\*\*)?\s*[:：]\s*(?:\*\*)?\s*"
+            r"(?P<val>[A-Z](?:\s*(?:,|and|&|/)?\s*[A-Z])*)(?![A-Za-z])",
+            re.I,
+        ),
+        Resolution.LETTER_SET,
+        "several correct options: `Answer: AC`, `Answer: A, C` (the last one)",
+    ),
+    _row(
+        "answer_line", _ANY_LETTERS, Scope.LAST_LINE, r"^Answer: (?P<letter>[A-Z])$",
+        Resolution.LABEL, "the requested format: the last line is exactly `Answer: X`",
+    ),
+    _row(
+        "answer_tag", _ANY_LETTERS, Scope.STATEMENTS, _ANSWER_TAG, Resolution.VALUE,
+        "`Answer: ...` / `Final answer: ...` anywhere (markdown allowed)",
+    ),
+    _row(
+        "answer_is", _ANY_LETTERS, Scope.STATEMENTS, _ANSWER_IS, Resolution.VALUE,
+        "\"the (correct) answer/option is (X)\", \"the answer would be X\"",
+    ),
+    _row(
+        "boxed", _ANY_LETTERS, Scope.LAST_MATCH, _BOXED, Resolution.VALUE,
+        "`\\boxed{...}` (math and reasoning models)",
+    ),
+    _row(
+        "bold", _ANY_LETTERS, Scope.EVERY_MATCH, r"\*\*([^*\n]{1,200}?)\*\*",
+        Resolution.MARKED_LABEL, "bold option letters (`**B**`) that all agree",
+    ),
+    _row(
+        "code", _ANY_LETTERS, Scope.LAST_MATCH,
+        r"""(?i:\b(?:answer|ans|result|choice|final_answer)\s*=\s*"""
+        r"""|["'](?:answer|final_answer)["']\s*:\s*(?=["'])|\bprint\s*\(\s*|\breturn\s+)"""
+        r"""(?P<q>['"]?)(?P<val>[A-Za-z]|\d{1,3})(?P=q)\s*\)?""",
+        Resolution.VALUE, "`answer = \"B\"`, `print(\"B\")`, `return \"B\"` (coder models)",
+        Guard.UPPERCASE,
+    ),
+    _row(
+        "paren_end", _ANY_LETTERS, Scope.LAST_LINE_PLAIN,
+        r"^(?=.*\((?P<letter>[A-Z])\)[\s.!)\]\"']*$)|^\((?P<label>[A-Z])\)\s*(?P<text>.+)$",
+        Resolution.LABEL,
+        "the last line ends with one `(X)`, or starts with `(X)` and that option's text",
+        Guard.ONE_PAREN_LETTER, Guard.NOT_LISTING,
+    ),
+    _row(
+        "lone_letter", _ANY_LETTERS, Scope.LAST_LINE_PLAIN,
+        r"^(?i:(?:final\s+)?(?:option|choice|letter)\s*:?\s*)?[(\[]?(?P<letter>[A-Za-z])"
+        r"[)\]]?[.!]?$|^(?:option\s+)?\(?(?P<label>[A-Z])[).:]\s+(?P<text>.+)$",
+        Resolution.LABEL,
+        "the last line is only an option letter (`B`, `B.`, `Option B`) or `B) <B's text>`",
+        Guard.NOT_LISTING,
+    ),
+    _row(
+        "option_text", _ANY_LETTERS, Scope.LAST_LINE, r"^(?P<val>.+)$", Resolution.OPTION_TEXT,
+        "the last line is exactly one option's text", Guard.NOT_LISTING,
+    ),
+    _row(
+        "number", _ANY_LETTERS, Scope.LAST_LINE_PLAIN, _NUM, Resolution.OPTION_NUMBER,
+        "numeric options: the last line holds exactly one number that is an option",
+        Guard.NOT_LISTING, Guard.NOT_LABEL_LINE,
+    ),
+    _row(
+        "first_line", _ANY_LETTERS, Scope.FIRST_LINE,
+        r"^(?:\((?=[A-Z]\))|(?=[A-Z][).:]))(?P<letter>[A-Z])[).:](?:\s+(?P<text>\S.*))?$",
+        Resolution.OPENING_LABEL,
+        "the response opens with its answer (`B) <text>` then an explanation)",
+        Guard.NO_LATER_LABEL,
+    ),
+    _row(
+        "answer_tag", _FREE, Scope.STATEMENTS, _ANSWER_TAG, Resolution.FREE_TEXT,
+        "the text after the last `Answer:`",
+    ),
+    _row(
+        "answer_is", _FREE, Scope.STATEMENTS, _FREE_IS, Resolution.FREE_TEXT,
+        "\"the (final) answer is ...\"",
+    ),
+    _row(
+        "boxed", _FREE, Scope.LAST_MATCH, _BOXED, Resolution.FREE_TEXT, "`\\boxed{...}`",
+    ),
+    _row(
+        "equation_end", _FREE, Scope.LAST_LINE_PLAIN, _EQUATION_END, Resolution.FREE_TEXT,
+        "the last line is a calculation ending in its value (`... = 2 + 5 = 7`)",
+    ),
+)  # fmt: skip
+
+
+def rule_names(mode: AnswerMode | str | None = None) -> tuple[str, ...]:
+    """Rule names in the order they are tried (for `mode`, or all of them)."""
+    rows = RULE_TABLE if mode is None else _rows_for(AnswerMode.of(mode))
+    return tuple(dict.fromkeys(r.name for r in rows))
+
+
+@cache
+def _rows_for(mode: AnswerMode) -> tuple[Rule, ...]:
+    return tuple(r for r in RULE_TABLE if mode in r.modes)
+
+
+RULES: tuple[str, ...] = rule_names()
+
+
+# --- the engine -----------------------------------------------------------------------------
+
+
+class _Context:
+    """One response's visible text and options, in the forms the scopes need."""
+
+    def __init__(self, text: str, opts: _Options) -> None:
+        self.text = text
+        self.opts = opts
+        self.lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+
+    @cached_property
+    def plain_last(self) -> str | None:
+        if not self.lines:
+            return None
+        return _MD.sub("", self.lines[-1]).strip().strip("\"'")
+
+    @cached_property
+    def plain_first(self) -> str | None:
+        return _MD.sub("", self.lines[0]).strip() if len(self.lines) >= 2 else None
+
+    def following(self, pos: int) -> list[str]:
+        return [ln.strip() for ln in self.text[pos:].splitlines() if ln.strip()]
+
+
+def _is_listing(lines: list[str]) -> bool:
+    """The tail of the response is the option list echoed back (A) ..., B) ...)."""
+    tail = [m.group(1) for ln in lines[-3:] if (m := _LISTING.match(ln))]
+    return len(set(tail)) >= 2
+
+
+_GUARDS: dict[Guard, Callable[[re.Match[str], _Context], bool]] = {
+    Guard.NOT_LISTING: lambda m, ctx: not _is_listing(ctx.lines),
+    Guard.NOT_LABEL_LINE: lambda m, ctx: not _ANY_LABEL_LINE.match(m.string),
+    Guard.NO_LATER_LABEL: lambda m, ctx: (
+        not any(_ANY_LABEL_LINE.match(_MD.sub("", ln)) for ln in ctx.lines[1:])
+    ),
+    Guard.ONE_PAREN_LETTER: lambda m, ctx: len(set(_PAREN.findall(m.string))) == 1,
+    Guard.UPPERCASE: lambda m, ctx: not (m.group("val").isalpha() and not m["val"].isupper()),
+}
+
+
+def _scoped_match(rule: Rule, ctx: _Context) -> re.Match[str] | None:
+    """The match a single-candidate scope gives the rule."""
+    scope = rule.scope
+    if scope is Scope.LAST_MATCH:
+        last = deque(rule.pattern.finditer(ctx.text), maxlen=1)
+        return last[0] if last else None
+    if scope is Scope.LAST_LINE:
+        line = ctx.lines[-1] if ctx.lines else None
+    elif scope is Scope.LAST_LINE_PLAIN:
+        line = ctx.plain_last
+    else:
+        line = ctx.plain_first
+    return None if line is None else rule.pattern.search(line)
+
+
+def _resolve_label(m: re.Match[str], ctx: _Context) -> _Resolved | None:
+    opts = ctx.opts
+    text = m.groupdict().get("text")
+    if text is not None and m.group("label"):
+        letter, idx = m.group("label"), LETTERS.index(m.group("label"))
+        if not opts.choices or not opts.letter_ok(letter) or idx >= len(opts.choices):
+            return None
+        if opts.conflicts(text, idx):
+            return _CONFLICT
+        return _Resolved(letter) if opts.supports(text, idx) else None
+    letter = m.group("letter")
+    if not letter.isupper():
+        last = m.string
+        if last == letter or last.lower() in ("a.", "i."):
+            return None  # a lowercase bare letter is a word fragment, not an answer
+    return opts.letter(letter.upper())
+
+
+def _resolve_marked(m: re.Match[str], ctx: _Context) -> _Resolved | None:
+    label = _LABEL.match(_MD.sub("", m.group(1)).strip())
+    if not label or not label.group("letter").isupper():
+        return None
+    if label.group("rest").strip() and not (
+        label.group("open") or label.group("close") or label.group("after")
+    ):
+        return None  # "**A bird**" is not a label
+    return ctx.opts.letter(label.group("letter"))
+
+
+def _resolve_opening(m: re.Match[str], ctx: _Context) -> _Resolved | None:
+    opts, letter = ctx.opts, m.group("letter")
+    if not opts.choices:
+        return None
+    if not opts.letter_ok(letter):
+        return _Resolved(letter, Status.INVALID)
+    rest, idx = (m.group("text") or "").strip(), LETTERS.index(letter)
+    if opts.conflicts(rest, idx):
+        return _CONFLICT
+    return _Resolved(letter) if opts.supports(rest, idx) or len(rest.split()) <= 4 else None
+
+
+def _resolve_number(m: re.Match[str], ctx: _Context) -> _Resolved | None:
+    opts = ctx.opts
+    if not opts.numeric:
+        return None
+    ints = {_as_int(n) for n in _NUM.findall(m.string)}
+    if len(ints) != 1 or None in ints:
+        return None
+    i = opts.int_of.get(ints.pop())  # type: ignore[arg-type]
+    return None if i is None else _Resolved(LETTERS[i])
+
+
+def _resolve_set(m: re.Match[str], ctx: _Context) -> _Resolved | None:
+    letters = re.sub(r"(?i)\band\b|[,&/\s]", "", m.group("val"))
+    if not letters.isupper():
+        return None
+    uniq = "".join(sorted(set(letters)))
+    ok = all(ctx.opts.letter_ok(c) for c in uniq)
+    return _Resolved(uniq, Status.OK if ok else Status.INVALID)
+
+
+def _resolve_text(m: re.Match[str], ctx: _Context) -> _Resolved | None:
+    i = ctx.opts.by_text(m.group("val")) if ctx.opts.choices else None
+    return None if i is None else _Resolved(LETTERS[i])
+
+
+_RESOLVERS: dict[Resolution, Callable[[re.Match[str], _Context], _Resolved | None]] = {
+    Resolution.LABEL: _resolve_label,
+    Resolution.VALUE: lambda m, ctx: _resolve(m.group("val"), ctx.opts),
+    Resolution.MARKED_LABEL: _resolve_marked,
+    Resolution.OPENING_LABEL: _resolve_opening,
+    Resolution.OPTION_TEXT: _resolve_text,
+    Resolution.OPTION_NUMBER: _resolve_number,
+    Resolution.LETTER_SET: _resolve_set,
+    Resolution.FREE_TEXT: lambda m, ctx: _free_text(m.group("val")),
+}
+
+
+def _fire(rule: Rule, ctx: _Context) -> Extraction | None:
+    """Apply one non-statement rule: its scope's match, its guards, its resolution."""
+    resolve = _RESOLVERS[rule.resolution]
+    if rule.scope is Scope.EVERY_MATCH:
+        found = [r for m in rule.pattern.finditer(ctx.text) if (r := resolve(m, ctx))]
+        if not found or len({r.key for r in found}) != 1:
+            return None
+        return found[-1].named(rule.name)
+    m = _scoped_match(rule, ctx)
+    if m is None or not all(_GUARDS[g](m, ctx) for g in rule.guards):
+        return None
+    res = resolve(m, ctx)
+    return None if res is None else res.named(rule.name)
+
+
+def _quoted(text: str, m: re.Match[str]) -> bool:
+    """The match sits inside quotes ("...'Answer: B', it is..."): a mention, not an answer."""
+    first_alpha = next((i for i, c in enumerate(m.group(0)) if c.isalpha()), 0)
+    pos = m.start() + first_alpha
+    return pos > 0 and text[pos - 1] in "'\"‘“`"
+
+
+def _statements(rules: Sequence[Rule], ctx: _Context) -> Extraction | None:
+    """The statements scope: matches of all `rules`, latest first (ties: table order)."""
     found = [
-        (m.start(), m, rule)
-        for pattern, rule in ((_ANSWER_TAG, "answer_tag"), (_FREE_IS, "answer_is"))
-        for m in pattern.finditer(text)
-        if not _quoted(text, m)
+        (m.start(), m, rule.name)
+        for rule in rules
+        for m in rule.pattern.finditer(ctx.text)
+        if not _quoted(ctx.text, m)
     ]
-    for _, m, rule in sorted(found, key=lambda x: x[0], reverse=True):
+    found.sort(key=lambda x: x[0], reverse=True)
+    if rules[0].resolution is Resolution.FREE_TEXT:
+        for _, m, name in found:
+            val = m.group("val")
+            if not _MD.sub("", val).strip():
+                following = ctx.following(m.end("val"))
+                # "...the given answer:\n1. The first step" introduces a list, not the answer
+                val = following[0] if following and not _LIST_ITEM.match(following[0]) else ""
+            res = _free_text(val)
+            if res is not None:
+                return res.named(name)
+        return None
+    return _option_statements(found, rules[0].name, ctx)
+
+
+_NEGATED = re.compile(r"^\s*not\s+(.+)$", re.I)
+_NESTED_IS = re.compile(r"\b(?:which|that)\s+(?:is|would\s+be)\s*:?\s*(?P<val>.*)$", re.I)
+_INTRO_LABEL = re.compile(r"\s*\(?[A-Z]\)?\s*:\s*")
+
+
+def _option_statements(
+    found: list[tuple[int, re.Match[str], str]], rule: str, ctx: _Context
+) -> Extraction | None:
+    """Statements resolved against the options (see `Scope.STATEMENTS`). Statements whose value
+    is no option at all ("the answer is a multiple choice question") are passed over; a letter
+    outside the options, or a conflicting label, is final."""
+    retracted: set[tuple[str | None, Status]] = set()
+    for _, m, rule in found:  # the last rule seen names a retraction
         val = m.group("val")
         if not _MD.sub("", val).strip():
-            following = _lines(text[m.end("val") :])
-            # "...the given answer:\n1. The first step" introduces a list, not the answer
-            val = following[0] if following and not _LIST_ITEM.match(following[0]) else ""
-        val = _BOXED.sub(r"\1", val)
-        if not normalize_free_form(val) or _degenerate(val):
+            following = ctx.following(m.end("val"))  # "**Answer:**\n\nB"
+            if not following:
+                continue
+            val = following[0]
+        neg = _NEGATED.match(_MD.sub("", val))
+        if neg:  # "The answer is not D)": D said earlier no longer counts
+            gone = _resolve(neg.group(1), ctx.opts)
+            if gone is not None:
+                retracted.add(gone.key)
             continue
-        eq = _EQUATION_END.search(_MD.sub("", val))
-        if eq and "=" in val:  # "2 * 10 = 20." states the value 20
-            return Extraction(eq.group(1), "ok", rule)
-        return Extraction(_clean_free(val), "ok", rule)
-    boxed = _BOXED.findall(text)
-    if boxed and normalize_free_form(boxed[-1]):
-        return Extraction(_clean_free(boxed[-1]), "ok", "boxed")
-    lines = _lines(text)
-    m = _EQUATION_END.search(_MD.sub("", lines[-1])) if lines else None
-    if m:  # "... = 2 + 5 = 7": a calculation that ends in its value
-        return Extraction(m.group(1), "ok", "equation_end")
+        res = _resolve(val, ctx.opts)
+        if res is not None and res.key in retracted:
+            continue
+        if res is not None and _INTRO_LABEL.fullmatch(_MD.sub("", val)):
+            # "The answer is B:\nD) <text>": the stated letter introduces another option
+            following = ctx.following(m.end("val"))
+            nxt = _ANY_LABEL_LINE.match(_MD.sub("", following[0])) if following else None
+            if nxt and nxt.group(1) != res.answer:
+                return _CONFLICT.named(rule)
+        if res is None:
+            nested = _NESTED_IS.search(val)  # "the correct answer, which is C) ..."
+            res = _resolve(nested.group("val"), ctx.opts) if nested else None
+        if res is not None:
+            if _enumerated_alternative(ctx.text, m, res, ctx.opts):
+                return Extraction(None, Status.NO_ANSWER, f"{rule}:{Qualifier.ALTERNATIVES.value}")
+            return res.named(rule)
+    if retracted:  # every stated answer was taken back: no answer, and no weaker cue either
+        return Extraction(None, Status.NO_ANSWER, f"{rule}:{Qualifier.RETRACTED.value}")
+    return None
+
+
+def _enumerated_alternative(text: str, m: re.Match[str], res: _Resolved, opts: _Options) -> bool:
+    """The statement is an item of a numbered list whose previous item states another answer
+    ("1. The answer is A.\n2. The answer is B."): alternatives listed, not an answer."""
+    start = text.rfind("\n", 0, m.start()) + 1
+    line = text[start : text.find("\n", m.start()) if "\n" in text[m.start() :] else len(text)]
+    if not _ENUM_LINE.match(line):
+        return False
+    before = [ln for ln in text[:start].splitlines() if ln.strip()]
+    if not before or not _ENUM_LINE.match(before[-1]):
+        return False
+    prev = _ANSWER_IS.search(before[-1]) or _ANSWER_TAG.search(before[-1])
+    got = _resolve(prev.group("val"), opts) if prev else None
+    return got is not None and got.key != res.key
+
+
+def _run_rules(
+    text: str, opts: _Options, mode: AnswerMode, rules: Iterable[str] | None
+) -> Extraction:
+    """The enabled rows of `mode`, in table order; statement rows are tried together at the
+    position of the first of them."""
+    wanted = None if rules is None else set(rules)
+    rows = [r for r in _rows_for(mode) if wanted is None or r.name in wanted]
+    ctx = _Context(text, opts)
+    statements_done = False
+    for rule in rows:
+        if rule.scope is Scope.STATEMENTS:
+            if statements_done:
+                continue
+            statements_done = True
+            got = _statements([r for r in rows if r.scope is Scope.STATEMENTS], ctx)
+        else:
+            got = _fire(rule, ctx)
+        if got is not None:
+            return got
     return NO_ANSWER
-
-
-_EQUATION_END = re.compile(r"=\s*(-?\d+(?:\.\d+)?)\s*\.?\s*$")
 
 
 # --- entry points ---------------------------------------------------------------------------
 
 
+def extract_row(
+    response: str | None,
+    choices: Sequence[str] | None,
+    k: int | None,
+    mode: AnswerMode | str,
+    rules: Iterable[str] | None = None,
+) -> Extraction:
+    """Extract the answer of one response in a given answer mode -- the one row function that
+    `extract`, `reextract` and the engine go through.
+
+    `choices` are the option texts in order (letters A, B, ...); `k` the number of options when
+    `choices` is unknown (imported logs; neither means letters of unknown count). `rules`
+    restricts extraction to some rule names (benchmarks measure each rule alone).
+    """
+    mode = AnswerMode.of(mode)
+    if mode is AnswerMode.INSTRUCTION:
+        raise ValueError(
+            "answer mode 'instruction': responses are scored by the task's instruction checker, "
+            "not extracted"
+        )
+    if response is None or not response.strip():
+        return NO_ANSWER
+    text, truncated = strip_reasoning(response)
+    if not text.strip():
+        return Extraction(None, Status.NO_ANSWER, "think_unclosed" if truncated else None)
+    opts = _Options(choices or (), k if mode.letters else None)
+    return _run_rules(text, opts, mode, rules)
+
+
+@lru_cache(maxsize=4096)
+def answer_mode_for(task: str | None) -> AnswerMode | None:
+    """The answer mode the task registry declares for `task`; None for unknown tasks."""
+    if not task:
+        return None
+    from forgetmap.errors import ForgetmapError
+    from forgetmap.suite.registry import get_task
+
+    try:
+        spec = get_task(task)
+    except ForgetmapError:
+        return None
+    declared = getattr(spec, "answer_mode", None)
+    if declared:
+        return AnswerMode.of(declared)
+    return AnswerMode.FREE_FORM if spec.free_form else AnswerMode.LETTER
+
+
 def extract(
     response: str | None,
-    choices: list[str] | None,
+    choices: Sequence[str] | None,
     k: int | None = None,
     task: str | None = None,
-    rules: tuple[str, ...] | None = None,
+    rules: Iterable[str] | None = None,
+    *,
+    mode: AnswerMode | str | None = None,
 ) -> Extraction:
     """Extract the answer of one response.
 
-    `choices` are the option texts in order (letters A, B, ...); `k` the number of options when
-    `choices` is unknown (imported logs); both empty/None means a free-form task whose answer is
-    the text after ``Answer:``. `task` selects task-specific formats (SALAD-Bench MRQ: several
-    letters, ``Answer: AC``). `rules` restricts extraction to a subset of RULES (benchmarks
-    measure each rule alone); None runs all of them in order.
+    `mode` is the item's answer mode; when None it is the one the registry declares for `task`,
+    else letters when there are options (`choices` or `k`) and free-form text when there are
+    none. See `extract_row` for the other arguments.
     """
-    if response is None or not response.strip():
-        return NO_ANSWER
-    choices = list(choices or [])
-    text, truncated = strip_reasoning(response)
-    if not text.strip():
-        return Extraction(None, "no_answer", "think_unclosed" if truncated else None)
-    return _extract_text(text, choices, k, task, rules, mc=bool(choices) or bool(k))
+    if mode is None:
+        mode = answer_mode_for(task) or (
+            AnswerMode.LETTER if (choices or k) else AnswerMode.FREE_FORM
+        )
+    return extract_row(response, choices, k, mode, rules)
 
 
-def _extract_text(
-    text: str,
-    choices: list[str],
-    k: int | None,
-    task: str | None,
-    rules: tuple[str, ...] | None,
-    mc: bool,
-) -> Extraction:
-    """Rules on reasoning-stripped text; `mc` False means free-form, True with neither choices
-    nor k means option letters of unknown count (imported logs)."""
-    if not mc:
-        return _extract_free(text)
-    opts = _Opts(choices, k)
-    if task is not None and task.split(":", 1)[0] in MULTI_ANSWER_BENCHMARKS:
-        got = _rule_multi(text, opts)
-        if got is not None:
-            return got
-    lines = _lines(text)
-    # with both rules enabled they compete by position (rule "answer_tag" runs both); alone,
-    # each sees only its own phrasing
-    statements = [(_ANSWER_TAG, "answer_tag")]
-    if rules is None or "answer_is" in rules:
-        statements.append((_ANSWER_IS, "answer_is"))
-    attempts = {
-        "answer_line": lambda: _rule_answer_line(lines, opts),
-        "answer_tag": lambda: _last_resolved(statements, text, opts),
-        "answer_is": lambda: _last_resolved([(_ANSWER_IS, "answer_is")], text, opts),
-        "boxed": lambda: _rule_boxed(text, opts),
-        "bold": lambda: _rule_bold(text, opts),
-        "code": lambda: _rule_code(text, opts),
-        "paren_end": lambda: _rule_paren_end(lines, opts),
-        "lone_letter": lambda: _rule_lone_letter(lines, opts),
-        "option_text": lambda: _rule_option_text(lines, opts),
-        "number": lambda: _rule_number(lines, opts),
-        "first_line": lambda: _rule_first_line(lines, opts),
-    }
-    for name in RULES:
-        if rules is not None and name not in rules:
-            continue
-        got = attempts[name]()
-        if got is not None:
-            return got
-    return NO_ANSWER
+# --- correctness ----------------------------------------------------------------------------
 
 
-# benchmarks whose items may have several correct options (gold = all correct letters, sorted)
-MULTI_ANSWER_BENCHMARKS = ("salad_bench",)
-_MULTI = re.compile(
-    r"answer\s*(?:\*\*)?\s*[:：]\s*(?:\*\*)?\s*(?P<val>[A-Z](?:\s*(?:,|and|&|/)?\s*[A-Z])*)(?![A-Za-z])",
-    re.I,
-)
+def _letter_set(s: str) -> frozenset[str] | None:
+    """The letters of "AC", "A, C", "C and A"; None when `s` is not a set of letters."""
+    letters = re.sub(r"\bAND\b|[\s,;/&+]", "", s.upper())
+    return frozenset(letters) if letters and letters.isalpha() and letters.isascii() else None
 
 
-def _rule_multi(text: str, opts: _Opts) -> Extraction | None:
-    """``Answer: AC`` / ``Answer: A, C`` (several correct options), the last one."""
-    found = list(_MULTI.finditer(text))
-    if not found:
-        return None
-    raw = found[-1].group("val")
-    letters = re.sub(r"(?i)\band\b|[,&/\s]", "", raw)
-    if not letters.isupper():
-        return None
-    uniq = "".join(sorted(set(letters)))
-    if not all(opts.letter_ok(c) for c in uniq):
-        return Extraction(uniq, "invalid", "answer_tag:multi")
-    return Extraction(uniq, "ok", "answer_tag:multi")
+def _set_exact(pred: str, gold: str) -> bool:
+    p, g = _letter_set(pred), _letter_set(gold)
+    return p is not None and p == g
 
 
-def is_correct(pred: str | None, gold: str | None, free_form: bool = False) -> bool:
-    """Whether an extracted answer matches the gold one: letters exactly (multi-answer golds
-    such as "AC" included), free-form answers after `normalize_free_form` ("-33.0" == "-33")."""
+def _set_any(pred: str, gold: str) -> bool:
+    p, g = _letter_set(pred), _letter_set(gold)
+    return p is not None and g is not None and p <= g
+
+
+_MATCHERS: dict[AnswerMode, Callable[[str, str], bool]] = {
+    AnswerMode.LETTER: lambda p, g: p == g.strip().upper(),
+    AnswerMode.LETTER_SET: _set_exact,
+    AnswerMode.LETTER_SET_ANY: _set_any,
+    AnswerMode.FREE_FORM: lambda p, g: normalize_free_form(p) == normalize_free_form(g),
+    AnswerMode.INSTRUCTION: lambda p, g: p.strip().lower() == g.strip().lower(),
+}
+
+
+def is_correct(
+    pred: str | None,
+    gold: str | None,
+    mode: AnswerMode | str | None = None,
+    *,
+    free_form: bool | None = None,
+) -> bool:
+    """Whether an extracted answer is right, per `AnswerMode` (default: a single letter).
+
+    `free_form=True/False` is the older spelling of `mode=free_form`/`letter`.
+    """
+    if mode is None:
+        mode = AnswerMode.FREE_FORM if free_form else AnswerMode.LETTER
     if pred is None or gold is None:
         return False
-    if free_form:
-        return normalize_free_form(pred) == normalize_free_form(gold)
-    return pred == gold.strip().upper()
+    return _MATCHERS[AnswerMode.of(mode)](pred, gold)
 
 
-def reextract(table: pa.Table) -> pa.Table:
+def _per_distinct(fn: Callable[..., Any], out_type: pa.DataType, *columns: pa.Array) -> pa.Array:
+    """`fn` applied once per distinct combination of the columns' values, as an array over rows
+    (dictionary-encoded keys; nulls are values like any other)."""
+    n = len(columns[0])
+    codes = []
+    dicts = []
+    for col in columns:
+        enc = pc.dictionary_encode(col, null_encoding="encode")
+        dicts.append(enc.dictionary.to_pylist())
+        codes.append(pc.cast(enc.indices, pa.int64()))
+    key = pa.array([0] * n, pa.int64())
+    for c, d in zip(codes, dicts, strict=True):
+        key = pc.add(pc.multiply(key, len(d)), c)
+    uniq = pc.unique(key)
+    values = []
+    for u in uniq.to_pylist():
+        args = []
+        for d in reversed(dicts):
+            u, r = divmod(u, len(d))
+            args.append(d[r])
+        values.append(fn(*reversed(args)))
+    return pc.take(pa.array(values, out_type), pc.index_in(key, uniq))
+
+
+def _row_modes(table: pa.Table, mode: AnswerMode | str | None) -> list[AnswerMode | None]:
+    """Each row's declared mode: `mode` for all rows, else the registry's for its task."""
+    n = table.num_rows
+    if mode is not None:
+        return [AnswerMode.of(mode)] * n
+    if "task" not in table.column_names:
+        return [None] * n
+    declared = _per_distinct(
+        lambda t: answer_mode_for(t).value if answer_mode_for(t) else None,
+        pa.string(),
+        pc.cast(table.column("task").combine_chunks(), pa.string()),
+    )
+    return [AnswerMode.of(v) if v else None for v in declared.to_pylist()]
+
+
+def _column(table: pa.Table, name: str, type_: pa.DataType) -> list[Any]:
+    if name not in table.column_names:
+        return [None] * table.num_rows
+    return pc.cast(table.column(name), type_).to_pylist()
+
+
+def reextract(table: pa.Table, mode: AnswerMode | str | None = None) -> pa.Table:
     """Recompute `pred`, `extract_status`, `extract_rule` and `correct` from `response`,
     `choices`, `n_choices` and `gold` (``import table --reextract``).
 
-    Rows are multiple-choice when they have options or a k > 0, or when the gold answer is a
-    single letter; otherwise free-form, compared by `normalize_free_form`. Identical
-    (response, options) pairs are extracted once. Other columns are kept as they are.
+    A row's answer mode is `mode`, else the one the registry declares for its task, else
+    letters when it has options, a k > 0 or a single-letter gold, else free-form. Identical
+    (response, options, mode) rows are extracted once and correctness is computed once per
+    distinct (pred, gold, mode). Instruction-following rows keep their scored pred.
     """
-    n = table.num_rows
     if "response" not in table.column_names:
         from forgetmap.errors import SchemaError
 
         raise SchemaError("--reextract needs a 'response' column with the raw generations")
-    responses = table.column("response").to_pylist()
-    choices = table.column("choices").to_pylist() if "choices" in table.column_names else [None] * n
-    ks = (
-        pc.cast(table.column("n_choices"), pa.int64()).to_pylist()
-        if "n_choices" in table.column_names
-        else [None] * n
-    )
-    gold_col = (
-        pc.cast(table.column("gold"), pa.string())
-        if "gold" in table.column_names
-        else pa.chunked_array([pa.nulls(n, pa.string())])
-    )
-    golds = gold_col.to_pylist()
-    tasks = table.column("task").to_pylist() if "task" in table.column_names else [None] * n
+    modes = _row_modes(table, mode)
+    golds = _column(table, "gold", pa.string())
+    old = {c: _column(table, c, pa.string()) for c in ("pred", "extract_status", "extract_rule")}
     cache: dict[tuple, Extraction] = {}
-    preds: list[str | None] = []
-    statuses: list[str] = []
-    rules: list[str | None] = []
-    free: list[bool] = []
-    for resp, ch, k, g, t in zip(responses, choices, ks, golds, tasks, strict=True):
-        is_mc = (
-            bool(ch) or bool(k) or (g is not None and re.fullmatch(r"[A-Z]", g.strip()) is not None)
+    rows: list[Extraction] = []
+    final_modes: list[str] = []
+    for i, (resp, ch, k, g) in enumerate(
+        zip(
+            table.column("response").to_pylist(),
+            _column(table, "choices", pa.list_(pa.string())),
+            _column(table, "n_choices", pa.int64()),
+            golds,
+            strict=True,
         )
-        multi = t is not None and t.split(":", 1)[0] in MULTI_ANSWER_BENCHMARKS
-        key = (resp, tuple(ch or ()), k if k else None, is_mc, multi)
-        ex = cache.get(key)
-        if ex is None:
-            ex = _extract_row(resp, list(ch or []), k or None, t, is_mc)
-            cache[key] = ex
-        preds.append(ex.pred)
-        statuses.append(ex.status)
-        rules.append(ex.rule)
-        free.append(not is_mc)
-    pred_arr = pa.array(preds, pa.string())
-    free_arr = pa.array(free, pa.bool_())
-    gold_norm = pa.array([normalize_free_form(g) for g in golds], pa.string())
-    pred_norm = pa.array([normalize_free_form(p) for p in preds], pa.string())
-    gold_letter = pc.utf8_upper(pc.utf8_trim_whitespace(gold_col))
-    mc_correct = pc.and_(
-        pc.equal(pc.fill_null(pred_arr, ""), pc.fill_null(gold_letter, "\x00")),
-        pc.equal(pa.array(statuses, pa.string()), "ok"),
-    )
-    ff_correct = pc.equal(pc.fill_null(pred_norm, "\x01"), pc.fill_null(gold_norm, "\x00"))
-    correct = pc.if_else(free_arr, ff_correct, mc_correct)
+    ):
+        m = modes[i]
+        if m is None:
+            letters = bool(ch) or bool(k) or bool(g and re.fullmatch(r"[A-Z]", g.strip()))
+            m = AnswerMode.LETTER if letters else AnswerMode.FREE_FORM
+        final_modes.append(m.value)
+        if m is AnswerMode.INSTRUCTION:
+            rows.append(Extraction(*(old[c][i] for c in old)))
+            continue
+        key = (resp, tuple(ch or ()), k or None, m)
+        if key not in cache:
+            cache[key] = extract_row(resp, ch, k or None, m)
+        rows.append(cache[key])
+    preds = pa.array([x.pred for x in rows], pa.string())
+    correct = _per_distinct(
+        lambda p, g, m: is_correct(p, g, m), pa.bool_(), preds, pa.array(golds, pa.string()),
+        pa.array(final_modes, pa.string()),
+    )  # fmt: skip
     out = table
     for name, arr in (
-        ("pred", pred_arr),
-        ("extract_status", pa.array(statuses, pa.string())),
-        ("extract_rule", pa.array(rules, pa.string())),
+        ("pred", preds),
+        ("extract_status", pa.array([x.status and str(x.status) for x in rows], pa.string())),
+        ("extract_rule", pa.array([x.rule for x in rows], pa.string())),
         ("correct", correct),
     ):
         if name in out.column_names:
@@ -861,12 +1179,41 @@ def reextract(table: pa.Table) -> pa.Table:
     return out
 
 
-def _extract_row(
-    response: str | None, choices: list[str], k: int | None, task: str | None, mc: bool
-) -> Extraction:
-    if response is None or not response.strip():
-        return NO_ANSWER
-    text, truncated = strip_reasoning(response)
-    if not text.strip():
-        return Extraction(None, "no_answer", "think_unclosed" if truncated else None)
-    return _extract_text(text, choices, k, task, None, mc)
+# --- generated documentation ----------------------------------------------------------------
+
+DOCS_BEGIN = "<!-- BEGIN GENERATED: forgetmap.suite.extract.rules_markdown() -- `make docs` -->"
+DOCS_END = "<!-- END GENERATED -->"
+
+
+def _enum_list(cls: type[_Documented]) -> list[str]:
+    return [f"- `{m.value}`: {m.doc}" for m in cls]  # type: ignore[attr-defined]
+
+
+def rules_markdown() -> str:
+    """The reference section of docs/extraction.md, generated from `RULE_TABLE` and the
+    vocabularies (`make docs` rewrites it; a test checks it is current)."""
+    out = ["### Answer modes", "", *_enum_list(AnswerMode), "", "### Rules, in the order tried", ""]
+    out += [
+        "| # | rule | answer modes | scope | resolution | guards | fires on |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for i, r in enumerate(RULE_TABLE, 1):
+        modes = ", ".join(m.value for m in AnswerMode if m in r.modes)
+        guards = ", ".join(f"`{g.value}`" for g in r.guards) or "–"
+        out.append(
+            f"| {i} | `{r.name}` | {modes} | `{r.scope.value}` | `{r.resolution.value}` "
+            f"| {guards} | {r.summary.replace('|', '&#124;')} |"
+        )
+    out += ["", "Patterns (Python `re`):", ""]
+    for i, r in enumerate(RULE_TABLE, 1):
+        case = " (case-insensitive)" if r.pattern.flags & re.I else ""
+        out += [f"{i}. `{r.name}`{case}", "", "   ```text", f"   {r.pattern.pattern}", "   ```", ""]
+    for title, cls in (
+        ("Scopes", Scope),
+        ("Resolutions", Resolution),
+        ("Guards", Guard),
+        ("Rule-name qualifiers", Qualifier),
+        ("Statuses", Status),
+    ):
+        out += ["", f"### {title}", "", *_enum_list(cls)]
+    return "\n".join(out) + "\n"

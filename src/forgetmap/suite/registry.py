@@ -43,6 +43,7 @@ class TaskSpec:
     category: str | None
     k: int | None  # options per item when fixed for the task; None when it varies or free-form
     free_form: bool = False
+    answer_mode: str | None = None  # forgetmap.suite.extract.AnswerMode; None: letter/free_form
     in_aggregate: bool = True
     study: bool = True  # part of the study's suite (DESIGN §5)
     adapter: str = ""
@@ -112,6 +113,7 @@ def _expand(benchmark: str, b: dict[str, Any]) -> list[TaskSpec]:
                 category=sub.get("category"),
                 k=k,
                 free_form=free_form,
+                answer_mode=sub.get("answer_mode", b.get("answer_mode")),
                 in_aggregate=bool(sub.get("in_aggregate", b.get("in_aggregate", True))),
                 study=bool(sub.get("study", b.get("study", True))),
                 adapter=b["adapter"],
