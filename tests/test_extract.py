@@ -327,6 +327,7 @@ def test_answer_modes_from_the_registry_and_explicit() -> None:
 def test_answer_mode_names() -> None:
     assert AnswerMode.of("letter_set:any") is AnswerMode.LETTER_SET_ANY
     assert AnswerMode.of("Single-Letter") is AnswerMode.LETTER
+    assert AnswerMode.of("letters") is AnswerMode.LETTER_SET
     assert AnswerMode.of(AnswerMode.FREE_FORM) is AnswerMode.FREE_FORM
     with pytest.raises(ValueError, match=r"unknown answer mode 'letters'.*letter_set_any"):
         AnswerMode.of("letters")

@@ -132,6 +132,7 @@ class AnswerMode(_Documented):
 _MODE_ALIASES = {
     "single_letter": "letter",
     "single": "letter",
+    "letters": "letter_set",
     "letter_set_exact": "letter_set",
     "letter_set:exact": "letter_set",
     "letter_set:any": "letter_set_any",
