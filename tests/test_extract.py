@@ -329,8 +329,8 @@ def test_answer_mode_names() -> None:
     assert AnswerMode.of("Single-Letter") is AnswerMode.LETTER
     assert AnswerMode.of("letters") is AnswerMode.LETTER_SET
     assert AnswerMode.of(AnswerMode.FREE_FORM) is AnswerMode.FREE_FORM
-    with pytest.raises(ValueError, match=r"unknown answer mode 'letters'.*letter_set_any"):
-        AnswerMode.of("letters")
+    with pytest.raises(ValueError, match=r"unknown answer mode 'lettres'.*letter_set_any"):
+        AnswerMode.of("lettres")
     assert Status.OK == "ok" and str(Status.INVALID) == "invalid"
     assert extract("Answer: E", CAPITALS).status is Status.INVALID
 
