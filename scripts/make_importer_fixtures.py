@@ -30,10 +30,12 @@ DEV = Path(os.environ.get("FORGETMAP_DEV_DIR", ROOT / ".dev"))
 FIXTURES = ROOT / "tests" / "fixtures" / "importers"
 DATA_DIR = Path(os.environ.get("FORGETMAP_DATA_DIR", ROOT.parent / "shared" / "data"))
 TASK_FILE = DEV / "fixture_data" / "arc_mini.jsonl"
+TASK_FILE20 = DEV / "fixture_data20" / "arc20.jsonl"  # 20 items: lighteval loglikelihood task
 # Models are referred to by a path relative to DEV (tools run with cwd=DEV), so the model
 # names recorded in the logs are short and machine independent.
 MODELS = {"smollm2": "models/smollm2-135m-instruct", "gemma3": "models/gemma3-270m"}
 ITEMS = [0, 1, 2, 3, 4, 5, 17, 367]  # ARC-Easy validation rows; 17 has 5 options, 367 has 3
+ITEMS20 = list(range(20))
 ENV = {
     **os.environ,
     "HF_HUB_OFFLINE": "1",
@@ -94,22 +96,14 @@ def make_data() -> None:
     src = DATA_DIR / "arc/ai2_arc/ARC-Easy/validation/data-00000-of-00001.arrow"
     with open(src, "rb") as fh:
         rows = ipc.open_stream(fh).read_all().to_pylist()
-    TASK_FILE.parent.mkdir(parents=True, exist_ok=True)
-    with TASK_FILE.open("w") as fh:
-        for i in ITEMS:
-            r = rows[i]
-            fh.write(
-                json.dumps(
-                    {
-                        "id": r["id"],
-                        "question": r["question"],
-                        "choices": r["choices"],
-                        "answerKey": r["answerKey"],
-                    }
-                )
-                + "\n"
-            )
-    print("wrote", TASK_FILE)
+    for path, items in ((TASK_FILE, ITEMS), (TASK_FILE20, ITEMS20)):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w") as fh:
+            for i in items:
+                r = rows[i]
+                keep = ("id", "question", "choices", "answerKey")
+                fh.write(json.dumps({k: r[k] for k in keep}) + "\n")
+        print("wrote", path)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -198,6 +192,106 @@ def make_lm_eval() -> None:
     print("wrote", dest)
 
 
+# A sampled chain-of-thought task with `repeats: 2` and three filters: one logs only repeat 0's
+# answer (take_first), one keeps every repeat's answer (no take_first: lm-eval logs the mean
+# exact_match), one is no plain regex (multi_choice_regex). Grouped with the MC task.
+LM_EVAL_COT = """task: arc_mini_cot
+dataset_path: json
+dataset_kwargs:
+  data_files:
+    test: {data}
+test_split: test
+output_type: generate_until
+doc_to_text: "Question: {{{{question}}}}\\n{{% for t in choices.text %}}{{{{ 'ABCDE'[loop.index0] }}}}) {{{{t}}}}\\n{{% endfor %}}Think briefly, then finish with the line 'Answer: X' (X the letter).\\n"
+doc_to_target: "{{{{ 'ABCDE'[choices.label.index(answerKey)] }}}}"
+repeats: 2
+generation_kwargs:
+  until: ["Question:"]
+  max_gen_toks: 12
+  do_sample: true
+  temperature: 0.6
+  top_p: 0.95
+filter_list:
+  - name: strict-match
+    filter:
+      - function: regex
+        regex_pattern: "Answer: ?\\\\(?([A-E])\\\\)?"
+      - function: take_first
+  - name: flexible-extract
+    filter:
+      - function: regex
+        regex_pattern: "\\\\b([A-E])\\\\b"
+  - name: mc-regex
+    filter:
+      - function: multi_choice_regex
+        regex_pattern: "\\\\(([A-E])\\\\)"
+        group_select: -1
+        ignore_case: true
+        ignore_punctuation: true
+      - function: take_first
+metric_list:
+  - metric: exact_match
+    aggregation: mean
+    higher_is_better: true
+"""
+LM_EVAL_GROUP = """group: arc_mini_suite
+task:
+  - arc_mini
+  - arc_mini_cot
+aggregate_metric_list:
+  - metric: acc
+    weight_by_size: true
+"""
+
+
+def make_lm_eval_repeats() -> None:
+    """lm-eval 0.4.13 on the task group (MC + sampled CoT with repeats: 2): both models with
+    --seed 0,1234,1234,1234, and SmolLM2 once more on the CoT task with only the torch seed
+    changed (--seed 0,1234,99,1234), which draws other samples."""
+    tasks_dir = DEV / "lm_eval_tasks"
+    tasks_dir.mkdir(exist_ok=True)
+    (tasks_dir / "arc_mini.yaml").write_text(LM_EVAL_MC.format(data=TASK_FILE))
+    (tasks_dir / "arc_mini_cot.yaml").write_text(LM_EVAL_COT.format(data=TASK_FILE))
+    (tasks_dir / "arc_mini_suite.yaml").write_text(LM_EVAL_GROUP)
+    out = DEV / "out_lm_eval_repeats"
+    shutil.rmtree(out, ignore_errors=True)
+    plan = [
+        ("smollm2", "0,1234,1234,1234", "arc_mini_suite", "torch1234"),
+        ("gemma3", "0,1234,1234,1234", "arc_mini_suite", "torch1234"),
+        ("smollm2", "0,1234,99,1234", "arc_mini_cot", "torch99"),
+    ]
+    for key, seeds, tasks, folder in plan:
+        run(
+            [
+                venv_python("lmeval"),
+                "-m",
+                "lm_eval",
+                "--model",
+                "hf",
+                "--model_args",
+                f"pretrained={MODELS[key]},dtype=float32",
+                "--tasks",
+                tasks,
+                "--include_path",
+                str(tasks_dir),
+                "--device",
+                "cpu",
+                "--batch_size",
+                "8",
+                "--seed",
+                seeds,
+                "--log_samples",
+                "--output_path",
+                str(out / folder),
+            ]
+            + (["--apply_chat_template"] if key == "smollm2" else [])
+        )
+    dest = FIXTURES / "lm_eval_repeats"
+    shutil.rmtree(dest, ignore_errors=True)
+    shutil.copytree(out, dest)
+    print("wrote", dest)
+
+
 # lighteval >= 0.11 imports every built-in task module to build its registry, and one of them
 # (tiny_benchmarks) downloads a file at import time: offline that aborts every run. This wrapper
 # runs the real lighteval CLI but skips built-in task modules that fail to import.
@@ -253,6 +347,50 @@ def make_lighteval(venv: str = "lighteval", dest_name: str = "lighteval", plan=N
     shutil.copytree(out, dest)
     print("wrote", dest)
     return dest
+
+
+def make_lighteval_samples() -> None:
+    """lighteval 0.13.0: two samples per item (`avg@n`, n=2, next to the letter extractive_match)
+    and a 20-item loglikelihood task, both models with seed 0; SmolLM2 once more on the
+    loglikelihood task without any sampling seed."""
+    out = DEV / "out_lighteval_samples"
+    shutil.rmtree(out, ignore_errors=True)
+    env = {
+        **ENV,
+        "FORGETMAP_FIXTURE_TASK_DIR": str(TASK_FILE.parent),
+        "FORGETMAP_FIXTURE_TASK_DIR20": str(TASK_FILE20.parent),
+    }
+    both = "arc_letter_samples:easy|0,arc_loglik:easy|0"
+    plan = [
+        ("smollm2", 0, True, both),
+        ("gemma3", 0, False, both),
+        ("smollm2", None, True, "arc_loglik:easy|0"),
+    ]
+    for key, seed, chat, tasks in plan:
+        seed_part = f",seed:{seed}" if seed is not None else ""
+        gen = f"{{temperature:0.6,top_p:0.95{seed_part},max_new_tokens:6}}"
+        args = f"model_name={MODELS[key]},dtype=float32,batch_size=8,generation_parameters={gen}"
+        args += f",override_chat_template={'true' if chat else 'false'}"
+        run(
+            [
+                venv_python("lighteval"),
+                "-c",
+                LIGHTEVAL_OFFLINE,
+                "accelerate",
+                args,
+                tasks,
+                "--custom-tasks",
+                str(ROOT / "scripts" / "make_importer_fixtures_lighteval_task.py"),
+                "--output-dir",
+                str(out),
+                "--save-details",
+            ],
+            env=env,
+        )
+    dest = FIXTURES / "lighteval_samples"
+    shutil.rmtree(dest, ignore_errors=True)
+    shutil.copytree(out, dest)
+    print("wrote", dest)
 
 
 def make_inspect() -> None:
@@ -419,7 +557,9 @@ STEPS = {
     "models": make_models,
     "data": make_data,
     "lm-eval": make_lm_eval,
+    "lm-eval-repeats": make_lm_eval_repeats,
     "lighteval": make_lighteval,
+    "lighteval-samples": make_lighteval_samples,
     "inspect": make_inspect,
     "post-forget": make_post_forget,
     "inspect-reader-check": check_inspect_reader,

@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from forgetmap.cli.main import main
+from forgetmap.importers import SEED_BASE
 from forgetmap.importers.inspect_logs import _member_bytes
 from forgetmap.records import RECORD_SCHEMA, ResultsStore
 
@@ -144,10 +145,18 @@ def test_lm_eval_bad_lines(tmp_path, capsys, corrupt, expected):
     assert code == 2 and str(f) in err and expected in err and "Traceback" not in err
 
 
-def test_lm_eval_missing_results_needs_model(tmp_path, capsys):
+def test_lm_eval_missing_results_needs_seed_and_model(tmp_path, capsys):
+    """Without its own results_<ts>.json a samples file has no seed and no model name: both are
+    asked for, and another run's results file in the same folder is never used instead."""
     src = next((FIX / "lm_eval" / "seed0").rglob("samples_arc_mini_2*.jsonl"))
     shutil.copy(src, tmp_path / src.name)
+    other = next((FIX / "lm_eval" / "seed1").rglob("results_*.json"))  # another run's
+    shutil.copy(other, tmp_path / other.name)
     code, err = _run(capsys, "import", "lm-eval", tmp_path / src.name, "--results", tmp_path / "r")
+    assert code == 2 and "pass --seed N" in err and other.name in err and "another run" in err
+    code, err = _run(
+        capsys, "import", "lm-eval", tmp_path / src.name, "--results", tmp_path / "r", "--seed", "5"
+    )
     assert code == 2 and "pass --model NAME" in err
     code, err = _run(
         capsys,
@@ -158,8 +167,13 @@ def test_lm_eval_missing_results_needs_model(tmp_path, capsys):
         tmp_path / "r",
         "--model",
         "x",
+        "--seed",
+        "5",
     )
     assert code == 0, err
+    assert "note" in err and "task configs" in err  # the missing companion file is said
+    rows = _rows(ResultsStore(tmp_path / "r"), "x")
+    assert len(rows) == 8 and {k[2] for k in rows} == {5}
 
 
 # ---------------------------------------------------------------- lighteval
@@ -205,7 +219,7 @@ def test_lighteval_errors(tmp_path, capsys):
     code, err = _run(
         capsys, "import", "lighteval", alone, "--results", tmp_path / "r", "--model", "g"
     )
-    assert code == 2 and "no sampling seed" in err and "pass --seed" in err
+    assert code == 2 and "sampling seed" in err and "is unknown" in err and "pass --seed" in err
     code, err = _run(
         capsys,
         "import",
@@ -243,7 +257,8 @@ def test_inspect_real_logs(tmp_path, capsys):
     models = store.models()
     assert len(models) == 2 and all(m.startswith("hf/") for m in models)
     smol = _rows(store, f"hf/{SMOL}")
-    assert len(smol) == 16 and {k[2] for k in smol} == {0, 1}  # 2 epochs -> seeds 0, 1
+    # 2 epochs of --seed 0: labels seed + (epoch - 1) * 10**10 (docs/importers.md)
+    assert len(smol) == 16 and {k[2] for k in smol} == {0, SEED_BASE}
     eval_file = next((FIX / "inspect").glob("*.eval"))
     with zipfile.ZipFile(eval_file) as zf:  # members are zstd: decompress via the helper
         raws = [
@@ -253,7 +268,7 @@ def test_inspect_real_logs(tmp_path, capsys):
         ]
     assert len(raws) == 16
     for raw in raws:
-        r = smol[("arc_mini", str(raw["id"]), raw["epoch"] - 1)]
+        r = smol[("arc_mini", str(raw["id"]), (raw["epoch"] - 1) * SEED_BASE)]
         score = raw["scores"]["choice"]
         assert r["correct"] is (score["value"] == "C")
         assert r["gold"] == raw["target"] and r["n_choices"] == len(raw["choices"])
@@ -327,14 +342,25 @@ def test_opencompass_and_helm_errors(tmp_path, capsys):
     body = json.loads(f.read_text())
     del body["3"]["gold"]
     f.write_text(json.dumps(body))
+    # one model's bad file does not stop the other model's import; --strict stops at it
     code, err = _run(capsys, "import", "opencompass", d, "--results", tmp_path / "r")
-    assert code == 2 and str(f) in err and "sample 3: missing field 'gold'" in err
+    assert code == 0 and "refused" in err and str(f) in err
+    assert "sample 3: missing field 'gold'" in err and "1 log(s) refused" in err
+    assert len(ResultsStore(tmp_path / "r").models()) == 1
+    code, err = _run(capsys, "import", "opencompass", d, "--results", tmp_path / "r2", "--strict")
+    assert code == 2 and "sample 3: missing field 'gold'" in err
+    assert not (tmp_path / "r2").exists()
     h = tmp_path / "helm"
     shutil.copytree(FIX / "helm", h)
     victim = next(h.rglob("display_predictions.json"))
     victim.unlink()
-    code, err = _run(capsys, "import", "helm", h, "--results", tmp_path / "r")
-    assert code == 2 and "without display_predictions.json" in err
+    code, err = _run(capsys, "import", "helm", h, "--results", tmp_path / "r3")
+    assert code == 0 and "without display_predictions.json" in err and "refused" in err
+    for other in h.rglob("display_predictions.json"):
+        other.unlink()
+    code, err = _run(capsys, "import", "helm", h, "--results", tmp_path / "r4")
+    assert code == 2 and "nothing importable: 2 logs refused" in err
+    assert err.count("without display_predictions.json") == 2
 
 
 # ---------------------------------------------------------------- common errors

@@ -6,10 +6,12 @@ from collections.abc import Sequence
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from forgetmap.importers import (
     ImportedRun,
+    describe_seeds,
     get_importer,
     reextract_runs,
     write_runs,
@@ -33,7 +35,18 @@ _reextract = click.option(
     help="Recompute pred/extract_status/correct from the raw responses with forgetmap's extractor.",
 )
 _force = click.option("--force", is_flag=True, help="Replace runs that were already imported.")
-_seed = click.option("--seed", type=int, default=None, help="Seed to record (overrides the log's).")
+_seed = click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Sampling seed of the run (overrides the log's; repeats/epochs still get their own "
+    "labels, see docs/importers.md).",
+)
+_strict = click.option(
+    "--strict",
+    is_flag=True,
+    help="Stop at the first log that cannot be imported (default: import the others, list it).",
+)
 
 
 @click.group("import")
@@ -43,30 +56,23 @@ def import_group() -> None:
 
 
 def _finish(runs: Sequence[ImportedRun], results: str, reextract: bool, force: bool) -> None:
+    refused = list(getattr(runs, "refused", []))
     if reextract:
         runs = reextract_runs(runs)
     summary = write_runs(runs, results, force=force)
     t = Table(title=f"imported into {results}", show_lines=False)
-    for c in ("model", "run", "records", "tasks", "seeds", "accuracy"):
+    for c in ("model", "run", "records", "tasks", "seeds", "scored by", "accuracy"):
         t.add_column(c, justify="right" if c in ("records", "accuracy") else "left")
     done = {(m, r) for m, r, _ in summary.written}
     for run in runs:
         if (run.model, run.run_id) not in done:
             continue
-        tab = run.table
-        tasks = sorted(set(tab.column("task").to_pylist()))
-        seeds = sorted(set(tab.column("seed").to_pylist()))
-        acc = sum(tab.column("correct").to_pylist()) / max(tab.num_rows, 1)
-        t.add_row(
-            run.model,
-            run.run_id,
-            str(tab.num_rows),
-            ", ".join(tasks[:3]) + (f" (+{len(tasks) - 3})" if len(tasks) > 3 else ""),
-            ",".join(map(str, seeds)),
-            f"{acc:.3f}",
-        )
+        t.add_row(*_summary_row(run, reextract))
     if summary.written:
         console.print(t)
+    for run in runs:
+        for note in run.notes:
+            console.print(f"[yellow]note[/] {escape(note)}")
     ignored = sorted({c for run in runs for c in run.manifest.get("ignored_columns", [])})
     if ignored:
         console.print(
@@ -74,10 +80,48 @@ def _finish(runs: Sequence[ImportedRun], results: str, reextract: bool, force: b
         )
     for m, r in summary.skipped:
         console.print(f"[yellow]skipped[/] {m} run {r}: already imported (use --force to replace)")
+    for m, r, stored in summary.same_run:
+        console.print(
+            f"[yellow]skipped[/] {m} run {r}: the same source run is already stored as run "
+            f"{stored} (use --force to replace it)"
+        )
+    for ref in refused:
+        console.print(f"[red]refused[/] {escape(ref.source)}: {escape(ref.reason)}")
     console.print(
         f"{sum(n for _, _, n in summary.written)} records in {len(summary.written)} run(s) written"
-        + (f", {len(summary.skipped)} already present" if summary.skipped else "")
+        + (
+            f", {len(summary.skipped) + len(summary.same_run)} already present"
+            if summary.skipped or summary.same_run
+            else ""
+        )
+        + (f", {len(refused)} log(s) refused" if refused else "")
     )
+
+
+def _summary_row(run: ImportedRun, reextract: bool) -> tuple[str, ...]:
+    tab = run.table
+    tasks = sorted(set(tab.column("task").to_pylist()))
+    scorers = run.manifest.get("scorers") or {}
+    by = "forgetmap extractor" if reextract else _scorers_text(scorers)
+    correct = [c for c in tab.column("correct").to_pylist() if c is not None]
+    acc = f"{sum(correct) / len(correct):.3f}" if correct else "-"
+    return (
+        run.model,
+        run.run_id,
+        str(tab.num_rows),
+        ", ".join(tasks[:3]) + (f" (+{len(tasks) - 3})" if len(tasks) > 3 else ""),
+        describe_seeds(tab.column("seed").to_pylist()),
+        by,
+        acc,
+    )
+
+
+def _scorers_text(scorers: dict[str, str]) -> str:
+    """`strict-match/exact_match` when every task used one scorer, else `task: scorer` pairs."""
+    values = sorted(set(scorers.values()))
+    if len(values) <= 1:
+        return values[0] if values else "-"
+    return "; ".join(f"{t}: {s}" for t, s in sorted(scorers.items()))
 
 
 @import_group.command("table")
@@ -104,6 +148,7 @@ def _tool_command(tool: str, help_text: str, extra: Sequence = ()) -> click.Comm
     @_seed
     @_reextract
     @_force
+    @_strict
     def cmd(
         path: str,
         results: str,
@@ -111,10 +156,11 @@ def _tool_command(tool: str, help_text: str, extra: Sequence = ()) -> click.Comm
         seed: int | None,
         reextract: bool,
         force: bool,
+        strict: bool,
         **kw,
     ) -> None:
-        kw = {k: v for k, v in kw.items() if v is not None}
-        runs = get_importer(tool)(path, model=model, seed=seed, **kw)
+        kw = {k: v for k, v in kw.items() if v is not None and v != ()}
+        runs = get_importer(tool)(path, model=model, seed=seed, strict=strict, **kw)
         _finish(runs, results, reextract, force)
 
     for opt in extra:
@@ -134,8 +180,10 @@ import_group.add_command(
             click.option(
                 "--filter",
                 "filter_name",
-                default=None,
-                help="Filter whose answers to import (default: the first in the file).",
+                multiple=True,
+                help="Filter whose answers to import: NAME (for every task that has it; the "
+                "others keep their first filter) or TASK=NAME; repeatable. Default: each "
+                "task's first filter.",
             ),
         ],
     )

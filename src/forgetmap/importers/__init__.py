@@ -8,15 +8,25 @@ are kept verbatim.
 from __future__ import annotations
 
 import importlib
+import shutil
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from forgetmap.errors import ForgetmapError
-from forgetmap.importers._common import ImportedRun
+from forgetmap.importers._common import (
+    SEED_BASE,
+    ImportBatch,
+    ImportedRun,
+    Refused,
+    describe_seeds,
+    scorer_key,
+    seed_label,
+    split_seed_label,
+)
 from forgetmap.records import ResultsStore, conform
 
 # tool name (CLI) -> "module:function"; modules import lazily so one broken importer (or a
@@ -38,7 +48,7 @@ def get_importer(tool: str) -> Callable[..., list[ImportedRun]]:
     return getattr(importlib.import_module(mod), fn)
 
 
-def reextract_runs(runs: Sequence[ImportedRun]) -> list[ImportedRun]:
+def reextract_runs(runs: Sequence[ImportedRun]) -> ImportBatch:
     """Recompute pred/extract_status/extract_rule/correct from `response` with forgetmap's
     extractor (`forgetmap.suite.extract.reextract`)."""
     try:
@@ -49,7 +59,7 @@ def reextract_runs(runs: Sequence[ImportedRun]) -> list[ImportedRun]:
             "--reextract needs forgetmap's answer extractor (forgetmap.suite.extract.reextract), "
             "which is not available in this installation"
         ) from None
-    out = []
+    out = ImportBatch(refused=getattr(runs, "refused", ()))
     for r in runs:
         if (
             "response" not in r.table.column_names
@@ -61,7 +71,9 @@ def reextract_runs(runs: Sequence[ImportedRun]) -> list[ImportedRun]:
             )
         table = conform(reextract(r.table), source=", ".join(r.sources) or r.model)
         out.append(
-            ImportedRun(r.model, r.run_id, table, {**r.manifest, "reextracted": True}, r.sources)
+            ImportedRun(
+                r.model, r.run_id, table, {**r.manifest, "reextracted": True}, r.sources, r.notes
+            )
         )
     return out
 
@@ -72,6 +84,7 @@ class WriteSummary:
 
     written: list[tuple[str, str, int]]  # (model, run_id, rows)
     skipped: list[tuple[str, str]]  # (model, run_id) already imported
+    same_run: list[tuple[str, str, str]] = field(default_factory=list)  # (model, run_id, stored)
 
 
 def write_runs(
@@ -81,19 +94,40 @@ def write_runs(
     files) is skipped unless `force`, so importing twice never duplicates records."""
     _check_across_runs(runs)
     store = ResultsStore(results)
-    written, skipped = [], []
+    written, skipped, same = [], [], []
     for r in runs:
         d = store.run_dir(r.model, r.run_id)
         existing = sorted(d.glob("*.parquet")) if d.exists() else []
         if existing and not force:
             skipped.append((r.model, r.run_id))
             continue
+        stored = _stored_as(store, r)
+        if stored is not None and not force:
+            same.append((r.model, r.run_id, stored))
+            continue
+        if stored is not None:  # --force: the new import of that source run replaces it
+            shutil.rmtree(store.run_dir(r.model, stored))
         for old in existing:
             old.unlink()
         store.append(r.table, r.model, r.run_id, source=", ".join(r.sources))
         store.write_manifest(r.model, r.run_id, {**r.manifest, "n_records": r.table.num_rows})
         written.append((r.model, r.run_id, r.table.num_rows))
-    return WriteSummary(written, skipped)
+    return WriteSummary(written, skipped, same)
+
+
+def _stored_as(store: ResultsStore, run: ImportedRun) -> str | None:
+    """The run id under which the same source run is already stored (e.g. an inspect eval
+    imported before from its other format: same `source_run`, other files); None if none."""
+    key = run.manifest.get("source_run")
+    if not key:
+        return None
+    for other in store.runs(run.model):
+        if other == run.run_id:
+            continue
+        m = store.read_manifest(run.model, other) or {}
+        if m.get("source_run") == key:
+            return other
+    return None
 
 
 def _check_across_runs(runs: Sequence[ImportedRun]) -> None:
@@ -131,10 +165,17 @@ def concat(runs: Sequence[ImportedRun]) -> pa.Table:
 
 __all__ = [
     "IMPORTERS",
+    "SEED_BASE",
+    "ImportBatch",
     "ImportedRun",
+    "Refused",
     "WriteSummary",
     "concat",
+    "describe_seeds",
     "get_importer",
     "reextract_runs",
+    "scorer_key",
+    "seed_label",
+    "split_seed_label",
     "write_runs",
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,13 +25,162 @@ from forgetmap.records import conform
 
 @dataclass
 class ImportedRun:
-    """One imported run: records of one model (one seed/config), ready for `ResultsStore.append`."""
+    """One imported run: records of one model (one seed/config), ready for `ResultsStore.append`.
+
+    `notes` are things the user should know about this run (an unseeded run labelled seed 0, a
+    companion file that was missing); the CLI prints them with the import summary."""
 
     model: str
     run_id: str
     table: pa.Table
     manifest: dict[str, Any] = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A log (file or run folder) that was not imported, and why."""
+
+    source: str
+    reason: str
+
+
+class ImportBatch(list):  # list[ImportedRun]
+    """What one import call produced: the runs (the list itself) plus the logs it refused.
+
+    A folder with one bad log among good ones imports the good ones and lists the bad one here;
+    callers that only need the runs use it as a plain list."""
+
+    def __init__(self, runs: Iterable[ImportedRun] = (), refused: Iterable[Refused] = ()):
+        super().__init__(runs)
+        self.refused: list[Refused] = list(refused)
+
+
+def collect_runs(
+    units: Sequence[Any],
+    convert: Callable[[Any], list[ImportedRun]],
+    name: Callable[[Any], str],
+    strict: bool = False,
+) -> ImportBatch:
+    """Convert each unit (a log file or a run folder) on its own: one that fails is refused with
+    its one-line reason instead of aborting the others. With `strict`, the first failure raises.
+    Nothing importable raises: the one reason itself when there was a single log, else a line
+    listing every refused log with its reason."""
+    runs: list[ImportedRun] = []
+    refused: list[Refused] = []
+    first: ForgetmapError | None = None
+    for unit in units:
+        try:
+            runs.extend(convert(unit))
+        except ForgetmapError as exc:
+            if strict:
+                raise
+            first = first or exc
+            refused.append(Refused(name(unit), str(exc)))
+    if not runs and refused:
+        if len(refused) == 1 and first is not None:
+            raise first
+        listing = "; ".join(f"{r.source}: {r.reason}" for r in refused)
+        raise ForgetmapError(f"nothing importable: {len(refused)} logs refused ({listing})")
+    return ImportBatch(runs, refused)
+
+
+# ---------------------------------------------------------------- seed labels
+# One scheme for every importer (docs/importers.md, "Seed labels"): the record's `seed` is
+#     label = repeat * SEED_BASE + sampling_seed      (0 <= sampling_seed < SEED_BASE)
+# where `repeat` is the 0-based index of a repeated sample of the same item within one run
+# (lm-eval `repeats`, inspect epoch - 1, lighteval's n samples, OpenCompass `n`, HELM trial).
+# A run with one sample per item keeps its seed as the label. The same command on two models
+# gives the same labels (so they pair); two different sampling seeds or two different repeats
+# never share a label. A run that records no sampling seed is labelled as seed 0 (and says so).
+SEED_BASE = 10**10
+
+
+def seed_label(seed: int, repeat: int = 0, where: str = "") -> int:
+    """The record `seed` of repeat `repeat` of a run sampled with `seed`."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < SEED_BASE:
+        raise DataError(
+            f"{where + ': ' if where else ''}sampling seed {seed!r} is outside 0..{SEED_BASE - 1}, "
+            "which the seed labels need (docs/importers.md); pass --seed N to label this run"
+        )
+    if repeat < 0:
+        raise DataError(f"{where + ': ' if where else ''}negative repeat index {repeat}")
+    return repeat * SEED_BASE + seed
+
+
+def split_seed_label(label: int) -> tuple[int, int]:
+    """(sampling seed, repeat index) of a record `seed` made by `seed_label`."""
+    return label % SEED_BASE, label // SEED_BASE
+
+
+def describe_seeds(labels: Iterable[int]) -> str:
+    """Seed labels in words: `7, 8` or `7 (repeats 0-1)`, for summaries and messages."""
+    by_seed: dict[int, list[int]] = {}
+    for lab in sorted(set(labels)):
+        s, r = split_seed_label(int(lab))
+        by_seed.setdefault(s, []).append(r)
+    parts = []
+    for s, reps in by_seed.items():
+        if reps == [0]:
+            parts.append(str(s))
+        elif reps == list(range(reps[0], reps[-1] + 1)):
+            parts.append(f"{s} (repeats {reps[0]}-{reps[-1]})")
+        else:
+            parts.append(f"{s} (repeats {','.join(map(str, reps))})")
+    return ", ".join(parts) or "none"
+
+
+def resolve_seed(
+    override: int | None, recorded: Any, source: str, where: str
+) -> tuple[int, str, list[str]]:
+    """(sampling seed, where it came from, notes): `--seed` wins, then the log's recorded seed;
+    a run without one is labelled 0, with a note (the same rule for every importer)."""
+    if override is not None:
+        return int(override), "--seed", []
+    if recorded is None or recorded == "":
+        return (
+            0,
+            "none recorded (labelled 0)",
+            [
+                f"{where}: the log records no sampling seed; labelled as seed 0 "
+                "(pass --seed N to label it otherwise)"
+            ],
+        )
+    try:
+        value = int(recorded)
+    except (TypeError, ValueError):
+        raise DataError(f"{where}: unreadable sampling seed {recorded!r} in {source}") from None
+    return value, source, []
+
+
+# ---------------------------------------------------------------- extract_rule of imported rows
+# An imported row's `extract_rule` is `<tool>:<origin>:<scorer>`: origin says where `pred` came
+# from (`logged`: the tool's own extracted answer; `regex`: the run's own regex filter, re-applied
+# by forgetmap to a repeat the tool did not log; `argmax`: the highest logged option
+# loglikelihood; `forgetmap.<rule>`: forgetmap's extractor and the rule that fired); scorer is
+# the filter / metric / scorer the tool used for that task (may itself contain ':').
+TOOLS = ("lm-eval", "lighteval", "inspect", "opencompass", "helm")
+
+
+def rule(tool: str, origin: str, scorer: str) -> str:
+    """The extract_rule of an imported row."""
+    return f"{tool}:{origin}:{scorer}"
+
+
+def scorer_key(extract_rule: str | None) -> str:
+    """What decided a row's pred/correct, for comparing two sides of a task: `<tool>:<origin
+    kind>:<scorer>` for imported rows (the forgetmap rule name dropped), `forgetmap` for rows
+    that forgetmap's extractor scored (its own runs, --reextract)."""
+    if not extract_rule:
+        return "forgetmap"
+    tool, sep, rest = extract_rule.partition(":")
+    if not sep or tool not in TOOLS:
+        return "forgetmap"
+    origin, sep, scorer = rest.partition(":")
+    if origin.startswith("forgetmap."):
+        origin = "forgetmap"
+    return f"{tool}:{origin}:{scorer}" if sep else f"{tool}:{rest}"
 
 
 def find_logs(path: str | Path, patterns: Sequence[str], tool: str) -> list[Path]:

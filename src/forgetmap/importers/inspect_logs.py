@@ -6,10 +6,14 @@ with `header.json` and one `samples/<id>_epoch_<n>.json` per sample. inspect_ai 
 needed: when it is importable its own reader (`inspect_ai.log.read_eval_log`) is used, otherwise
 the files are parsed directly (same JSON either way).
 
-Mapping: task = `eval.task` (verbatim); item_id = sample `id` (verbatim); seed = the generate
-config's seed (0 when unset) + epoch - 1, so repeated epochs become seeds; gold = `target`;
-pred = the scorer's `answer`; correct = the scorer's value is `C` (or 1/True); response = the
-model's completion; n_choices = number of `choices` (null for free-form samples).
+Mapping: task = `eval.task` (verbatim); item_id = sample `id` (verbatim); seed = the seed label
+(docs/importers.md) of the generate config's seed and the epoch (epoch 1 of `--seed 7` is 7,
+epoch 2 is 10000000007), so every epoch is its own record and runs with different seeds never
+share a label; gold = `target`; pred = the scorer's `answer`; correct = the scorer's value is `C`
+(or 1/True); response = the model's completion; n_choices = number of `choices` (null for
+free-form samples). A log whose run did not finish (status `error`, `cancelled`, `started`) is
+refused; the same eval read twice (`.eval` and the `.json` of `inspect log convert`: one
+`eval_id`) is imported once.
 """
 
 from __future__ import annotations
@@ -24,13 +28,18 @@ from typing import Any
 
 from forgetmap.errors import DataError, ForgetmapError
 from forgetmap.importers._common import (
+    ImportBatch,
     ImportedRun,
     check_unique_keys,
+    collect_runs,
     elicitation_for,
     file_digest,
     find_logs,
     need,
     read_json,
+    resolve_seed,
+    rule,
+    seed_label,
     slug_run,
     text_hash,
     to_records,
@@ -39,13 +48,20 @@ from forgetmap.importers._common import (
 CORRECT_VALUES = {"C", "c", "correct", "CORRECT"}
 
 
+FINISHED = "success"
+
+
 def import_inspect(
     path: str | Path,
     model: str | None = None,
     seed: int | None = None,
     scorer: str | None = None,
-) -> list[ImportedRun]:
-    """Import every inspect_ai log (`*.eval`, `*.json`) under `path` (or the one file)."""
+    strict: bool = False,
+) -> ImportBatch:
+    """Import every inspect_ai log (`*.eval`, `*.json`) under `path` (or the one file).
+
+    A log that cannot be imported (unfinished, errored, malformed) is refused and listed in the
+    result's `refused` without stopping the others, unless `strict`."""
     files = find_logs(path, ["*.eval", "*.json"], "inspect_ai")
     if Path(path).is_dir():  # in a directory, skip JSON that is not an eval log (e.g. listings)
         files = [f for f in files if f.suffix == ".eval" or _looks_like_log(f)]
@@ -53,11 +69,31 @@ def import_inspect(
             raise ForgetmapError(
                 f"no inspect_ai logs found under {path} (looked for *.eval, *.json)"
             )
-    runs = []
-    for f in files:
-        header, samples = load_log(f)
-        runs.append(_to_run(f, header, samples, model, seed, scorer))
-    return runs
+    batch = collect_runs(
+        files, lambda f: [_to_run(f, *load_log(f), model, seed, scorer)], str, strict=strict
+    )
+    return _once_per_eval(batch)
+
+
+def _once_per_eval(batch: ImportBatch) -> ImportBatch:
+    """Keep one run per inspect `eval_id`: the same eval in two formats (`.eval` and the `.json`
+    that `inspect log convert` writes) is one run, not two."""
+    kept: dict[str, ImportedRun] = {}
+    out = ImportBatch(refused=batch.refused)
+    for run in batch:
+        eid = run.manifest.get("eval_id")
+        if eid and eid in kept:
+            first = kept[eid]
+            first.notes.append(
+                f"{run.sources[0]}: the same inspect eval (eval_id {eid}) as "
+                f"{first.sources[0]}, in another format; imported once"
+            )
+            first.manifest.setdefault("same_eval_files", []).append(run.sources[0])
+            continue
+        if eid:
+            kept[eid] = run
+        out.append(run)
+    return out
 
 
 def _looks_like_log(f: Path) -> bool:
@@ -163,12 +199,23 @@ def _to_run(
     ev = need(header, "eval", str(f))
     task = str(need(ev, "task", f"{f}: eval"))
     run_model = model or str(need(ev, "model", f"{f}: eval"))
+    status = header.get("status")
+    if status is not None and status != FINISHED:
+        err = header.get("error") or {}
+        msg = err.get("message") if isinstance(err, dict) else err
+        raise DataError(
+            f"{f}: the eval did not finish (status {status!r}"
+            + (f": {str(msg).splitlines()[0][:200]}" if msg else "")
+            + f", {len(samples)} samples logged); not imported"
+        )
     if not samples:
         raise DataError(f"{f}: the log has no samples (status: {header.get('status', '?')})")
     gen = ev.get("model_generate_config") or {}
     plan_cfg = (header.get("plan") or {}).get("config") or {}
-    base_seed = seed if seed is not None else gen.get("seed", plan_cfg.get("seed"))
-    base_seed = int(base_seed) if base_seed is not None else 0
+    recorded = gen.get("seed", plan_cfg.get("seed"))
+    base_seed, seed_source, notes = resolve_seed(
+        seed, recorded, "model_generate_config.seed", str(f)
+    )
 
     cols: dict[str, list[Any]] = defaultdict(list)
     scorer_used: str | None = None
@@ -197,13 +244,13 @@ def _to_run(
         out = s.get("output") or {}
         response = _completion(out)
         cols["item_id"].append(str(sid))
-        cols["seed"].append(base_seed + epoch - 1)
+        cols["seed"].append(seed_label(base_seed, epoch - 1, where))
         cols["correct"].append(_is_correct(value, where))
         cols["gold"].append(str(target[0]) if isinstance(target, list) else str(target))
         ans = None if answer is None or str(answer).strip() == "" else str(answer).strip()
         cols["pred"].append(ans)
         cols["extract_status"].append("ok" if ans is not None else "no_answer")
-        cols["extract_rule"].append(f"inspect:{name}")
+        cols["extract_rule"].append(rule("inspect", "logged", name))
         cols["response"].append(response)
         cols["choices"].append([str(c) for c in choices] if choices else None)
         cols["n_choices"].append(len(choices) if choices else None)
@@ -233,13 +280,22 @@ def _to_run(
             "tool": "inspect_ai",
             "tool_version": versions.get("inspect_ai"),
             "source_files": [str(f)],
+            "eval_id": ev.get("eval_id"),
+            "inspect_run_id": ev.get("run_id"),
+            "source_run": f"inspect:{ev['eval_id']}" if ev.get("eval_id") else None,
             "task": task,
             "scorer": scorer_used,
+            "scorers": {task: scorer_used},
+            "scorers_in_log": sorted({k for s in samples for k in (s.get("scores") or {})}),
+            "seed": base_seed,
+            "seed_source": seed_source,
+            "seeds_recorded": {"model_generate_config.seed": gen.get("seed")},
             "generate_config": gen,
             "epochs": (ev.get("config") or {}).get("epochs"),
             "created": ev.get("created"),
         },
         sources=[str(f)],
+        notes=notes,
     )
 
 

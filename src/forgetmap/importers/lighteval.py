@@ -14,10 +14,16 @@ Two detail layouts exist and both are read:
 
 Mapping: task = the task name in the file name, verbatim (e.g. `community|mmlu:anatomy|0`);
 item_id = the doc id when the task set one, else a hash of the question and options (lighteval
-stores no native id otherwise); gold = letter of `gold_index`; n_choices = number of choices;
-response = the first generation; correct = the metric (`extractive_match` by default, else the
-only/first metric); pred = argmax of the option logprobs for loglikelihood tasks, else left to
-`--reextract` (lighteval does not store the extracted answer).
+stores no native id otherwise); seed = the seed label (docs/importers.md) of the sampling seed
+and the sample index; gold = letter of `gold_index`; n_choices = number of choices; response =
+the generation; correct = the metric (`extractive_match` by default, else the first per-sample
+0/1 metric); pred = argmax of the option logprobs for loglikelihood tasks, lighteval's own
+extracted answer where it logged one, else null (`--reextract`).
+
+Several samples per item (a task with a sampling metric such as `avg@n`, n > 1): every sample
+becomes its own record (sample i -> repeat i). lighteval logs no per-sample verdict then (its
+metrics are means or maxima over the samples), so each sample's pred and correct come from
+forgetmap's extractor, and `extract_rule` says so.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -34,18 +41,24 @@ import pyarrow.parquet as pq
 from forgetmap.errors import DataError, ForgetmapError
 from forgetmap.importers._common import (
     LETTERS,
+    ImportBatch,
     ImportedRun,
     check_unique_keys,
+    collect_runs,
     elicitation_for,
     file_digest,
     find_logs,
     hash_rows,
     predicted_index,
     read_json,
+    resolve_seed,
+    rule,
+    seed_label,
     slug_run,
     to_records,
 )
 from forgetmap.letters import option_letters
+from forgetmap.records import conform
 
 DETAILS_RE = re.compile(r"^details_(?P<task>.+)_(?P<ts>\d{4}-\d{2}-\d{2}T[\d\-:.]+)\.parquet$")
 RESULTS_RE = re.compile(r"^results_(?P<ts>\d{4}-\d{2}-\d{2}T[\d\-:.]+)\.json$")
@@ -65,11 +78,13 @@ def import_lighteval(
     seed: int | None = None,
     metric: str | None = None,
     task_map: Any = None,
-) -> list[ImportedRun]:
+    strict: bool = False,
+) -> ImportBatch:
     """Import every lighteval details file under `path` (or the one file `path`).
 
     `task_map(name) -> name` optionally rewrites task names (used by the post-forget importer).
-    """
+    A run (model, timestamp) that cannot be imported is refused (listed in the result's
+    `refused`) without stopping the others, unless `strict`."""
     files = find_logs(path, ["details_*.parquet"], "lighteval")
     root = Path(path) if Path(path).is_dir() else Path(path).parent
     results_index = _index_results(root, files)
@@ -80,53 +95,70 @@ def import_lighteval(
             raise ForgetmapError(
                 f"{f}: not a lighteval details file (expected details_<task>_<timestamp>.parquet)"
             )
-        res_path = results_index.get(m["ts"])
-        results = read_json(res_path) if res_path else {}
-        run_model = model or _model_name(results, res_path, f)
-        groups[(run_model, m["ts"])].append((m["task"], f))
+        groups[(str(f.parent), m["ts"])].append((m["task"], f))
 
-    runs = []
-    for (run_model, ts), tasks in sorted(groups.items()):
-        res_path = results_index.get(ts)
-        results = read_json(res_path) if res_path else {}
-        general = results.get("config_general") or {}
-        gen = _generation_parameters(general)
-        run_seed = seed if seed is not None else gen.get("seed")
-        if run_seed is None:
-            where = res_path or tasks[0][1]
-            raise ForgetmapError(
-                f"{where}: no sampling seed (config_general.generation_parameters.seed) for run "
-                f"{ts}; pass --seed N"
-            )
-        chat = _chat_template(general)
-        tables = [
-            _import_details(
-                f, task_map(task) if task_map else task, run_model, int(run_seed), chat, metric
-            )
-            for task, f in sorted(tasks)
+    def convert(key: tuple[str, str]) -> list[ImportedRun]:
+        return [
+            _import_run(key[1], sorted(groups[key]), results_index, model, seed, metric, task_map)
         ]
-        table = pa.concat_tables(tables)
-        srcs = [f for _, f in tasks] + ([res_path] if res_path else [])
-        check_unique_keys(table, f"lighteval run {ts}")
-        runs.append(
-            ImportedRun(
-                model=run_model,
-                run_id=slug_run(f"lighteval-{ts}-{file_digest(srcs)}"),
-                table=table,
-                manifest={
-                    "tool": "lighteval",
-                    "tool_version": general.get("lighteval_sha")
-                    or general.get("lighteval_version"),
-                    "source_files": [str(s) for s in srcs],
-                    "seed": int(run_seed),
-                    "generation_parameters": gen,
-                    "chat_template_applied": chat,
-                    "timestamp": ts,
-                },
-                sources=[str(s) for s in srcs],
-            )
+
+    return collect_runs(sorted(groups), convert, lambda k: f"{k[0]} (run {k[1]})", strict=strict)
+
+
+def _import_run(
+    ts: str,
+    tasks: list[tuple[str, Path]],
+    results_index: dict[str, Path],
+    model: str | None,
+    seed: int | None,
+    metric: str | None,
+    task_map: Any,
+) -> ImportedRun:
+    res_path = results_index.get(ts)
+    results = read_json(res_path) if res_path else {}
+    run_model = model or _model_name(results, res_path, tasks[0][1])
+    general = results.get("config_general") or {}
+    gen = _generation_parameters(general)
+    where = str(res_path or tasks[0][1])
+    if res_path is None and seed is None:
+        raise ForgetmapError(
+            f"{tasks[0][1]}: no results_{ts}.json of the same run, so the sampling seed "
+            f"(config_general.generation_parameters.seed) is unknown; pass --seed N"
         )
-    return runs
+    run_seed, seed_source, notes = resolve_seed(
+        seed, gen.get("seed"), "generation_parameters.seed", where
+    )
+    chat = _chat_template(general)
+    tables, infos = [], {}
+    for task, f in tasks:
+        name = task_map(task) if task_map else task
+        t, info = _import_details(f, name, run_model, run_seed, chat, metric)
+        notes += info.pop("notes")
+        infos[name] = info
+        tables.append(t)
+    table = pa.concat_tables(tables)
+    srcs = [f for _, f in tasks] + ([res_path] if res_path else [])
+    check_unique_keys(table, f"lighteval run {ts}")
+    return ImportedRun(
+        model=run_model,
+        run_id=slug_run(f"lighteval-{ts}-{file_digest(srcs)}"),
+        table=table,
+        manifest={
+            "tool": "lighteval",
+            "tool_version": general.get("lighteval_sha") or general.get("lighteval_version"),
+            "source_files": [str(s) for s in srcs],
+            "seed": run_seed,
+            "seed_source": seed_source,
+            "seeds_recorded": {"generation_parameters.seed": gen.get("seed")},
+            "generation_parameters": gen,
+            "scorers": {t: i["metric"] for t, i in infos.items()},
+            "tasks": infos,
+            "chat_template_applied": chat,
+            "timestamp": ts,
+        },
+        sources=[str(s) for s in srcs],
+        notes=notes,
+    )
 
 
 def _index_results(root: Path, files: list[Path]) -> dict[str, Path]:
@@ -238,26 +270,68 @@ def _col(t: pa.Table, *names: str) -> pa.ChunkedArray | None:
     return None
 
 
+def _zero_one(value: pa.ChunkedArray) -> bool:
+    """Whether a metric column holds per-sample verdicts (every value 0 or 1)."""
+    ok = pc.or_(pc.equal(value, 0.0), pc.equal(value, 1.0))
+    return bool(pc.all(pc.fill_null(ok, True)).as_py())
+
+
+def _pick_metric(t: pa.Table, prefix: str, metric: str | None, f: Path) -> str:
+    names = [c[len(prefix) :] for c in t.column_names if c.startswith(prefix)]
+    if not names:
+        raise DataError(f"{f}: missing field '{prefix.rstrip('.')}' (no per-sample metric)")
+    if metric is not None:
+        if metric not in names:
+            raise ForgetmapError(f"{f}: no metric {metric!r} (has: {', '.join(names)})")
+        return metric
+    values = {m: pc.cast(t.column(prefix + m), pa.float64()) for m in names}
+    ordered = [m for m in PREFERRED_METRICS if m in names] + [
+        m for m in names if m not in PREFERRED_METRICS
+    ]
+    return next((m for m in ordered if _zero_one(values[m])), ordered[0])
+
+
+def _prompt_hash(t: pa.Table, query: pa.ChunkedArray, choices: pa.Array, loglik: bool) -> pa.Array:
+    """Hash of the prompt the model saw, per row: lighteval <= 0.10's `full_prompt`, else the
+    logged model input where there is one, else the doc's query (lighteval 0.13 leaves the input
+    empty, e.g. for every loglikelihood row); loglikelihood rows add the option continuations."""
+    parts = [_col(t, "full_prompt"), _col(t, "model_response.input"), query]
+    texts = [_as_text(c) for c in parts if c is not None]
+    prompt = pc.coalesce(*texts) if len(texts) > 1 else texts[0]
+    cols = [prompt, choices] if loglik else [prompt]
+    return hash_rows(cols)
+
+
+def _as_text(col: pa.ChunkedArray) -> pa.Array:
+    """A prompt column as strings (chat-message lists become their JSON)."""
+    arr = col.combine_chunks()
+    if (
+        pa.types.is_string(arr.type)
+        or pa.types.is_large_string(arr.type)
+        or pa.types.is_null(arr.type)
+    ):
+        return pc.cast(arr, pa.string())
+    import json
+
+    return pa.array(
+        [None if v is None else json.dumps(v, sort_keys=True) for v in arr.to_pylist()],
+        pa.string(),
+    )
+
+
 def _import_details(
     f: Path, task: str, model: str, seed: int, chat: bool | None, metric: str | None
-) -> pa.Table:
+) -> tuple[pa.Table, dict[str, Any]]:
     raw = _read(f)
     if raw.num_rows == 0:
         raise DataError(f"{f}: the details file has no rows")
     t = raw.flatten()
-    new_layout = "doc" in raw.column_names
-    metric_prefix = "metric." if new_layout else "metrics."
-    metric_cols = [c[len(metric_prefix) :] for c in t.column_names if c.startswith(metric_prefix)]
-    if not metric_cols:
-        raise DataError(f"{f}: missing field '{metric_prefix.rstrip('.')}' (no per-sample metric)")
-    name = metric or next((m for m in PREFERRED_METRICS if m in metric_cols), metric_cols[0])
-    if name not in metric_cols:
-        raise ForgetmapError(f"{f}: no metric {name!r} (has: {', '.join(metric_cols)})")
-    value = pc.cast(t.column(metric_prefix + name), pa.float64())
+    prefix = "metric." if "doc" in raw.column_names else "metrics."
+    name = _pick_metric(t, prefix, metric, f)
+    value = pc.cast(t.column(prefix + name), pa.float64())
     if value.null_count:
         i = pc.index(pc.is_null(value), True).as_py()
         raise DataError(f"{f}: row {i}: metric '{name}' is empty")
-    correct = pc.greater_equal(value, 0.5)
 
     choices = _col(t, "doc.choices", "choices")
     gold_index = _col(t, "doc.gold_index", "gold_index")
@@ -266,8 +340,6 @@ def _import_details(
         raise DataError(f"{f}: missing field 'choices'/'query' in the details")
     choices = _as_string_lists(choices)
     gold, n_choices = _gold_and_k(t, f, choices, gold_index, query)
-    texts = _col(t, "model_response.text", "predictions")
-    response = _first_str(texts) if texts is not None else pa.nulls(t.num_rows, pa.string())
     ids = _col(t, "doc.id")
     hashed = hash_rows([pc.cast(query, pa.string()), choices])
     if ids is not None:
@@ -275,52 +347,129 @@ def _import_details(
         item_id = pc.if_else(pc.fill_null(pc.not_equal(ids, ""), False), ids, pa.array(hashed))
     else:
         item_id = pa.array(hashed)
-    prompt = _col(t, "full_prompt", "model_response.input", "doc.query", "example")
-    prompt_hash = hash_rows([pc.cast(prompt, pa.string())])
-
     loglik = _is_loglik(t)
     n = t.num_rows
     if chat is None:
         chat = _chat_from_prompts(t)
+    base = {
+        "model": pa.array([model] * n, pa.string()),
+        "task": pa.array([task] * n, pa.string()),
+        "item_id": item_id,
+        "n_choices": n_choices,
+        "gold": gold,
+        "prompt_hash": _prompt_hash(t, query, choices, loglik),
+        "elicitation": pa.array([elicitation_for(loglik, chat)] * n, pa.string()),
+        "question": pc.cast(query, pa.string()),
+        "choices": choices,
+    }
+    texts = _col(t, "model_response.text", "predictions")
+    n_samples = (
+        pc.fill_null(pc.list_value_length(texts), 0).combine_chunks()
+        if texts is not None and _is_list(texts)
+        else None
+    )
+    most = int(pc.max(n_samples).as_py() or 0) if n_samples is not None else 0
+    info: dict[str, Any] = {"metric": name, "samples_per_item": max(most, 1), "notes": []}
+    if not loglik and most > 1:
+        return _several_samples(f, base, texts, value, name, seed, info), info
+    if not _zero_one(value):
+        i = pc.index(pc.invert(pc.or_(pc.equal(value, 0.0), pc.equal(value, 1.0))), True).as_py()
+        raise DataError(
+            f"{f}: row {i}: metric '{name}' = {value[i].as_py():g} is not 0 or 1, so it is no "
+            "per-sample correctness; choose another with --metric"
+        )
+    response = _first_str(texts) if texts is not None else pa.nulls(n, pa.string())
     if loglik:
         lp = _col(t, "model_response.logprobs")
         idx = predicted_index(lp.to_pylist())
-        pred = [None if i is None else LETTERS[i] for i in idx]
-        status = ["ok" if p is not None else "no_answer" for p in pred]
-        rule = ["argmax_loglik"] * n
+        pred = pa.array([None if i is None else LETTERS[i] for i in idx], pa.string())
+        status = pc.if_else(pc.is_valid(pred), "ok", "no_answer")
+        origin = "argmax"
     else:
-        # lighteval <= 0.10 keeps its own extraction in specifics.extracted_predictions
+        # lighteval's own extraction: specifics.extracted_predictions (<= 0.10) or
+        # doc.specific.extracted_predictions (0.13), for its extractive_match metric
         extracted = _col(t, "specifics.extracted_predictions", "doc.specific.extracted_predictions")
         if extracted is not None and name == "extractive_match":
             first = _first_str(extracted)
             ok = pc.fill_null(pc.not_equal(pc.utf8_trim_whitespace(first), ""), False)
             pred = pc.if_else(ok, pc.utf8_trim_whitespace(first), pa.scalar(None, pa.string()))
             status = pc.if_else(ok, "ok", "no_answer")
-            rule = ["lighteval:extractive_match"] * n
+            origin = "logged"
         else:
-            pred, status, rule = [None] * n, [None] * n, [None] * n
-    return to_records(
+            pred, status, origin = pa.nulls(n, pa.string()), pa.nulls(n, pa.string()), "none"
+    info["pred_from"] = [origin]
+    table = to_records(
         {
-            "model": [model] * n,
-            "task": [task] * n,
-            "item_id": item_id,
-            "seed": [seed] * n,
-            "n_choices": n_choices,
-            "gold": gold,
-            "pred": pred if isinstance(pred, pa.Array) else pa.array(pred, pa.string()),
-            "extract_status": status
-            if isinstance(status, pa.Array)
-            else pa.array(status, pa.string()),
-            "extract_rule": pa.array(rule, pa.string()),
-            "correct": correct,
+            **base,
+            "seed": pa.array([seed_label(seed, 0, str(f))] * n, pa.int64()),
+            "pred": pred,
+            "extract_status": status,
+            "extract_rule": pa.array([rule("lighteval", origin, name)] * n, pa.string()),
+            "correct": pc.equal(value, 1.0),
             "response": response,
-            "prompt_hash": prompt_hash,
-            "elicitation": [elicitation_for(loglik, chat)] * n,
-            "question": pc.cast(query, pa.string()),
-            "choices": choices,
         },
         source=str(f),
     )
+    return table, info
+
+
+def _several_samples(
+    f: Path,
+    base: dict[str, pa.Array],
+    texts: pa.ChunkedArray,
+    value: pa.ChunkedArray,
+    name: str,
+    seed: int,
+    info: dict[str, Any],
+) -> pa.Table:
+    """One record per generated sample (sample i -> repeat i), scored by forgetmap's extractor:
+    lighteval logs no per-sample verdict when it draws several samples (its metrics aggregate
+    them), so neither its `correct` nor its extracted answer belongs to any one sample."""
+    from forgetmap.suite.extract import reextract
+
+    arr = texts.combine_chunks()
+    parent = pc.list_parent_indices(arr).to_numpy(zero_copy_only=False)
+    offsets = arr.offsets.to_numpy()
+    repeat = np.arange(len(parent)) - offsets[parent]
+    take = pa.array(parent)
+    cols = {k: v.take(take) for k, v in base.items()}
+    labels = [seed_label(seed, int(r), str(f)) for r in range(int(repeat.max()) + 1)]
+    m = len(parent)
+    table = to_records(
+        {
+            **cols,
+            "seed": pa.array(np.asarray(labels, dtype=np.int64)[repeat]),
+            "response": pc.cast(pc.list_flatten(arr), pa.string()),
+            "pred": pa.nulls(m, pa.string()),
+            "extract_status": pa.nulls(m, pa.string()),
+            "extract_rule": pa.nulls(m, pa.string()),
+            "correct": pa.nulls(m, pa.bool_()),
+        },
+        source=str(f),
+    )
+    table = reextract(table)
+    rules = pc.binary_join_element_wise(
+        "lighteval:forgetmap.", pc.fill_null(table.column("extract_rule"), "none"), f":{name}", ""
+    )
+    table = table.set_column(table.schema.get_field_index("extract_rule"), "extract_rule", rules)
+    # how often forgetmap's per-sample verdicts reproduce lighteval's per-item metric (a mean
+    # over the samples, e.g. avg@n); kept in the manifest, not used for `correct`
+    per_item = (
+        pa.table({"i": pa.array(parent), "c": pc.cast(table.column("correct"), pa.float64())})
+        .group_by("i")
+        .aggregate([("c", "mean")])
+        .sort_by("i")
+        .column("c_mean")
+    )
+    agree = pc.sum(pc.less(pc.abs(pc.subtract(per_item, value)), 1e-9)).as_py() or 0
+    info["pred_from"] = ["forgetmap"]
+    info["forgetmap_vs_logged"] = {"metric": name, "items_agreeing": agree, "items": len(value)}
+    info["notes"].append(
+        f"{f}: {int(repeat.max()) + 1} samples per item, one record each; lighteval logs no "
+        f"per-sample verdict, so pred/correct come from forgetmap's extractor (its per-item "
+        f"mean matches lighteval's '{name}' on {agree} of {len(value)} items)"
+    )
+    return conform(table, source=str(f))
 
 
 _OPTION_LINE = r"(?m)^\(?[A-Z]\) "
