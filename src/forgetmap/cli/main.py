@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "forgetmap.cli.import_cmd",
     "forgetmap.cli.export_cmd",
     "forgetmap.cli.compare_cmd",
+    "forgetmap.cli.plan_cmd",
     "forgetmap.cli.tasks_cmd",
     "forgetmap.cli.prompt_cmd",
     "forgetmap.cli.eval_cmd",

@@ -4,8 +4,8 @@ Resampling the N items of a cell with replacement only changes how many items fa
 (k-stratum, transition) class, and the metrics depend on nothing else. Lay the cell's items out in
 contiguous class blocks ([0, n_0), [n_0, n_0 + n_1), ...); one bootstrap resample is N uniform
 indices in [0, N), and its class counts are how many indices fall in each block. With the
-cumulative histogram H[b, x] = #{indices of resample b below x}, the counts of every cell of size
-N are differences H[b, block end] - H[b, block start]: so one (B x N) index matrix per distinct N
+cumulative histogram H[x, b] = #{indices of resample b below x}, the counts of every cell of size
+N are differences H[block end, b] - H[block start, b]: so one (N x B) index matrix per distinct N
 serves every cell of that size, and each cell costs O(B * classes) instead of O(B * N).
 
 This is the ordinary item bootstrap, exactly (not an approximation): each cell's replicates are
@@ -21,6 +21,7 @@ ones. The choice depends on N only, so reproducibility per (seed, N, counts) hol
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -33,6 +34,54 @@ _BLOCK = 64  # replicates per block of resampling indices
 _MAX_TABLE_N = 2_000  # larger cells draw multinomial counts directly (no B x N table)
 
 
+def size_table(rng: np.random.Generator, n_boot: int, N: int) -> np.ndarray:
+    """Cumulative histograms H[N + 1, n_boot] of N uniform indices in [0, N) per replicate:
+    H[x, b] = indices of resample b below x (built in blocks of replicates; rows are positions,
+    so reading the counts at a few block edges copies whole rows)."""
+    H = np.zeros((N + 1, n_boot), np.int32)
+    for b0 in range(0, n_boot, _BLOCK):
+        nb = min(_BLOCK, n_boot - b0)
+        idx = rng.integers(0, N, size=(nb, N)) + (np.arange(nb) * N)[:, None]
+        hist = np.bincount(idx.ravel(), minlength=nb * N).reshape(nb, N)
+        H[1:, b0 : b0 + nb] = np.cumsum(hist, axis=1).T
+    return H
+
+
+class SizeTables:
+    """The resampling tables of one bootstrap run, per (N, group), shared and thread-safe.
+
+    Group 0 of size N is the table of ``default_rng([seed, N])`` that the per-cell CIs use;
+    groups g > 0 (``default_rng([seed, N, g])``) serve the category bootstrap when more tasks of
+    size N must be resampled independently than there are replicates (forgetmap.metrics.joint).
+    """
+
+    def __init__(self, n_boot: int, seed: int) -> None:
+        self.n_boot = n_boot
+        self.seed = seed
+        self._tables: dict[tuple[int, int], np.ndarray] = {}
+        self._lock = threading.Lock()
+        self._size_locks: dict[tuple[int, int], threading.Lock] = {}
+
+    def get(self, N: int, group: int = 0, rng: np.random.Generator | None = None) -> np.ndarray:
+        """The table of (N, group), built on first use (from `rng` when given)."""
+        key = (int(N), int(group))
+        with self._lock:
+            table = self._tables.get(key)
+            if table is not None:
+                return table
+            lock = self._size_locks.setdefault(key, threading.Lock())
+        with lock:  # one builder per key; other keys build in parallel
+            table = self._tables.get(key)
+            if table is None:
+                if rng is None:
+                    entropy = [self.seed, key[0]] + ([key[1]] if key[1] else [])
+                    rng = np.random.default_rng(entropy)
+                table = size_table(rng, self.n_boot, key[0])
+                with self._lock:
+                    self._tables[key] = table
+        return table
+
+
 def bootstrap_ci(
     counts: np.ndarray,
     k: np.ndarray,
@@ -41,12 +90,14 @@ def bootstrap_ci(
     level: float = 0.95,
     metrics: tuple[str, ...] = CI_METRICS,
     threads: int | None = None,
+    tables: SizeTables | None = None,
 ) -> dict[str, np.ndarray]:
     """Percentile bootstrap CIs for dense cells ``counts[C, G, 4]``, ``k[C, G]``.
 
     Returns ``{metric: array[C, 2]}`` (low, high) for metrics among F_true, BT_true, acc_change.
     Reproducible: the resampling indices of cells with N items come from ``default_rng([seed,
-    N])``. n_boot <= 0 returns NaN intervals.
+    N])``. n_boot <= 0 returns NaN intervals. `tables` (same n_boot and seed) keeps the
+    resampling tables for later use (the category bootstrap reuses them).
     """
     counts = np.asarray(counts, dtype=np.int64)
     k = np.asarray(k)
@@ -74,12 +125,7 @@ def bootstrap_ci(
         big = N > _MAX_TABLE_N
         if not big:
             # cumulative histograms of the resampled indices, built in blocks of replicates
-            H = np.zeros((n_boot, N + 1), np.int32)
-            for b0 in range(0, n_boot, _BLOCK):
-                nb = min(_BLOCK, n_boot - b0)
-                idx = rng.integers(0, N, size=(nb, N)) + (np.arange(nb) * N)[:, None]
-                hist = np.bincount(idx.ravel(), minlength=nb * N).reshape(nb, N)
-                np.cumsum(hist, axis=1, out=H[b0 : b0 + nb, 1:])
+            H = tables.get(N, 0, rng) if tables is not None else size_table(rng, n_boot, N)
         for ids, cnt, kk in groups:
             g = cnt.shape[1]
             flat = cnt.reshape(ids.size, 4 * g)
@@ -98,7 +144,7 @@ def bootstrap_ci(
                         ],
                         axis=1,
                     )
-                    rep_counts[:, :, used] = np.diff(H[:, bounds], axis=2).transpose(1, 0, 2)
+                    rep_counts[:, :, used] = np.diff(H[bounds], axis=1).transpose(0, 2, 1)
                 rep = replicate_stats(
                     rep_counts.reshape(rows.size, n_boot, g, 4), kk[rows], n[ids[rows]]
                 )
