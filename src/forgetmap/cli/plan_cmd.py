@@ -87,7 +87,7 @@ def plan_cmd(
 
 def print_plan(result: dict[str, Any], console: Console) -> None:
     """The plan as terminal tables (numbers x100, i.e. points of F_true)."""
-    from forgetmap.report.terminal import Column, FitTable, print_table
+    from forgetmap.report.fit_table import Column, FitTable, print_table
 
     d = result["design"]
     t = FitTable(
