@@ -229,6 +229,14 @@ def test_bootstrap_reproducible_and_tasks_independent():
                       np.array([0]), 1, SizeTables(4000, 0), keep_replicates=True)  # fmt: skip
     ratio = js.replicates["acc_pre"][0].var() / one.replicates["acc_pre"][0].var()
     assert ratio == pytest.approx(0.25, abs=0.04)  # independent: variance / 4
+    # the same when one of them takes the general path (an item missing a seed): ranks are
+    # counted over all the pair's tasks of a size, not within each path
+    gap = same.copy()
+    gap[np.flatnonzero(task == 2)[0], 1] = -1
+    js = joint_stats(item_patterns(task, k * 0 + 4, gap, 4), cats, 1, SizeTables(4000, 0),
+                     keep_replicates=True)  # fmt: skip
+    ratio = js.replicates["acc_pre"][0].var() / one.replicates["acc_pre"][0].var()
+    assert ratio == pytest.approx(0.25, abs=0.04)
 
 
 def test_more_tasks_of_one_size_than_replicates():

@@ -142,11 +142,13 @@ def study_aggregate(v: np.ndarray, task_cat: np.ndarray, n_cat: int) -> np.ndarr
     return np.concatenate([cats, total[None]], axis=0)
 
 
-def aggregation_weights(ok: np.ndarray, task_cat: np.ndarray, n_cat: int) -> np.ndarray:
-    """Linear weights [C + 1, T, S] of the study aggregation for a fixed presence ok[T, S].
+def aggregation_weights(
+    ok: np.ndarray, task_cat: np.ndarray, n_cat: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Linear weights of the study aggregation for a fixed presence pattern ok[T, S].
 
-    Row c < C is the weight of task value (t, s) in category c's mean, row C in Total's, so that
-    rows = sum over (t, s) of weights * v for the NaN pattern `ok`.
+    Returns (own[T, S]: weight of task value (t, s) in its own category's mean, total[T, S]:
+    its weight in Total): category c = sum over its tasks of own * v, Total = sum of total * v.
     """
     okf = ok.astype(np.float64)
     onehot = np.zeros((task_cat.size, n_cat))
@@ -159,8 +161,7 @@ def aggregation_weights(ok: np.ndarray, task_cat: np.ndarray, n_cat: int) -> np.
     with np.errstate(invalid="ignore", divide="ignore"):
         w_cs = np.where(has, 1.0 / (n_cs * s_c[:, None]), 0.0)
         w_tot = np.where(has, 1.0 / (n_cs * c_s[None, :] * s_tot), 0.0)
-    cat_w = onehot[None].transpose(2, 1, 0) * (okf * w_cs[task_cat])[None]  # [C, T, S]
-    return np.concatenate([cat_w, (okf * w_tot[task_cat])[None]], axis=0)
+    return okf * w_cs[task_cat], okf * w_tot[task_cat]
 
 
 @dataclass
@@ -219,6 +220,15 @@ def joint_stats(
         task_floor={s: _nanmean(vals0[f"floor_{s}"][..., 0], axis=1) for s in FLOOR_SIDES},
         replicates=reps if keep_replicates else {},
     )
+
+
+def task_floors(patterns: Patterns) -> dict[str, np.ndarray]:
+    """Noise floor F_true [T] of each model per task (mean over seed pairs; NaN with one seed)."""
+    L = FeatureLayout(patterns.n_seeds)
+    phi = pattern_features(patterns, L)
+    tot = _segment_sums(phi * patterns.count[:, None], patterns.task_bounds)
+    get = layout_getter(tot, L)
+    return {s: _nanmean(floor_values(get, s), axis=1) for s in FLOOR_SIDES}
 
 
 def _percentiles(rep: np.ndarray, q: list[float]) -> np.ndarray:
@@ -288,16 +298,18 @@ def replicate_rows(
     full = np.logical_and.reduceat((p.state >= 0).all(axis=1), bounds[tasks])
     compact = tasks[full & (lo_k == hi_k)]
     general = np.setdiff1d(tasks, compact)
+    rank = np.zeros(p.n_tasks, np.int64)
+    rank[tasks] = _task_ranks(p.n_items[tasks].astype(np.int64))
     acc = _CategorySums(n_cat, tables.n_boot, S, L.n_pairs)
     if compact.size:
         short = np.concatenate(
             [L.seed_col(c) for c in ("pre", "n10", "n01")]
             + [L.pair_col(c, "before") for c in ("d10", "d01")]
         )
-        xs = _task_products(p, phi[:, short], compact, tables)
+        xs = _task_products(p, phi[:, short], compact, rank[compact], tables)
         _add_compact(acc, xs, p, compact, task_cat[compact], L)
     if general.size:
-        xg = _task_products(p, phi[:, _general_cols(L)], general, tables)  # [Tg, D', B]
+        xg = _task_products(p, phi[:, _general_cols(L)], general, rank[general], tables)
         Lb = FeatureLayout(S, sides=("before",))
         acc.add_values(_values(layout_getter(xg, Lb), ("before",)), task_cat[general])
     return acc.rows()
@@ -311,27 +323,32 @@ def _general_cols(L: FeatureLayout) -> np.ndarray:
     return np.concatenate(seed + pair)
 
 
+def _task_ranks(sizes: np.ndarray) -> np.ndarray:
+    """Rank of each task among the pair's tasks of the same size (its resampling column)."""
+    order = np.lexsort((np.arange(sizes.size), sizes))
+    first = np.searchsorted(sizes[order], sizes[order])
+    rank = np.empty(sizes.size, np.int64)
+    rank[order] = np.arange(sizes.size) - first
+    return rank
+
+
 def _task_products(
-    p: Patterns, phi: np.ndarray, tasks: np.ndarray, tables: SizeTables
+    p: Patterns, phi: np.ndarray, tasks: np.ndarray, ranks: np.ndarray, tables: SizeTables
 ) -> np.ndarray:
-    """Replicate feature totals [len(tasks), D, B]: phi^T @ pattern multiplicities."""
+    """Replicate feature totals [len(tasks), D, B]: phi^T @ pattern multiplicities, read off
+    column (b + rank) mod B of the size tables (group rank // B)."""
     bounds = p.task_bounds
     B = tables.n_boot
-    sizes = p.n_items[tasks].astype(np.int64)
-    rank = np.zeros(tasks.size, np.int64)
-    for N in np.unique(sizes).tolist():  # rank among the pair's tasks of this size
-        same = np.flatnonzero(sizes == N)
-        rank[same] = np.arange(same.size)
     out = np.empty((tasks.size, phi.shape[1], B), np.float32)
     for j, t in enumerate(tasks.tolist()):
         lo, hi = int(bounds[t]), int(bounds[t + 1])
-        edges = np.concatenate([[0], np.cumsum(p.count[lo:hi])])
-        G = tables.get(int(sizes[j]), int(rank[j] // B))[edges]  # [P + 1, B]
-        shift = int(rank[j] % B)
-        if shift:
-            G = np.roll(G, -shift, axis=1)
+        cnt = p.count[lo:hi]
+        r = int(ranks[j])
+        G = tables.get(int(cnt.sum()), r // B)[np.concatenate([[0], np.cumsum(cnt)])]
+        if r % B:
+            G = np.roll(G, -(r % B), axis=1)
         G = G.astype(np.float32)
-        out[j] = _matmul_blocks(phi[lo:hi].T, G[1:] - G[:-1])
+        out[j] = _matmul_blocks(np.ascontiguousarray(phi[lo:hi].T), G[1:] - G[:-1])
     return out
 
 
@@ -349,6 +366,10 @@ class _CategorySums:
         W = np.zeros((self.n_cat, cats.size), np.float32)
         W[cats, np.arange(cats.size)] = weight
         return W
+
+    def matmul(self, W: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """W[C, T'] @ v[T', S, B] -> [C, S, B]."""
+        return _matmul_blocks(W, v.reshape(v.shape[0], -1)).reshape(self.n_cat, *v.shape[1:])
 
     def add(self, m: str, W: np.ndarray, v: np.ndarray, counts: np.ndarray | None = None) -> None:
         """Sums += W[C, T'] @ v[T', S, B]; counts += `counts` [C] (v has no NaN) or W @ ok."""
@@ -393,26 +414,27 @@ def _add_compact(
     n = p.n_items[tasks].astype(np.float32)
     k = p.k[p.task_bounds[tasks]]
     inv_k = np.where(k >= 2, 1.0 / np.maximum(k - 1.0, 1.0), 0.0).astype(np.float32)[:, None, None]
-    pre, n10, n01 = xs[:, :S], xs[:, S : 2 * S], xs[:, 2 * S : 3 * S]
+    inv_n = (1.0 / n)[:, None, None]
+    # rates (count / N) once; everything below is on contiguous [Tc, S or Q, B] arrays
+    rates = xs * inv_n
+    a, f, b = rates[:, :S], rates[:, S : 2 * S], rates[:, 2 * S : 3 * S]
     W1 = acc.onehot(cats)
     n_c = W1.sum(axis=1)
-    Wn = acc.onehot(cats, 1.0 / n)
-    # linear metrics: category sums of count / N straight from the totals
-    s_pre = _matmul_blocks(Wn, pre.reshape(tasks.size, -1))
-    s_10 = _matmul_blocks(Wn, n10.reshape(tasks.size, -1))
-    s_01 = _matmul_blocks(Wn, n01.reshape(tasks.size, -1))
+    s_pre = acc.matmul(W1, a)
+    s_10 = acc.matmul(W1, f)
+    s_01 = acc.matmul(W1, b)
     for m, x in (("acc_pre", s_pre), ("F", s_10), ("BT", s_01), ("acc_post", s_pre - s_10 + s_01)):
-        acc.sums[m] += x.reshape(acc.shape[m])
+        acc.sums[m] += x
         acc.cnts[m] += n_c[:, None, None]
-    inv_n = (1.0 / n)[:, None, None]
-    a = pre * inv_n
-    chance = (1.0 - a) * (1.0 - (pre - n10 + n01) * inv_n) * inv_k
-    acc.add("F_true", W1, np.maximum(n10 * inv_n - chance, 0.0), n_c)
-    acc.add("BT_true", W1, np.maximum(n01 * inv_n - chance, 0.0), n_c)
+    post_wrong = 1.0 - a + f - b  # 1 - acc_post
+    chance = (1.0 - a) * post_wrong * inv_k
+    acc.add("F_true", W1, np.maximum(f - chance, 0.0), n_c)
+    acc.add("BT_true", W1, np.maximum(b - chance, 0.0), n_c)
     if Q:
-        ch = (1.0 - a[:, L.seed_pairs[:, 0]]) * (1.0 - a[:, L.seed_pairs[:, 1]]) * inv_k
-        d10, d01 = xs[:, 3 * S : 3 * S + Q], xs[:, 3 * S + Q :]
-        fl = np.maximum(d10 * inv_n - ch, 0.0) + np.maximum(d01 * inv_n - ch, 0.0)
+        wrong = (1.0 - a) * np.sqrt(inv_k)
+        ch = wrong[:, L.seed_pairs[:, 0]] * wrong[:, L.seed_pairs[:, 1]]
+        fl = np.maximum(rates[:, 3 * S : 3 * S + Q] - ch, 0.0)
+        fl += np.maximum(rates[:, 3 * S + Q :] - ch, 0.0)
         acc.add("floor_before", W1 * 0.5, fl, n_c)
 
 
@@ -436,11 +458,12 @@ def _linearised_se(
     base = xbar[p.task]
     get = layout_getter(base + 1j * _STEP * (phi - base), L)
     d_f = seed_values(get)["F_true"].imag / _STEP  # [P, S]
-    w = aggregation_weights(~np.isnan(vals0["F_true"][..., 0]), task_cat, n_cat)
-    psi = np.einsum("ps,cps->cp", d_f, w[:, p.task])  # [C + 1, P]
+    own, tot = aggregation_weights(~np.isnan(vals0["F_true"][..., 0]), task_cat, n_cat)
+    psi = np.stack([(d_f * own[p.task]).sum(axis=1), (d_f * tot[p.task]).sum(axis=1)])
     if L.n_pairs:
         d_fl = floor_values(get, "before").imag / _STEP  # [P, Q]
-        wf = aggregation_weights(~np.isnan(vals0["floor_before"][..., 0]), task_cat, n_cat)
-        psi = psi - np.einsum("pq,cpq->cp", d_fl, wf[:, p.task])
+        own, tot = aggregation_weights(~np.isnan(vals0["floor_before"][..., 0]), task_cat, n_cat)
+        psi -= np.stack([(d_fl * own[p.task]).sum(axis=1), (d_fl * tot[p.task]).sum(axis=1)])
     scale = p.count / np.maximum(n_t[p.task], 1) ** 2
-    return np.sqrt((psi**2 * scale).sum(axis=1))
+    var_c = np.bincount(task_cat[p.task], weights=scale * psi[0] ** 2, minlength=n_cat)
+    return np.sqrt(np.append(var_c, (scale * psi[1] ** 2).sum()))
