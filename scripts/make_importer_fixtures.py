@@ -292,6 +292,46 @@ def make_lm_eval_repeats() -> None:
     print("wrote", dest)
 
 
+def make_lm_eval_042() -> None:
+    """lm-eval 0.4.2 (the layout before samples_<task>_<date>.jsonl: results.json and one JSON
+    array per task named after the model args), the MC and generation tasks, both models."""
+    tasks_dir = DEV / "lm_eval_tasks"
+    tasks_dir.mkdir(exist_ok=True)
+    (tasks_dir / "arc_mini.yaml").write_text(LM_EVAL_MC.format(data=TASK_FILE))
+    (tasks_dir / "arc_mini_gen.yaml").write_text(LM_EVAL_GEN.format(data=TASK_FILE))
+    out = DEV / "out_lm_eval_042"
+    shutil.rmtree(out, ignore_errors=True)
+    for key in ("smollm2", "gemma3"):
+        run(
+            [
+                venv_python("lmeval042"),
+                "-m",
+                "lm_eval",
+                "--model",
+                "hf",
+                "--model_args",
+                f"pretrained={MODELS[key]},dtype=float32",
+                "--tasks",
+                "arc_mini,arc_mini_gen",
+                "--include_path",
+                str(tasks_dir),
+                "--device",
+                "cpu",
+                "--batch_size",
+                "8",
+                "--seed",
+                "0,1234,1234",
+                "--log_samples",
+                "--output_path",
+                str(out / key),
+            ]
+        )
+    dest = FIXTURES / "lm_eval_042"
+    shutil.rmtree(dest, ignore_errors=True)
+    shutil.copytree(out, dest)
+    print("wrote", dest)
+
+
 # lighteval >= 0.11 imports every built-in task module to build its registry, and one of them
 # (tiny_benchmarks) downloads a file at import time: offline that aborts every run. This wrapper
 # runs the real lighteval CLI but skips built-in task modules that fail to import.
@@ -440,6 +480,98 @@ def make_inspect() -> None:
     print("wrote", dest)
 
 
+def _inspect_cmd(key: str, out: Path, seed: int | None, epochs: int, fmt: str, *extra: str):
+    return [
+        str(DEV / "venv-inspect" / "bin" / "inspect"),
+        "eval",
+        "inspect_task.py",
+        "--model",
+        f"hf/{MODELS[key]}",
+        "-M",
+        "device=cpu",
+        "--max-tokens",
+        "6",
+        "--temperature",
+        "0.7",
+        *(["--seed", str(seed)] if seed is not None else []),
+        "--epochs",
+        str(epochs),
+        "--log-dir",
+        str(out),
+        "--log-format",
+        fmt,
+        "--max-connections",
+        "8",  # the hf provider batches concurrent samples: one batch per epoch
+        "--display",
+        "plain",
+        *extra,
+    ]
+
+
+def make_inspect_runs() -> None:
+    """inspect_ai 0.3.285 runs for the seed-label, same-run, scorer and bad-log cases:
+    SmolLM2 --seed 7 and --seed 8 (2 epochs each, T = 0.7), Gemma --seed 7 (2 epochs, .json) and
+    Gemma without a seed; SmolLM2 with two scorers; the --seed 7 log converted to .json by
+    `inspect log convert` (the same eval in two formats); an errored run (a solver that raises
+    on one sample) and a cancelled one (SIGINT while it runs)."""
+    import signal
+    import time
+
+    out = DEV / "out_inspect_runs"
+    shutil.rmtree(out, ignore_errors=True)
+    env = {**ENV, "FORGETMAP_FIXTURE_TASK_FILE": str(TASK_FILE)}
+    shutil.copy(
+        ROOT / "scripts" / "make_importer_fixtures_inspect_task.py", DEV / "inspect_task.py"
+    )
+    runs = [
+        ("smollm2", 7, 2, "eval", ()),
+        ("smollm2", 8, 2, "eval", ()),
+        ("gemma3", 7, 2, "json", ()),
+        ("gemma3", None, 1, "eval", ()),
+        ("smollm2", 7, 1, "json", ("-T", "scorers=choice,includes")),
+    ]
+    for key, seed, epochs, fmt, extra in runs:
+        run(_inspect_cmd(key, out, seed, epochs, fmt, *extra), env=env)
+    first = sorted(out.glob("*.eval"))[0]  # the SmolLM2 --seed 7 run (oldest)
+    converted = DEV / "out_inspect_convert"
+    shutil.rmtree(converted, ignore_errors=True)
+    run(
+        [
+            str(DEV / "venv-inspect" / "bin" / "inspect"),
+            "log",
+            "convert",
+            str(first),
+            "--to",
+            "json",
+            "--output-dir",
+            str(converted),
+        ],
+        env=env,
+    )
+    bad = DEV / "out_inspect_bad"
+    shutil.rmtree(bad, ignore_errors=True)
+    failing = json.loads(TASK_FILE.read_text().splitlines()[2])["id"]
+    subprocess.run(  # ends with status "error" (exit code != 0 is expected)
+        _inspect_cmd("smollm2", bad, 7, 1, "eval", "-T", f"fail_on_id={failing}"),
+        cwd=DEV,
+        env=env,
+    )
+    proc = subprocess.Popen(_inspect_cmd("smollm2", bad, 7, 6, "eval"), cwd=DEV, env=env)
+    start = time.time()
+    while len(list(bad.glob("*.eval"))) < 2 and time.time() - start < 600:
+        time.sleep(1)
+    time.sleep(float(os.environ.get("FORGETMAP_FIXTURE_CANCEL_AFTER", "40")))
+    proc.send_signal(signal.SIGINT)
+    proc.wait()
+    dest = FIXTURES / "inspect_runs"
+    shutil.rmtree(dest, ignore_errors=True)
+    shutil.copytree(out, dest)
+    for d in (converted, bad):
+        for f in d.iterdir():
+            shutil.copy(f, dest / f.name)
+    print("wrote", dest)
+
+
 def make_post_forget() -> None:
     """The study's release layout, made by lighteval 0.10.0 (the study's version): its
     `details/` and `results/` trees, task named as the study's ARC task, no doc ids, seeds in
@@ -522,6 +654,74 @@ def make_opencompass() -> None:
     print("wrote", dest)
 
 
+# OpenCompass config: the 6 four-option items as a custom multiple-choice dataset answered by
+# generation (sampling, T = 0.7) with n = 2 (the test set run twice, as for G-Pass@k); both
+# models as HF base models on the CPU.
+OPENCOMPASS_N2 = """
+from opencompass.datasets import CustomDataset
+from opencompass.models import HuggingFaceBaseModel
+from opencompass.openicl.icl_evaluator import AccEvaluator
+from opencompass.openicl.icl_inferencer import GenInferencer
+from opencompass.openicl.icl_prompt_template import PromptTemplate
+from opencompass.openicl.icl_retriever import ZeroRetriever
+from opencompass.utils.text_postprocessors import first_capital_postprocess
+
+datasets = [
+    dict(
+        abbr="arc-e-mini-n2",
+        type=CustomDataset,
+        path={data!r},
+        n=2,
+        reader_cfg=dict(input_columns=["question", "A", "B", "C", "D"], output_column="answer"),
+        infer_cfg=dict(
+            prompt_template=dict(
+                type=PromptTemplate,
+                template="Question: {{question}}\\nA. {{A}}\\nB. {{B}}\\nC. {{C}}\\nD. {{D}}\\nAnswer:",
+            ),
+            retriever=dict(type=ZeroRetriever),
+            inferencer=dict(type=GenInferencer, max_out_len=4),
+        ),
+        eval_cfg=dict(
+            evaluator=dict(type=AccEvaluator),
+            pred_postprocessor=dict(type=first_capital_postprocess),
+        ),
+    )
+]
+models = [
+    dict(
+        type=HuggingFaceBaseModel,
+        abbr={abbr!r},
+        path={path!r},
+        max_out_len=4,
+        batch_size=8,
+        generation_kwargs=dict(do_sample=True, temperature=0.7, top_p=0.95),
+        run_cfg=dict(num_gpus=0),
+    )
+]
+"""
+
+
+def make_opencompass_n2() -> None:
+    """OpenCompass 0.5.4 with n = 2 (each item sampled twice) for both models."""
+    data = DEV / "fixture_data" / "arc-e-mini.jsonl"
+    if not data.exists():
+        raise SystemExit("run the opencompass step first (it writes arc-e-mini.jsonl)")
+    out = DEV / "out_opencompass_n2"
+    shutil.rmtree(out, ignore_errors=True)
+    for key in ("gemma3", "smollm2"):
+        cfg = DEV / f"oc_n2_{key}.py"
+        abbr = MODELS[key].split("/")[-1] + "_hf"
+        cfg.write_text(OPENCOMPASS_N2.format(data=str(data), abbr=abbr, path=MODELS[key]))
+        run(
+            [str(DEV / "venv-opencompass" / "bin" / "opencompass"), str(cfg), "--debug",
+             "-w", str(out / key)]
+        )  # fmt: skip
+    dest = FIXTURES / "opencompass_n2"
+    shutil.rmtree(dest, ignore_errors=True)
+    shutil.copytree(out, dest, ignore=shutil.ignore_patterns("*.log", "logs"))
+    print("wrote", dest)
+
+
 INSPECT_READER_CHECK = """
 import glob, sys
 sys.path.insert(0, sys.argv[1])
@@ -558,12 +758,15 @@ STEPS = {
     "data": make_data,
     "lm-eval": make_lm_eval,
     "lm-eval-repeats": make_lm_eval_repeats,
+    "lm-eval-0.4.2": make_lm_eval_042,
     "lighteval": make_lighteval,
     "lighteval-samples": make_lighteval_samples,
     "inspect": make_inspect,
+    "inspect-runs": make_inspect_runs,
     "post-forget": make_post_forget,
     "inspect-reader-check": check_inspect_reader,
     "opencompass": make_opencompass,
+    "opencompass-n2": make_opencompass_n2,
 }
 
 

@@ -61,15 +61,22 @@ def _finish(runs: Sequence[ImportedRun], results: str, reextract: bool, force: b
         runs = reextract_runs(runs)
     summary = write_runs(runs, results, force=force)
     t = Table(title=f"imported into {results}", show_lines=False)
-    for c in ("model", "run", "records", "tasks", "seeds", "scored by", "accuracy"):
-        t.add_column(c, justify="right" if c in ("records", "accuracy") else "left")
+    for c in ("model", "records", "tasks", "seeds", "accuracy"):
+        t.add_column(
+            c, justify="right" if c in ("records", "accuracy") else "left", overflow="fold"
+        )
     done = {(m, r) for m, r, _ in summary.written}
-    for run in runs:
-        if (run.model, run.run_id) not in done:
-            continue
-        t.add_row(*_summary_row(run, reextract))
-    if summary.written:
+    written = [run for run in runs if (run.model, run.run_id) in done]
+    for run in written:
+        t.add_row(*_summary_row(run))
+    if written:
         console.print(t)
+    for run in written:  # which filter / scorer decided `correct`, per run (and task)
+        by = "forgetmap's extractor (--reextract)" if reextract else _scorers_text(run)
+        seeds = describe_seeds(run.table.column("seed").to_pylist())
+        console.print(
+            f"run {run.run_id} ({escape(run.model)}): seeds {seeds}; scored by {escape(by)}"
+        )
     for run in runs:
         for note in run.notes:
             console.print(f"[yellow]note[/] {escape(note)}")
@@ -98,26 +105,27 @@ def _finish(runs: Sequence[ImportedRun], results: str, reextract: bool, force: b
     )
 
 
-def _summary_row(run: ImportedRun, reextract: bool) -> tuple[str, ...]:
+def _summary_row(run: ImportedRun) -> tuple[str, ...]:
     tab = run.table
     tasks = sorted(set(tab.column("task").to_pylist()))
-    scorers = run.manifest.get("scorers") or {}
-    by = "forgetmap extractor" if reextract else _scorers_text(scorers)
     correct = [c for c in tab.column("correct").to_pylist() if c is not None]
     acc = f"{sum(correct) / len(correct):.3f}" if correct else "-"
     return (
         run.model,
-        run.run_id,
         str(tab.num_rows),
         ", ".join(tasks[:3]) + (f" (+{len(tasks) - 3})" if len(tasks) > 3 else ""),
         describe_seeds(tab.column("seed").to_pylist()),
-        by,
         acc,
     )
 
 
-def _scorers_text(scorers: dict[str, str]) -> str:
-    """`strict-match/exact_match` when every task used one scorer, else `task: scorer` pairs."""
+def _scorers_text(run: ImportedRun) -> str:
+    """`strict-match/exact_match` when every task used one scorer, else `task: scorer` pairs
+    (from the manifest's `scorers`, else the records' extract_rule)."""
+    scorers = run.manifest.get("scorers") or {}
+    if not scorers and "extract_rule" in run.table.column_names:
+        rules = sorted({r for r in run.table.column("extract_rule").to_pylist() if r})
+        return ", ".join(rules[:3]) or "-"
     values = sorted(set(scorers.values()))
     if len(values) <= 1:
         return values[0] if values else "-"

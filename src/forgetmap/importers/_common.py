@@ -164,8 +164,14 @@ TOOLS = ("lm-eval", "lighteval", "inspect", "opencompass", "helm")
 
 
 def rule(tool: str, origin: str, scorer: str) -> str:
-    """The extract_rule of an imported row."""
-    return f"{tool}:{origin}:{scorer}"
+    """The extract_rule of an imported row (':' inside origin, e.g. a forgetmap rule with a
+    qualifier such as `lone_letter:index`, becomes '.', so the three parts stay apart)."""
+    return f"{tool}:{origin.replace(':', '.')}:{scorer}"
+
+
+def forgetmap_origin(extract_rule: str | None) -> str:
+    """The origin token of a row scored by forgetmap's extractor (`forgetmap.<rule>`)."""
+    return "forgetmap." + (extract_rule or "none").replace(":", ".")
 
 
 def scorer_key(extract_rule: str | None) -> str:

@@ -147,8 +147,8 @@ def _read_eval_zip(f: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
 
         if "header.json" in names:
             header = load("header.json")
-        elif "_journal/start.json" in names:  # a log whose run did not finish
-            header = load("_journal/start.json")
+        elif "_journal/start.json" in names:  # a log whose run did not finish (or still runs)
+            header = {"status": "started", **load("_journal/start.json")}
         else:
             raise DataError(f"{f}: not an inspect_ai .eval log (no header.json inside)")
         sample_names = sorted(n for n in names if n.startswith("samples/") and n.endswith(".json"))

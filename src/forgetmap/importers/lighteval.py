@@ -48,6 +48,7 @@ from forgetmap.importers._common import (
     elicitation_for,
     file_digest,
     find_logs,
+    forgetmap_origin,
     hash_rows,
     predicted_index,
     read_json,
@@ -448,8 +449,12 @@ def _several_samples(
         source=str(f),
     )
     table = reextract(table)
-    rules = pc.binary_join_element_wise(
-        "lighteval:forgetmap.", pc.fill_null(table.column("extract_rule"), "none"), f":{name}", ""
+    rules = pa.array(
+        [
+            rule("lighteval", forgetmap_origin(r), name)
+            for r in table.column("extract_rule").to_pylist()
+        ],
+        pa.string(),
     )
     table = table.set_column(table.schema.get_field_index("extract_rule"), "extract_rule", rules)
     # how often forgetmap's per-sample verdicts reproduce lighteval's per-item metric (a mean

@@ -36,6 +36,7 @@ from forgetmap.importers._common import (
     elicitation_for,
     file_digest,
     find_logs,
+    forgetmap_origin,
     iter_jsonl,
     letter,
     need,
@@ -624,7 +625,7 @@ def _gen_columns(
                 answer, origin = None, None
             if origin is None:
                 ex = _forgetmap_extract(gen, doc_choices)
-                pred, status, origin = ex.pred, ex.status, f"forgetmap.{ex.rule or 'none'}"
+                pred, status, origin = ex.pred, str(ex.status), forgetmap_origin(ex.rule)
                 ok = pred is not None and _is_correct(pred, gold, doc_choices)
             else:
                 bad = answer is None or answer.strip() in INVALID_MARKERS
