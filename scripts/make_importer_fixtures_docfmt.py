@@ -167,7 +167,83 @@ def helm(data: dict[str, list[dict]]) -> None:
     print("wrote", root)
 
 
+def helm_trials() -> None:
+    """A HELM run with num_train_trials = 2 (in HELM each trial draws other in-context examples;
+    the instance ids repeat per trial), in the format helm-run writes, filled with the two
+    models' real answers to the two repeats of lm-eval's sampled arc_mini_cot task
+    (lm_eval_repeats/torch1234, filter flexible-extract): trial t = repeat t."""
+    root = FIXTURES / "helm_trials" / "benchmark_output" / "runs" / "v1"
+    shutil.rmtree(root.parents[1], ignore_errors=True)
+    for samples in sorted(
+        (FIXTURES / "lm_eval_repeats" / "torch1234").rglob("samples_arc_mini_cot_*")
+    ):
+        res = next(samples.parent.glob("results_*.json"))
+        model = json.loads(res.read_text())["config"]["model_args"]["pretrained"]
+        helm_model = "local/" + model.split("/")[-1]
+        name = f"arc_mini_cot:subset=easy,method=multiple_choice_joint,model={helm_model.replace('/', '_')}"
+        d = root / name
+        d.mkdir(parents=True)
+        spec = {
+            "name": name,
+            "scenario_spec": {
+                "class_name": "helm.benchmark.scenarios.arc_scenario.ARCScenario",
+                "args": {"subset": "easy"},
+            },
+            "adapter_spec": {
+                "method": "multiple_choice_joint",
+                "model": helm_model,
+                "model_deployment": helm_model,
+                "max_train_instances": 0,
+                "num_train_trials": 2,
+                "temperature": 0.6,
+                "max_tokens": 12,
+            },
+            "metric_specs": [
+                {
+                    "class_name": "helm.benchmark.metrics.basic_metrics.BasicGenerationMetric",
+                    "args": {"names": ["exact_match", "quasi_exact_match"]},
+                }
+            ],
+            "groups": ["arc_mini_cot"],
+        }
+        instances, preds = [], []
+        rows = [json.loads(x) for x in samples.read_text().splitlines() if x.strip()]
+        for o in rows:
+            if o["filter"] != "flexible-extract":
+                continue
+            iid = f"id{o['doc_id']}"
+            gold = "ABCDE".index(o["target"])
+            refs = [
+                {"output": {"text": t}, "tags": ["correct"] if c == gold else []}
+                for c, t in enumerate(o["doc"]["choices"]["text"])
+            ]
+            instances.append({"input": {"text": o["doc"]["question"]}, "references": refs,
+                              "split": "test", "id": iid})  # fmt: skip
+            for trial, answer in enumerate(o["filtered_resps"][0]):
+                text = "" if answer == "[invalid]" else f" {answer}"
+                em = float(answer == o["target"])
+                preds.append(
+                    {
+                        "instance_id": iid,
+                        "perturbation": None,
+                        "train_trial_index": trial,
+                        "predicted_text": text,
+                        "truncated_predicted_text": None,
+                        "base64_images": None,
+                        "mapped_output": None,
+                        "reference_index": None,
+                        "stats": {"num_output_tokens": 12.0, "exact_match": em,
+                                  "quasi_exact_match": em},
+                    }
+                )  # fmt: skip
+        (d / "run_spec.json").write_text(json.dumps(spec, indent=2))
+        (d / "instances.json").write_text(json.dumps(instances, indent=2))
+        (d / "display_predictions.json").write_text(json.dumps(preds, indent=2))
+    print("wrote", root)
+
+
 if __name__ == "__main__":
     choices = lm_eval_choices()
     opencompass(choices)
     helm(choices)
+    helm_trials()
