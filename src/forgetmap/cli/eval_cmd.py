@@ -43,6 +43,12 @@ def _seeds(value: str) -> list[int]:
     default=None,
     help="Default: cot_chat if the model has a chat template, else cot_fewshot.",
 )
+@click.option(
+    "--protocol",
+    default=None,
+    help="How benchmarks are asked and scored: a built-in protocol (forgetmap, study-like) or a "
+    "protocol YAML file; default forgetmap (docs/protocols.md).",
+)
 @click.option("--max-new-tokens", type=click.IntRange(min=1), default=32768, show_default=True)
 @click.option("--temperature", type=click.FloatRange(min=0.0), default=0.6, show_default=True)
 @click.option("--top-p", type=click.FloatRange(min=0.0, max=1.0), default=0.95, show_default=True)
@@ -145,6 +151,7 @@ def eval_command(**o: object) -> None:
         seeds=_seeds(str(o["seeds"])),
         results=str(o["results"]),
         elicitation=o["elicitation"],
+        protocol=o["protocol"],
         limit=o["limit"],
         max_new_tokens=int(o["max_new_tokens"]),
         temperature=float(o["temperature"]),
@@ -167,6 +174,7 @@ def eval_command(**o: object) -> None:
                     "model": summary.model,
                     "run_id": summary.run_id,
                     "elicitation": summary.elicitation,
+                    "protocol": m.get("protocol", {}).get("name"),
                     "n_planned": summary.n_planned,
                     "n_skipped": summary.n_skipped,
                     "n_written": summary.n_written,
@@ -181,7 +189,8 @@ def eval_command(**o: object) -> None:
     Console(stderr=True).print(
         f"[bold]{summary.model}[/]: wrote {summary.n_written} record(s), "
         f"{summary.n_skipped} already done, {summary.n_planned} planned "
-        f"({summary.elicitation}) in {summary.elapsed_s:.1f}s; "
+        f"({summary.elicitation}, protocol {m.get('protocol', {}).get('name', '?')}) "
+        f"in {summary.elapsed_s:.1f}s; "
         f"{summary.tokens_out} tokens out -> {summary.results}"
     )
 

@@ -16,16 +16,30 @@ from forgetmap.errors import ForgetmapError
     default="cot_chat",
     show_default=True,
 )
+@click.option(
+    "--protocol",
+    default=None,
+    help="Built-in protocol (forgetmap, study-like) or protocol YAML file; default forgetmap.",
+)
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None, help="benchmark files")
 @click.option("--raw", is_flag=True, help="print only the prompt text/message, no header")
 def prompt(
-    task_name: str, item_ref: str, elicitation: str, data_dir: str | None, raw: bool
+    task_name: str,
+    item_ref: str,
+    elicitation: str,
+    protocol: str | None,
+    data_dir: str | None,
+    raw: bool,
 ) -> None:
-    """Print the prompt of ITEM of TASK under ELICITATION (chat messages, completion text with
-    stop sequences, or loglik context with its per-option continuations) and its prompt_hash."""
+    """Print the prompt of ITEM of TASK under ELICITATION and PROTOCOL (chat messages, completion
+    text with stop sequences, or loglik context with its per-option continuations) and its
+    prompt_hash. Items the protocol uses as exemplars are not evaluated: asking for one is an
+    error that says so."""
     from forgetmap.suite.loaders import load_items
     from forgetmap.suite.prompts import build_prompt, render
+    from forgetmap.suite.protocol import load_protocol
 
+    proto = load_protocol(protocol)
     items = load_items(task_name, data_dir=data_dir)
     by_id = {it.item_id: it for it in items}
     item = by_id.get(item_ref)
@@ -41,7 +55,14 @@ def prompt(
             f"{task_name}: no item with id {item_ref!r} (ids look like {items[0].item_id!r}; "
             "or pass a 0-based index)"
         )
-    p = build_prompt(task_name, item, elicitation, data_dir=data_dir)
+    excluded = proto.excluded(task_name)
+    if item.item_id in excluded:
+        raise ForgetmapError(
+            f"{task_name}: item {item.item_id} is an exemplar of protocol {proto.name!r} (taken "
+            f"from the evaluated split) and is not evaluated under it; "
+            f"{len(excluded)} item(s) of {task_name} are excluded so"
+        )
+    p = build_prompt(task_name, item, elicitation, data_dir=data_dir, protocol=proto)
     if raw:
         if p.messages is not None:
             click.echo("\n\n".join(m["content"] for m in p.messages))
@@ -49,6 +70,12 @@ def prompt(
             click.echo(p.text)
         return
     click.echo(f"task: {task_name}\nitem_id: {item.item_id}\ngold: {item.gold}")
+    click.echo(f"protocol: {proto.name} ({proto.source})")
+    if excluded:
+        click.echo(
+            f"excluded: {len(excluded)} item(s) of {task_name} are exemplars under this protocol "
+            f"and not evaluated: {', '.join(sorted(excluded))}"
+        )
     click.echo(render(p), nl=False)
 
 

@@ -39,13 +39,20 @@ console = Console(stderr=True)
     help="Folder of official benchmark files (default: $FORGETMAP_DATA_DIR).",
 )
 @click.option("--no-report", is_flag=True, help="Evaluate and compare, but write no report.")
+@click.option(
+    "--protocol",
+    default=None,
+    help="Protocol (built-in name or YAML file) for models whose set does not name one; "
+    "replaces the study's top-level `protocol` (docs/protocols.md).",
+)
 def study(config: Path, results: Path, groups: tuple[str, ...], dry_run: bool, out: Path | None,
-          limit: int | None, data_dir: str | None, no_report: bool) -> None:  # fmt: skip
+          limit: int | None, data_dir: str | None, no_report: bool,
+          protocol: str | None) -> None:  # fmt: skip
     """Evaluate each unique model of a study once, make its merges, compare all pairs, report."""
     from forgetmap.study.config import load_study
     from forgetmap.study.run import make_plan, print_plan, run_study
 
-    st = load_study(config)
+    st = load_study(config, protocol=protocol)
     if dry_run:
         out_console = Console(soft_wrap=True)
         print_plan(make_plan(st, groups, limit=limit, data_dir=data_dir), out_console)

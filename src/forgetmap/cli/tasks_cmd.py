@@ -16,14 +16,21 @@ from rich.table import Table
 from forgetmap.errors import DataError
 from forgetmap.suite.data import SOURCES, default_source
 from forgetmap.suite.data import data_dir as resolve_data_dir
-from forgetmap.suite.loaders import DataWarning, load_task
+from forgetmap.suite.loaders import DataWarning
+from forgetmap.suite.protocol import Protocol, load_protocol
 from forgetmap.suite.registry import TaskSpec, list_tasks
 
 
 def task_row(
-    spec: TaskSpec, data_dir: str | None, source: str | None, count: bool
+    spec: TaskSpec,
+    data_dir: str | None,
+    source: str | None,
+    count: bool,
+    protocol: Protocol | None = None,
 ) -> dict[str, Any]:
-    """One registry row; with `count`, n_items and per-item k from the loaded data."""
+    """One registry row; with `count`, n_items and per-item k from the loaded data (the items
+    evaluated under `protocol`: its exemplars from the evaluated split are left out and listed)."""
+    protocol = protocol or load_protocol(None)
     row: dict[str, Any] = {
         "task": spec.name,
         "benchmark": spec.benchmark,
@@ -32,7 +39,11 @@ def task_row(
         "split": spec.split,
         "free_form": spec.free_form,
         "in_aggregate": spec.in_aggregate,
+        "answer_mode": spec.answer_mode,
+        "scorer": spec.scorer,
         "k": None if spec.free_form else (spec.k if spec.k is not None else "varies"),
+        "protocol": protocol.name,
+        "chance_k": protocol.for_task(spec)["chance_k"],
     }
     if spec.k_nominal is not None:
         row["k_nominal"] = spec.k_nominal
@@ -41,7 +52,7 @@ def task_row(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DataWarning)  # reported in the row instead
-            loaded = load_task(spec, data_dir=data_dir, source=source)
+            loaded = protocol.load(spec, data_dir=data_dir, source=source)
     except DataError as exc:
         row.update(n_items=None, error=str(exc))
         return row
@@ -55,6 +66,8 @@ def task_row(
         n_skipped=len(loaded.skipped),
         skipped=[str(s) for s in loaded.skipped],
         n_repaired=len(loaded.repaired),
+        n_excluded=len(loaded.excluded),
+        excluded=list(loaded.excluded),
         source=loaded.source,
     )
     return row
@@ -84,11 +97,23 @@ def _k_cell(row: dict[str, Any]) -> str:
     help="Where items come from: local files, the Hub, or auto (default: $FORGETMAP_SOURCE or local).",
 )
 @click.option("--no-count", is_flag=True, help="List the registry only; do not load any data.")
+@click.option(
+    "--protocol",
+    default=None,
+    help="Count the items evaluated under this protocol (its exemplars taken from an evaluated "
+    "split are left out and listed); default forgetmap.",
+)
 def tasks_command(
-    suite: str | None, as_json: bool, data_dir: str | None, source: str | None, no_count: bool
+    suite: str | None,
+    as_json: bool,
+    data_dir: str | None,
+    source: str | None,
+    no_count: bool,
+    protocol: str | None,
 ) -> None:
     """List tasks: benchmark, category, number of items and options per item (k)."""
     specs = list_tasks(suite)
+    proto = load_protocol(protocol)
     count = not no_count
     if count and default_source(source) == "local":
         data_dir = str(resolve_data_dir(data_dir))  # a missing data dir is one clear error
@@ -105,13 +130,14 @@ def tasks_command(
         bar = progress.add_task("", total=len(specs))
         for spec in specs:
             progress.update(bar, description=spec.name)
-            rows.append(task_row(spec, data_dir, source, count))
+            rows.append(task_row(spec, data_dir, source, count, proto))
             progress.advance(bar)
     if as_json:
         json.dump(rows, sys.stdout, indent=1)
         sys.stdout.write("\n")
         return
-    table = Table(title=f"forgetmap tasks ({suite or 'all'}: {len(rows)})")
+    title = f"forgetmap tasks ({suite or 'all'}: {len(rows)}; protocol {proto.name})"
+    table = Table(title=title)
     for col, just in [("task", "left"), ("benchmark", "left"), ("category", "left"),
                       ("n_items", "right"), ("k", "left")]:  # fmt: skip
         table.add_column(col, justify=just)
@@ -136,6 +162,12 @@ def tasks_command(
                 out.print(f"[red]missing[/] {r['task']}: {r['error']}")
             for s in r.get("skipped") or []:
                 out.print(f"[yellow]skipped[/] {r['task']}: {s}")
+            if r.get("excluded"):
+                out.print(
+                    f"[cyan]excluded[/] {r['task']}: {len(r['excluded'])} item(s) serve as "
+                    f"exemplars of protocol {proto.name} and are not evaluated: "
+                    f"{', '.join(r['excluded'])}"
+                )
 
 
 commands: list[click.Command] = [tasks_command]

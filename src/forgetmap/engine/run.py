@@ -33,7 +33,6 @@ from forgetmap.engine.backends import load_backend
 from forgetmap.engine.backends.base import Backend, require_chat_template
 from forgetmap.engine.types import GenRequest, GenResult, LoglikRequest, SamplingParams
 from forgetmap.errors import ForgetmapError
-from forgetmap.letters import LETTERS
 from forgetmap.records import RECORD_SCHEMA, ResultsStore
 
 DEFAULT_SEEDS = (0, 1, 2)
@@ -107,15 +106,18 @@ def evaluate(
     flush_seconds: float = 20.0,
     progress: bool = True,
     run_id: str | None = None,
+    protocol: str | Any | None = None,
     **backend_kw: Any,
 ) -> RunSummary:
     """Evaluate `model` on `tasks` (names, globs or TaskSpecs; or `suite`) for every seed.
 
     `backend` is a backend name (the model is loaded once here, or once per Ray replica with
     `data_parallel > 1`) or an already loaded `Backend`. `model_name` labels the records (default:
-    `model` as given). Returns a RunSummary; the run manifest sits next to the records.
+    `model` as given). `protocol` is a built-in protocol name, a protocol file or a loaded
+    `Protocol` (default `forgetmap`); items it uses as exemplars are not evaluated. Returns a
+    RunSummary; the run manifest (protocol included) sits next to the records.
     """
-    from forgetmap.suite.loaders import load_task
+    from forgetmap.suite.protocol import load_protocol
     from forgetmap.suite.registry import resolve_tasks
 
     t0 = time.time()
@@ -135,14 +137,15 @@ def evaluate(
         specs = list(tasks)
     else:
         specs = resolve_tasks(suite, None)
-    loaded = [load_task(s, data_dir=data_dir, limit=limit) for s in specs]
+    proto = load_protocol(protocol)
+    loaded = [proto.load(s, data_dir=data_dir, limit=limit) for s in specs]
     store = ResultsStore(results)
     run_id = run_id or new_run_id()
 
     if elicitation is not None and not isinstance(backend, Backend):
         # Prompts are known without the model: a finished run returns without loading it.
         entries, n_planned, n_skipped = _plan(
-            store, label, specs, loaded, seeds, elicitation, data_dir
+            store, label, specs, loaded, seeds, elicitation, data_dir, proto
         )
         if not entries:
             return RunSummary(
@@ -161,7 +164,7 @@ def evaluate(
             require_chat_template(engine, model)
 
         entries, n_planned, n_skipped = _plan(
-            store, label, specs, loaded, seeds, elicitation, data_dir
+            store, label, specs, loaded, seeds, elicitation, data_dir, proto
         )
         info = engine.info()
         sampling = {
@@ -185,6 +188,7 @@ def evaluate(
             "platform": platform.platform(),
             "model_spec": model,
             "elicitation": elicitation,
+            "protocol": proto.manifest(specs),
             "sampling": sampling,
             "tasks": [s.name for s in specs],
             "limit": limit,
@@ -194,6 +198,7 @@ def evaluate(
                     "source": lt.source,
                     "hub_revision": s.hub_revision,
                     "n_items": len(lt.items),
+                    **({"n_excluded": len(lt.excluded)} if lt.excluded else {}),
                 }
                 for s, lt in zip(specs, loaded, strict=False)
             },
@@ -203,7 +208,7 @@ def evaluate(
             "n_planned": n_planned,
             "n_skipped_resume": n_skipped,
         }
-        writer = _Writer(store, label, run_id, elicitation, flush_size, flush_seconds)
+        writer = _Writer(store, label, run_id, elicitation, flush_size, flush_seconds, proto)
         if n_planned - n_skipped > 0:
             store.write_manifest(label, run_id, manifest)
         status = "interrupted"
@@ -290,6 +295,7 @@ def _plan(
     seeds: list[int],
     elicitation: str,
     data_dir: Any,
+    protocol: Any,
 ) -> tuple[list[_Entry], int, int]:
     """Prompts of every item, minus the (task, item_id, seed, prompt_hash) already stored."""
     from forgetmap.suite.prompts import build_prompt
@@ -298,14 +304,16 @@ def _plan(
     entries: list[_Entry] = []
     n_planned = n_skipped = 0
     for spec, lt in zip(specs, loaded, strict=False):
-        if elicitation == "loglik" and spec.benchmark == "ifeval":
-            raise ForgetmapError(f"{spec.name}: instruction following cannot be scored by loglik")
+        if elicitation == "loglik" and spec.free_form:
+            raise ForgetmapError(
+                f"{spec.name}: {spec.answer_mode} answers cannot be scored by loglik (no options)"
+            )
         seen: set[str] = set()
         for item in lt.items:
             if item.item_id in seen:
                 raise ForgetmapError(f"{spec.name}: duplicate item_id {item.item_id!r} in the data")
             seen.add(item.item_id)
-            prompt = build_prompt(spec, item, elicitation, data_dir=data_dir)
+            prompt = build_prompt(spec, item, elicitation, data_dir=data_dir, protocol=protocol)
             todo = [
                 s for s in seeds if (spec.name, item.item_id, s, prompt.prompt_hash) not in done
             ]
@@ -393,8 +401,10 @@ class _Writer:
         elicitation: str,
         flush_size: int,
         flush_seconds: float,
+        protocol: Any,
     ):
         self.store, self.model, self.run_id, self.elicitation = store, model, run_id, elicitation
+        self.protocol = protocol
         self.flush_size, self.flush_seconds = max(1, flush_size), flush_seconds
         self.rows: dict[str, list[Any]] = {c: [] for c in _COLS}
         self.n_written = self.tokens_in = self.tokens_out = 0
@@ -426,34 +436,20 @@ class _Writer:
         self.tokens_in += r.n_tokens_in
         self.tokens_out += getattr(r, "n_tokens_out", 0)
 
+    def _multi(self, spec: Any) -> str:
+        return self.protocol.for_task(spec)["multi_answer"]
+
     def add_generation(self, unit: _Unit, r: GenResult) -> None:
-        from forgetmap.suite.extract import extract, is_correct
+        from forgetmap.suite.scoring import score_response
 
         e = unit.entry
-        if e.spec.benchmark == "ifeval":
-            from forgetmap.suite.ifeval import score_item
-
-            fields = score_item(e.item, r.text).record_fields()
-        else:
-            x = extract(r.text, list(e.item.choices), e.item.k, e.spec.name)
-            fields = {
-                "pred": x.pred,
-                "extract_status": x.status,
-                "extract_rule": x.rule,
-                "correct": is_correct(x.pred, e.item.gold, free_form=bool(e.spec.free_form)),
-            }
+        fields = score_response(e.spec, e.item, r.text, self._multi(e.spec))
         self._add(e, unit.seed, r.text, fields, r)
 
     def add_loglik(self, e: _Entry, r: Any) -> None:
-        best = max(range(len(r.logliks)), key=lambda i: r.logliks[i])
-        pred = LETTERS[best]
-        response = " | ".join(f"{LETTERS[i]}: {v:.4f}" for i, v in enumerate(r.logliks))
-        fields = {
-            "pred": pred,
-            "extract_status": "ok",
-            "extract_rule": "argmax_loglik",
-            "correct": pred == e.item.gold,
-        }
+        from forgetmap.suite.scoring import score_loglik
+
+        fields, response = score_loglik(e.spec, e.item, r.logliks, self._multi(e.spec))
         for seed in e.seeds:
             self._add(e, seed, response, fields, r)
 

@@ -58,6 +58,7 @@ class Model:
     suite: str | None
     tasks: tuple[str, ...]
     max_new_tokens: int
+    protocol: str = "forgetmap"  # built-in protocol name or protocol file (docs/protocols.md)
     merge: MergeSpec | None = None  # made by mergekit before evaluation
     quantize: tuple[str, str] | None = (
         None  # (source model id, llama.cpp type), made before evaluation
@@ -232,8 +233,24 @@ def _resolve_load(value: str, base_dir: Path) -> str:
     return str(p) if p.is_absolute() or p.exists() else value
 
 
-def load_study(path: str | os.PathLike[str]) -> Study:
-    """Read and check a study YAML; see docs/study.md for the format."""
+def _protocol(value: Any, base_dir: Path, src: str, key: str) -> str:
+    """A protocol name or file (relative paths next to the config), checked by loading it."""
+    from forgetmap.suite.protocol import load_protocol
+
+    if not isinstance(value, str) or not value:
+        raise _err(src, key, f"must be a protocol name or file, got {value!r}")
+    ref = _resolve_load(value, base_dir)
+    try:
+        load_protocol(ref)
+    except ForgetmapError as exc:
+        raise _err(src, key, str(exc)) from None
+    return ref
+
+
+def load_study(path: str | os.PathLike[str], protocol: str | None = None) -> Study:
+    """Read and check a study YAML; see docs/study.md for the format. `protocol` (the
+    `--protocol` option) replaces the study's top-level `protocol`; a model set's or a model's
+    own `protocol` still wins."""
     p = Path(path)
     if not p.is_file():
         raise ForgetmapError(f"study config {p} does not exist")
@@ -241,15 +258,15 @@ def load_study(path: str | os.PathLike[str]) -> Study:
         doc = yaml.safe_load(p.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ForgetmapError(f"{p}: not valid YAML ({exc})") from None
-    return parse_study(doc, p)
+    return parse_study(doc, p, protocol)
 
 
-def parse_study(doc: Any, path: Path) -> Study:
+def parse_study(doc: Any, path: Path, protocol: str | None = None) -> Study:
     src = str(path)
     doc = _mapping(doc, src, "<top level>", required=True)
     known = {"name", "title", "description", "backend", "backend_options", "sampling", "limit",
              "elicitation", "suites", "tasks", "model_sets", "models", "merges", "groups",
-             "estimate"}  # fmt: skip
+             "estimate", "protocol"}  # fmt: skip
     unknown = sorted(set(doc) - known)
     if unknown:
         raise _err(src, unknown[0], f"unknown key (known: {', '.join(sorted(known))})")
@@ -262,6 +279,10 @@ def parse_study(doc: Any, path: Path) -> Study:
     limit = doc.get("limit")
     if limit is not None:
         limit = _int(limit, src, "limit")
+    if protocol is not None:
+        study_protocol = _protocol(protocol, Path.cwd(), "--protocol", "value")
+    else:
+        study_protocol = _protocol(doc.get("protocol", "forgetmap"), path.parent, src, "protocol")
     elicit = {"base": "cot_fewshot", "post": "cot_chat"}
     for k, v in _mapping(doc.get("elicitation"), src, "elicitation").items():
         if k not in KINDS:
@@ -324,8 +345,9 @@ def parse_study(doc: Any, path: Path) -> Study:
         sdoc = _mapping(sdoc, src, key, required=True)
         bad = sorted(
             set(sdoc)
-            - {"kind", "models", "max_new_tokens", "elicitation", "suite", "tasks", "backend"}
-        )
+            - {"kind", "models", "max_new_tokens", "elicitation", "suite", "tasks", "backend",
+               "protocol"}
+        )  # fmt: skip
         if bad:
             raise _err(src, f"{key}.{bad[0]}", "unknown key")
         kind = sdoc.get("kind")
@@ -333,6 +355,11 @@ def parse_study(doc: Any, path: Path) -> Study:
             raise _err(src, f"{key}.kind", f"must be one of {', '.join(KINDS)}, got {kind!r}")
         members = _strs(sdoc.get("models"), src, f"{key}.models")
         model_sets[sname] = ModelSet(sname, kind, members)
+        set_protocol = (
+            _protocol(sdoc["protocol"], path.parent, src, f"{key}.protocol")
+            if "protocol" in sdoc
+            else study_protocol
+        )
         for j, mid in enumerate(members):
             if mid in models:
                 raise _err(
@@ -343,7 +370,7 @@ def parse_study(doc: Any, path: Path) -> Study:
             o = overrides.get(mid, {})
             okey = f"models.{mid}"
             bad = sorted(set(o) - {"path", "backend", "max_new_tokens", "elicitation", "suite", "tasks",
-                                   "quantize", "backend_options"})  # fmt: skip
+                                   "quantize", "backend_options", "protocol"})  # fmt: skip
             if bad:
                 raise _err(src, f"{okey}.{bad[0]}", "unknown key")
             m_backend = o.get("backend", sdoc.get("backend", backend))
@@ -381,6 +408,11 @@ def parse_study(doc: Any, path: Path) -> Study:
                 suite=m_suite,
                 tasks=m_tasks,
                 max_new_tokens=mnt,
+                protocol=(
+                    _protocol(o["protocol"], path.parent, src, f"{okey}.protocol")
+                    if "protocol" in o
+                    else set_protocol
+                ),
                 merge=merge,
                 quantize=quant,
                 backend_options={

@@ -22,10 +22,12 @@ from rich.table import Table
 
 from forgetmap.study.config import Study, parse_study
 from forgetmap.study.run import StudyOutcome, run_study
+from forgetmap.suite.registry import list_tasks
 
 BEFORE = "smollm2-135m-instruct"
 AFTER = "smollm2-135m-instruct-q4_0"
-REAL_TASKS = ("arc:easy", "mmlu:global_facts", "piqa:validation", "social_iqa:validation")
+# the real tasks the demo adds when a data dir is present: the registry's `demo-real` suite
+REAL_TASKS = tuple(t.name for t in list_tasks("demo-real"))
 
 
 @dataclass(frozen=True)
@@ -48,9 +50,7 @@ DEMO_SIZES: dict[str, DemoSize] = {
 
 def demo_study(size: DemoSize, with_real: bool, threads: int | None = None) -> Study:
     """The demo as a Study (synthetic families; real tasks too when `with_real`)."""
-    from forgetmap.suite.synthetic import FAMILIES
-
-    tasks = [f"synth:{f}" for f in FAMILIES] + (list(size.real_tasks) if with_real else [])
+    tasks = [t.name for t in list_tasks("demo")] + (list(size.real_tasks) if with_real else [])
     doc: dict[str, Any] = {
         "name": "demo",
         "title": "forgetmap demo: SmolLM2-135M-Instruct, Q4_1 -> Q4_0 (llama.cpp requantization)",

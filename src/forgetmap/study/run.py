@@ -75,11 +75,6 @@ def _count(
     if task in cache:
         return cache[task]
     n: int | None = counts.get(task)
-    if n is None and task.startswith("synth:"):
-        from forgetmap.suite import synthetic
-
-        fam = task.split(":", 1)[1]
-        n = min(synthetic.DEFAULT_N, synthetic.SIZES.get(fam, 0))
     if n is None:
         try:
             from forgetmap.suite.loaders import load_task
@@ -123,6 +118,12 @@ def make_plan(study: Study, groups: list[str] | tuple[str, ...] = (), limit: int
     return Plan(study, plans, pairs, sel, [m for m in models if m.derived])
 
 
+def _protocol_label(ref: str) -> str:
+    from pathlib import Path
+
+    return Path(ref).name if "/" in ref else ref
+
+
 def print_plan(plan: Plan, console: Console) -> None:
     """The dry-run view: models, pairs per group, merges, requests and generated tokens."""
     st = plan.study
@@ -147,7 +148,8 @@ def print_plan(plan: Plan, console: Console) -> None:
         elif m.quantize is not None:
             made = f"  [cyan](quantized {m.quantize[1]} from {m.quantize[0]})[/]"
         console.print(
-            f"  {m.id}  [dim]set {m.set} · {m.kind} · {m.elicitation} · {what} · "
+            f"  {m.id}  [dim]set {m.set} · {m.kind} · {m.elicitation} · "
+            f"protocol {_protocol_label(m.protocol)} · {what} · "
             f"max {m.max_new_tokens} tok · {mp.requests:,} requests[/]{made}{extra}"
         )
     console.print(f"\n[bold]pairs[/] ({len(plan.pairs)})")
@@ -246,7 +248,8 @@ def run_study(
     for i, m in enumerate(models, 1):
         tasks = list(m.tasks)
         console.print(
-            f"[bold]\\[{i}/{len(models)}] evaluating {m.id}[/] [dim]({m.backend}, {m.elicitation})[/]"
+            f"[bold]\\[{i}/{len(models)}] evaluating {m.id}[/] "
+            f"[dim]({m.backend}, {m.elicitation}, protocol {_protocol_label(m.protocol)})[/]"
         )
         summaries.append(
             evaluate(
@@ -257,6 +260,7 @@ def run_study(
                 seeds=list(s.seeds),
                 results=res,
                 elicitation=m.elicitation,
+                protocol=m.protocol,
                 limit=limit,
                 max_new_tokens=m.max_new_tokens,
                 temperature=s.temperature,

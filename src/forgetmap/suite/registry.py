@@ -1,11 +1,14 @@
-"""The task registry: every benchmark/subset of the study, read from one declarative table.
+"""The task registry: every benchmark of the study declared as one unit, read from one table.
 
-The table is `tasks.yaml` beside this module (documented there). This module only expands it
-into `TaskSpec`s and named suites; per-benchmark differences live in the table and in the row
-adapters of `forgetmap.suite.loaders`, never in per-task code here.
+The table is `tasks.yaml` beside this module (its keys are documented there and in
+docs/protocols.md). Per benchmark it declares the data source and its splits (local file
+layout, Hugging Face id/config/split/revision), categories, the answer mode and scorer, and the
+benchmark's own protocol settings (instruction, few-shot source and count, stop sequences,
+loglik form, chance-k rule). This module expands it into `TaskSpec`s and named suites and checks
+it; no code anywhere else branches on a benchmark's name (tests/test_declarations.py).
 
-Tasks of the `synth` benchmark (offline demo data) are registered lazily from
-`forgetmap.suite.synthetic.FAMILIES` when that module exists.
+The `synth` benchmark (offline demo data) takes its subsets from
+`forgetmap.suite.synthetic.FAMILIES`, the declaration of its generated families.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import difflib
 import fnmatch
 import importlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -24,41 +28,79 @@ import yaml
 from forgetmap.errors import ForgetmapError
 
 __all__ = [
+    "ANSWER_MODES",
+    "SCORERS",
+    "SplitSpec",
     "TaskSpec",
+    "all_tasks",
+    "benchmark_names",
     "category_for",
+    "default_protocol",
     "get_task",
     "list_tasks",
     "resolve_tasks",
     "suite_names",
 ]
 
+ANSWER_MODES = ("letter", "letter_set", "free_form", "instruction")  # extract.AnswerMode
+SCORERS = ("extract", "instruction_checks")
+TABLE = "tasks.yaml"
+
+_BENCHMARK_KEYS = {"k", "answer_mode", "scorer", "study", "in_aggregate", "data", "protocol",
+                   "subsets", "subsets_from"}  # fmt: skip
+_SUBSET_KEYS = {"category", "k", "varies", "choices", "file", "hub_config", "in_aggregate",
+                "study", "answer_mode", "scorer", "protocol"}  # fmt: skip
+_DATA_KEYS = {"adapter", "split", "fewshot_split", "description_split", "local", "hub", "splits"}
+_SPLIT_KEYS = {"adapter", "local", "hub"}
+
+
+@dataclass(frozen=True)
+class SplitSpec:
+    """Where one split of a task lives: offline files and the Hub (None: not on the Hub)."""
+
+    name: str
+    adapter: str
+    local_format: str
+    local_paths: tuple[str, ...]  # relative to the data dir
+    hub_id: str | None
+    hub_configs: tuple[str | None, ...]  # several for MCTest `test` (mc160 + mc500)
+    hub_split: str | None
+    hub_revision: str | None
+    hub_adapter: str  # row adapter for the Hub's schema (= adapter unless declared)
+
+    @property
+    def hub_config(self) -> str | None:
+        return self.hub_configs[0] if self.hub_configs else None
+
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """One evaluable task (`benchmark:subset`) and where its items come from."""
+    """One evaluable task (`benchmark:subset`): its data, answer mode, scorer and settings."""
 
     name: str
     benchmark: str
     subset: str
     category: str | None
     k: int | None  # options per item when fixed for the task; None when it varies or free-form
-    free_form: bool = False
-    answer_mode: str | None = None  # forgetmap.suite.extract.AnswerMode; None: letter/free_form
+    free_form: bool = False  # answer mode free_form or instruction (no options)
     in_aggregate: bool = True
     study: bool = True  # part of the study's suite (DESIGN §5)
+    answer_mode: str = "letter"  # one of ANSWER_MODES (forgetmap.suite.extract.AnswerMode)
+    scorer: str = "extract"  # one of SCORERS
     adapter: str = ""
-    split: str = "test"
+    split: str = "test"  # the evaluated split
     fewshot_split: str | None = None
+    description_split: str | None = None
     local_format: str = ""
-    local_paths: tuple[str, ...] = ()  # relative to the data dir
-    fewshot_paths: tuple[str, ...] = ()  # relative to the data dir; empty: derived by the loader
+    local_paths: tuple[str, ...] = ()  # of the evaluated split, relative to the data dir
     hub_id: str | None = None
     hub_config: str | None = None
     hub_split: str | None = None
     hub_revision: str | None = None
-    k_nominal: int | None = None  # DESIGN §5 option count (BBH); items keep their own k
+    k_nominal: int | None = None  # declared option count (DESIGN §5); items keep their own k
     fixed_choices: tuple[str, ...] = ()  # option list for BBH tasks whose inputs carry none
-    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    splits: Mapping[str, SplitSpec] = field(default_factory=dict, compare=False, hash=False)
+    protocol: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def k_label(self) -> str:
@@ -67,11 +109,28 @@ class TaskSpec:
             return "free-form"
         return str(self.k) if self.k is not None else "varies"
 
+    def split_spec(self, split: str | None = None) -> SplitSpec:
+        """The declared split `split` (default: the evaluated one)."""
+        name = split or self.split
+        if name not in self.splits:
+            raise ForgetmapError(
+                f"{self.name}: no split {name!r} declared in {TABLE} "
+                f"(splits: {', '.join(self.splits) or 'none'})"
+            )
+        return self.splits[name]
 
-def _fill(template: Any, values: dict[str, Any]) -> Any:
+
+def _err(key: str, msg: str) -> ForgetmapError:
+    return ForgetmapError(f"{TABLE}: {key}: {msg}")
+
+
+def _fill(template: Any, values: dict[str, Any], key: str) -> Any:
     if template is None:
         return None
-    return str(template).format(**values)
+    try:
+        return str(template).format(**values)
+    except KeyError as exc:
+        raise _err(key, f"unknown placeholder {exc} in {template!r}") from None
 
 
 def _hub_revision(benchmark: str, default: str | None) -> str | None:
@@ -87,24 +146,105 @@ def _choices(spec: Any) -> tuple[str, ...]:
     return tuple(str(c) for c in spec)
 
 
-def _expand(benchmark: str, b: dict[str, Any]) -> list[TaskSpec]:
+def _check_keys(doc: Any, allowed: set[str], key: str) -> dict[str, Any]:
+    if not isinstance(doc, dict):
+        raise _err(key, f"must be a mapping, got {type(doc).__name__}")
+    unknown = sorted(set(doc) - allowed)
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], sorted(allowed), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise _err(f"{key}.{unknown[0]}", f"unknown key{hint}")
+    return doc
+
+
+def _split_spec(
+    benchmark: str, data: dict[str, Any], name: str, values: dict[str, Any], key: str
+) -> SplitSpec:
+    """Split `name`: the benchmark-level layout with `{split}` = name, plus its overrides."""
+    over = _check_keys(data["splits"].get(name) or {}, _SPLIT_KEYS, f"{key}.splits.{name}")
+    local = {**(data.get("local") or {}), **(over.get("local") or {})}
+    if "hub" in over:
+        hub = None if over["hub"] is None else {**(data.get("hub") or {}), **over["hub"]}
+    else:
+        hub = data.get("hub")
+    adapter = over.get("adapter", data["adapter"])
+    vals = {**values, "split": name}
+    files = values["_files"]
+    paths = (
+        tuple(_fill(local["path"], {**vals, "file": f}, key) for f in files)
+        if local.get("path")
+        else ()
+    )
+    hub = hub or {}
+    return SplitSpec(
+        name=name,
+        adapter=adapter,
+        local_format=local.get("format", ""),
+        local_paths=paths,
+        hub_id=hub.get("id"),
+        hub_configs=tuple(_fill(hub.get("config"), {**vals, "file": f}, key) for f in files)
+        if hub
+        else (),
+        hub_split=_fill(hub.get("split"), vals, key),
+        hub_revision=_hub_revision(benchmark, hub.get("revision")) if hub else None,
+        hub_adapter=adapter if "adapter" in over else hub.get("adapter", adapter),
+    )
+
+
+def _subsets(benchmark: str, b: dict[str, Any]) -> dict[str, Any]:
+    """The subsets of `b`, or those of the module named by `subsets_from` (synth families)."""
+    source = b.get("subsets_from")
+    if source is None:
+        return b.get("subsets") or {}
+    try:
+        mod = importlib.import_module(f"forgetmap.suite.{source}")
+    except ModuleNotFoundError as exc:
+        raise _err(f"benchmarks.{benchmark}.subsets_from", f"no module {source!r}") from exc
+    return {
+        fam: {"category": cat, "k": int(k) if k else None}
+        for fam, (cat, k) in getattr(mod, "FAMILIES", {}).items()
+    }
+
+
+def _expand(benchmark: str, b: dict[str, Any], defaults: dict[str, Any]) -> list[TaskSpec]:
+    key = f"benchmarks.{benchmark}"
+    b = _check_keys(b, _BENCHMARK_KEYS, key)
+    data = _check_keys(b.get("data"), _DATA_KEYS, f"{key}.data")
     out = []
-    for subset, sub in b["subsets"].items():
-        sub = {"category": sub} if isinstance(sub, str) else dict(sub)
+    for subset, sub in _subsets(benchmark, b).items():
+        skey = f"{key}.subsets.{subset}"
+        sub = _check_keys(
+            {"category": sub} if isinstance(sub, str) else dict(sub), _SUBSET_KEYS, skey
+        )
         values = {**{k: v for k, v in sub.items() if isinstance(v, str)}, "subset": subset}
-        split = _fill(b.get("split", "test"), values)
-        values["split"] = split
         files = sub.get("file", subset)
-        files = files if isinstance(files, list) else [files]
-        local = b.get("local", {})
-        paths = tuple(_fill(local.get("path"), {**values, "file": f}) for f in files)
-        fewshot_paths = (sub["fewshot_path"],) if "fewshot_path" in sub else ()
-        hub = b.get("hub", {})
+        values["_files"] = files if isinstance(files, list) else [files]
+        split = _fill(data.get("split", "test"), values, f"{key}.data.split")
+        raw = data.get("splits") or {split: {}}
+        raw = {_fill(n, values, f"{key}.data.splits"): v for n, v in raw.items()}
+        splits = {
+            n: _split_spec(benchmark, {**data, "splits": raw}, n, values, f"{key}.data")
+            for n in raw
+        }
+        if split not in splits:
+            raise _err(f"{key}.data.splits", f"the evaluated split {split!r} is not declared")
+        answer = sub.get("answer_mode", b.get("answer_mode", defaults.get("answer_mode", "letter")))
+        scorer = sub.get("scorer", b.get("scorer", defaults.get("scorer", "extract")))
+        if answer not in ANSWER_MODES:
+            raise _err(f"{skey}.answer_mode", f"must be one of {', '.join(ANSWER_MODES)}")
+        if scorer not in SCORERS:
+            raise _err(f"{skey}.scorer", f"must be one of {', '.join(SCORERS)}")
+        fewshot = data.get("fewshot_split")
+        describe = data.get("description_split")
+        for k_, name in (("fewshot_split", fewshot), ("description_split", describe)):
+            if name is not None and name not in splits:
+                raise _err(f"{key}.data.{k_}", f"split {name!r} is not declared in splits")
         k = sub.get("k", b.get("k"))
-        k_nominal = k if benchmark == "bbh" else None
+        k_nominal = k
         if sub.get("varies"):
             k = None
-        free_form = bool(sub.get("free_form", b.get("free_form", False)))
+        ev = splits[split]
+        protocol = {**(b.get("protocol") or {}), **(sub.get("protocol") or {})}
         out.append(
             TaskSpec(
                 name=f"{benchmark}:{subset}",
@@ -112,23 +252,25 @@ def _expand(benchmark: str, b: dict[str, Any]) -> list[TaskSpec]:
                 subset=subset,
                 category=sub.get("category"),
                 k=k,
-                free_form=free_form,
-                answer_mode=sub.get("answer_mode", b.get("answer_mode")),
+                free_form=answer in ("free_form", "instruction"),
                 in_aggregate=bool(sub.get("in_aggregate", b.get("in_aggregate", True))),
                 study=bool(sub.get("study", b.get("study", True))),
-                adapter=b["adapter"],
+                answer_mode=answer,
+                scorer=scorer,
+                adapter=ev.adapter,
                 split=split,
-                fewshot_split=sub.get("fewshot_split", b.get("fewshot_split")),
-                local_format=local.get("format", ""),
-                local_paths=paths,
-                fewshot_paths=fewshot_paths,
-                hub_id=hub.get("id"),
-                hub_config=_fill(hub.get("config"), {**values, "file": files[0]}),
-                hub_split=_fill(hub.get("split"), values),
-                hub_revision=_hub_revision(benchmark, hub.get("revision")),
+                fewshot_split=fewshot,
+                description_split=describe,
+                local_format=ev.local_format,
+                local_paths=ev.local_paths,
+                hub_id=ev.hub_id,
+                hub_config=ev.hub_config,
+                hub_split=ev.hub_split,
+                hub_revision=ev.hub_revision,
                 k_nominal=k_nominal,
                 fixed_choices=_choices(sub.get("choices")),
-                extra={"hub_files": files} if len(files) > 1 else {},
+                splits=splits,
+                protocol=protocol,
             )
         )
     return out
@@ -136,49 +278,35 @@ def _expand(benchmark: str, b: dict[str, Any]) -> list[TaskSpec]:
 
 @lru_cache(maxsize=1)
 def _table() -> dict[str, Any]:
-    text = resources.files("forgetmap.suite").joinpath("tasks.yaml").read_text(encoding="utf-8")
-    return yaml.safe_load(text)
+    text = resources.files("forgetmap.suite").joinpath(TABLE).read_text(encoding="utf-8")
+    doc = yaml.safe_load(text)
+    _check_keys(doc, {"defaults", "anchors", "benchmarks", "suites"}, "(top level)")
+    return doc
 
 
-def _synth_tasks() -> list[TaskSpec]:
-    """`synth:<family>` tasks from forgetmap.suite.synthetic, if that module is installed."""
-    try:
-        mod = importlib.import_module("forgetmap.suite.synthetic")
-    except ModuleNotFoundError as exc:
-        if exc.name == "forgetmap.suite.synthetic":
-            return []
-        raise
-    families = getattr(mod, "FAMILIES", {})
-    return [
-        TaskSpec(
-            name=f"synth:{fam}",
-            benchmark="synth",
-            subset=fam,
-            category=cat,
-            k=int(k) if k else None,
-            study=False,
-            adapter="synth",
-            split="generated",
-            local_format="synthetic",
-        )
-        for fam, (cat, k) in families.items()
-    ]
+def default_protocol() -> dict[str, Any]:
+    """The registry's `defaults.protocol` block: the house style every benchmark starts from."""
+    return dict(_table()["defaults"].get("protocol") or {})
 
 
 @lru_cache(maxsize=1)
 def _tasks() -> dict[str, TaskSpec]:
     tasks: dict[str, TaskSpec] = {}
+    defaults = _table().get("defaults") or {}
     for benchmark, b in _table()["benchmarks"].items():
-        for t in _expand(benchmark, b):
+        for t in _expand(benchmark, b, defaults):
             tasks[t.name] = t
-    for t in _synth_tasks():
-        tasks.setdefault(t.name, t)
     return tasks
 
 
 def all_tasks() -> list[TaskSpec]:
     """Every registered task (study tasks, extra subsets, synth)."""
     return list(_tasks().values())
+
+
+def benchmark_names() -> list[str]:
+    """Names of the declared benchmarks, in table order."""
+    return list(_table()["benchmarks"])
 
 
 def get_task(name: str | TaskSpec) -> TaskSpec:
@@ -202,31 +330,30 @@ def category_for(task: str) -> str | None:
 
 
 def suite_names() -> list[str]:
-    """Names of the named suites (plus `all` and `synth` when synth tasks exist)."""
-    names = list(_table()["suites"])
-    names.append("all")
-    if any(t.benchmark == "synth" for t in _tasks().values()):
-        names.append("synth")
-    return names
+    """Names of the named suites, plus `all`."""
+    return [*_table()["suites"], "all"]
 
 
 def _select(entries: list[str], seen: tuple[str, ...] = ()) -> list[str]:
     tasks = _tasks()
     suites = _table()["suites"]
     chosen: list[str] = []
+    fields = {
+        "category": lambda t, v: t.category == v,
+        "aggregate": lambda t, v: t.in_aggregate == (v == "true"),
+        "benchmark": lambda t, v: t.benchmark == v,
+    }
     for entry in entries:
         drop = entry.startswith("-")
         pat = entry[1:] if drop else entry
+        head, _, value = pat.partition(":")
         if pat.startswith("@"):
             ref = pat[1:]
             if ref in seen or ref not in suites:
                 raise ForgetmapError(f"suite table: bad reference {entry!r}")
             matched = _select(suites[ref], (*seen, ref))
-        elif pat.startswith("category:"):
-            matched = [n for n in tasks if tasks[n].category == pat.split(":", 1)[1]]
-        elif pat.startswith("aggregate:"):
-            want = pat.split(":", 1)[1] == "true"
-            matched = [n for n in tasks if tasks[n].in_aggregate == want]
+        elif head in fields:
+            matched = [n for n in tasks if fields[head](tasks[n], value)]
         else:
             matched = [n for n in tasks if fnmatch.fnmatchcase(n, pat)]
             matched = [n for n in matched if tasks[n].study or "*" not in pat]
@@ -243,8 +370,6 @@ def list_tasks(suite: str | None = None) -> list[TaskSpec]:
     tasks = _tasks()
     if suite is None or suite == "all":
         return list(tasks.values())
-    if suite == "synth":
-        return [t for t in tasks.values() if t.benchmark == "synth"]
     suites = _table()["suites"]
     if suite not in suites:
         close = difflib.get_close_matches(suite, suite_names(), n=3, cutoff=0.5)

@@ -14,13 +14,11 @@ import itertools
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from forgetmap.errors import ForgetmapError
 from forgetmap.letters import LETTERS
-
-if TYPE_CHECKING:  # the loaders module imports this one; avoid a cycle at import time
-    from forgetmap.suite.loaders import Item
+from forgetmap.suite.items import Item
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 CONTINENTS = ("Africa", "Asia", "Europe", "North America", "South America", "Oceania")
@@ -457,8 +455,6 @@ def generate(family: str, n: int | None = None, seed: int = 0) -> list[Item]:
     Different `seed`s give different orders (and distractors) of the same pool; use disjoint index
     ranges of one seed (e.g. items n..n+m as training data) when two sets must not overlap.
     """
-    from forgetmap.suite.loaders import Item
-
     fam = _family(family)
     n = DEFAULT_N if n is None else n
     pool = fam.pool()

@@ -2,11 +2,15 @@
 
     load_items(task, data_dir=None, limit=None, source=None) -> list[Item]
     load_task(...) -> LoadedTask (items + skipped + repaired + source description)
+    load_split(task, split, ...) -> LoadedTask (any split the registry declares)
     fewshot_items(task, n, data_dir=None, exclude=(), source=None) -> list[Item]
+    task_description(task, data_dir=None) -> str
 
-Parsed tasks are cached per process (keyed by task, source and data dir). Malformed rows are
+Where a split's files are, their format and the row adapter that reads them are declared in the
+registry (tasks.yaml); this module only dispatches on the declared format and adapter. Parsed
+splits are cached per process (keyed by task, split, source and data dir). Malformed rows are
 skipped, reported with file and line in `LoadedTask.skipped` and a `DataWarning`, never dropped
-silently. Conventions for ids and option shuffling: `forgetmap.suite.loaders.items`.
+silently. Conventions for ids and option shuffling: `forgetmap.suite.items`.
 """
 
 from __future__ import annotations
@@ -20,9 +24,7 @@ from pathlib import Path
 from forgetmap.errors import DataError
 from forgetmap.suite.data import data_dir as resolve_data_dir
 from forgetmap.suite.data import default_source
-from forgetmap.suite.loaders import adapters as ad
-from forgetmap.suite.loaders import sources as src
-from forgetmap.suite.loaders.items import (
+from forgetmap.suite.items import (
     LETTERS,
     Item,
     LoadedTask,
@@ -30,7 +32,9 @@ from forgetmap.suite.loaders.items import (
     shuffle_seed,
     stable_id,
 )
-from forgetmap.suite.registry import TaskSpec, get_task
+from forgetmap.suite.loaders import adapters as ad
+from forgetmap.suite.loaders import sources as src
+from forgetmap.suite.registry import SplitSpec, TaskSpec, get_task
 
 __all__ = [
     "LETTERS",
@@ -39,11 +43,14 @@ __all__ = [
     "LoadedTask",
     "Skipped",
     "clear_cache",
+    "eval_sample",
     "fewshot_items",
     "load_items",
+    "load_split",
     "load_task",
     "shuffle_seed",
     "stable_id",
+    "task_description",
 ]
 
 FEWSHOT_SEED = 1234  # sampling seed when few-shot examples come from the evaluated split
@@ -53,10 +60,7 @@ class DataWarning(UserWarning):
     """Rows of a benchmark were skipped as malformed (listed in the message)."""
 
 
-_CACHE: dict[tuple[str, str, str], LoadedTask] = {}
-
-# adapters for the Hub's row schema where the local format differs
-_HUB_ADAPTER = {"arc_requests": "arc", "mctest": "mctest_hub"}
+_CACHE: dict[tuple[str, str, str, str], LoadedTask] = {}
 
 
 def clear_cache() -> None:
@@ -64,40 +68,47 @@ def clear_cache() -> None:
     _CACHE.clear()
 
 
-def _local(spec: TaskSpec, root: Path) -> ad.Built:
-    paths = [root / p for p in spec.local_paths]
-    fmt, name = spec.local_format, spec.name
-    if fmt == "synthetic":
-        raise DataError(f"{name}: synthetic tasks have no files")
+def _adapter(name: str) -> Callable[..., ad.Built]:
+    fn = getattr(ad, name, None)
+    if fn is None or name.startswith("_"):
+        raise DataError(f"unknown row adapter {name!r} in the registry")
+    return fn
+
+
+def _local(spec: TaskSpec, split: SplitSpec, root: Path) -> ad.Built:
+    """Items of one split from the offline files; the reader is the split's declared format."""
+    paths = [root / p for p in split.local_paths]
+    fmt, name, adapt = split.local_format, spec.name, _adapter(split.adapter)
     if fmt == "arrow":
-        table = src.read_arrow_dir(paths[0], name)
-        return getattr(ad, spec.adapter)(spec, table, str(paths[0]))
+        return adapt(spec, src.read_arrow_dir(paths[0], name), str(paths[0]))
+    if fmt == "text":
+        return adapt(spec, src.require(paths[0], name).read_text(encoding="utf-8"), str(paths[0]))
     if fmt == "bbh_json":
         doc = src.read_json(paths[0], name)
         if not isinstance(doc, dict) or not isinstance(doc.get("examples"), list):
             raise DataError(f"{name}: {paths[0]}: no 'examples' list")
         rows = [(f"{paths[0]} examples[{i}]", r) for i, r in enumerate(doc["examples"])]
-        return ad.bbh(spec, rows, str(paths[0]))
+        return adapt(spec, rows, str(paths[0]))
     if fmt == "json":
         doc = src.read_json(paths[0], name)
         if not isinstance(doc, list):
             raise DataError(f"{name}: {paths[0]}: expected a JSON list of records")
         rows = [(f"{paths[0]} [{i}]", r) for i, r in enumerate(doc)]
-        return getattr(ad, spec.adapter)(spec, rows, str(paths[0]))
+        return adapt(spec, rows, str(paths[0]))
     if fmt in ("jsonl", "oe_requests"):
         bad: list[tuple[str, str]] = []
         keep = _first_request_per_doc() if fmt == "oe_requests" else None
         rows = list(src.iter_jsonl(paths[0], name, bad, keep))
-        built = getattr(ad, spec.adapter)(spec, rows, str(paths[0]))
+        built = adapt(spec, rows, str(paths[0]))
         built.skipped[:0] = [Skipped(name, loc, why) for loc, why in bad]
         return built
     if fmt == "csv":
-        return getattr(ad, spec.adapter)(spec, src.read_csv(paths[0], name), str(paths[0]))
-    if fmt == "mctest":
+        return adapt(spec, src.read_csv(paths[0], name), str(paths[0]))
+    if fmt == "mctest_tsv":
         out = ad.Built(name)
         for p in paths:
             ans = _mctest_answers(p)
-            part = ad.mctest_tsv(spec, src.read_tsv_lines(p, name), src.read_tsv_lines(ans, name))
+            part = adapt(spec, src.read_tsv_lines(p, name), src.read_tsv_lines(ans, name))
             out.items += part.items
             out.skipped += part.skipped
         return out.finish()
@@ -133,29 +144,18 @@ def _mctest_answers(tsv: Path) -> Path:
     return official if official.exists() or not ans.exists() else ans
 
 
-def _hub(spec: TaskSpec, split: str | None = None) -> ad.Built:
-    configs = spec.extra.get("hub_files") or [spec.hub_config]
+def _hub(spec: TaskSpec, split: SplitSpec) -> ad.Built:
+    if split.hub_id is None:
+        raise DataError(f"{spec.name}: split {split.name!r} is not on the Hugging Face Hub")
     out = ad.Built(spec.name)
-    adapter = getattr(ad, _HUB_ADAPTER.get(spec.adapter, spec.adapter))
-    for config in configs:
-        rows = src.hub_rows(
-            spec.name, spec.hub_id, config, split or spec.hub_split, spec.hub_revision
-        )
-        part = adapter(spec, rows, f"hub:{spec.hub_id}")
+    adapter = _adapter(split.hub_adapter)
+    for config in split.hub_configs or (None,):
+        rows = src.hub_rows(spec.name, split.hub_id, config, split.hub_split, split.hub_revision)
+        part = adapter(spec, rows, f"hub:{split.hub_id}")
         out.items += part.items
         out.skipped += part.skipped
         out.repaired += part.repaired
     return out.finish()
-
-
-def _synth(spec: TaskSpec) -> ad.Built:
-    from forgetmap.suite import synthetic  # noqa: PLC0415 - optional module of another part
-
-    n = getattr(synthetic, "DEFAULT_N", None)
-    size = getattr(synthetic, "SIZES", {}).get(spec.subset)
-    if n is not None and size is not None:
-        n = min(n, size)  # a family whose pool is smaller than the default gives all it has
-    return ad.Built(spec.name, items=list(synthetic.generate(spec.subset, n)))
 
 
 def _report(loaded: LoadedTask) -> None:
@@ -169,50 +169,68 @@ def _report(loaded: LoadedTask) -> None:
         )
 
 
+def _where(split: SplitSpec, data_dir: str | Path | None, source: str | None) -> tuple[str, str]:
+    """(how, root): `synthetic`, `local` (root = the data dir) or `hub`, per `source`."""
+    how = default_source(source)
+    if split.local_format == "synthetic":
+        return "synthetic", ""
+    if how == "hub":
+        return "hub", ""
+    try:
+        base = resolve_data_dir(data_dir)
+    except DataError:
+        if how == "local":
+            raise
+        return "hub", ""
+    if how == "auto" and not all((base / p).exists() for p in split.local_paths):
+        return "hub", ""
+    return "local", str(base)
+
+
+def load_split(
+    task: str | TaskSpec,
+    split: str | None = None,
+    data_dir: str | Path | None = None,
+    source: str | None = None,
+) -> LoadedTask:
+    """All items of one declared split of `task` (default: the evaluated split); cached.
+
+    source: `local` (data dir: `data_dir`, else $FORGETMAP_DATA_DIR), `hub`, or `auto` (local
+    when the split's files exist, else the Hub); default $FORGETMAP_SOURCE or `local`.
+    """
+    spec = get_task(task)
+    sp = spec.split_spec(split)
+    how, root = _where(sp, data_dir, source)
+    key = (spec.name, sp.name, how, root)
+    loaded = _CACHE.get(key)
+    if loaded is None:
+        if how == "synthetic":
+            built, where = _adapter(sp.adapter)(spec, None, "synthetic"), "synthetic"
+        elif how == "local":
+            built = _local(spec, sp, Path(root))
+            where = ", ".join(str(Path(root) / p) for p in sp.local_paths)
+        else:
+            built = _hub(spec, sp)
+            where = f"hub:{sp.hub_id}@{sp.hub_revision}"
+        loaded = LoadedTask(
+            spec.name, built.items, built.skipped, built.repaired, where, built.description
+        )
+        _CACHE[key] = loaded
+        _report(loaded)
+    return loaded
+
+
 def load_task(
     task: str | TaskSpec,
     data_dir: str | Path | None = None,
     limit: int | None = None,
     source: str | None = None,
 ) -> LoadedTask:
-    """All items of `task` with the skip/repair report; cached per process.
-
-    source: `local` (data dir: `data_dir`, else $FORGETMAP_DATA_DIR), `hub`, or `auto` (local
-    when the task's files exist, else the Hub); default $FORGETMAP_SOURCE or `local`.
-    """
-    spec = get_task(task)
-    how = default_source(source)
-    root = ""
-    if spec.benchmark == "synth":
-        how = "synthetic"
-    elif how in ("local", "auto"):
-        try:
-            base = resolve_data_dir(data_dir)
-        except DataError:
-            if how == "local":
-                raise
-            how = "hub"
-        else:
-            root = str(base)
-            if how == "auto":
-                how = "local" if all((base / p).exists() for p in spec.local_paths) else "hub"
-    key = (spec.name, how, root)
-    loaded = _CACHE.get(key)
-    if loaded is None:
-        if how == "synthetic":
-            built, where = _synth(spec), "synthetic"
-        elif how == "local":
-            built = _local(spec, Path(root))
-            where = ", ".join(str(Path(root) / p) for p in spec.local_paths)
-        else:
-            built = _hub(spec)
-            where = f"hub:{spec.hub_id}@{spec.hub_revision}"
-        loaded = LoadedTask(spec.name, built.items, built.skipped, built.repaired, where)
-        _CACHE[key] = loaded
-        _report(loaded)
+    """All items of `task`'s evaluated split with the skip/repair report; cached per process."""
+    loaded = load_split(task, None, data_dir=data_dir, source=source)
     if limit is not None:
         return LoadedTask(
-            spec.name, loaded.items[:limit], loaded.skipped, loaded.repaired, loaded.source
+            loaded.task, loaded.items[:limit], loaded.skipped, loaded.repaired, loaded.source
         )
     return loaded
 
@@ -228,37 +246,19 @@ def load_items(
 
 
 def _fewshot_pool(spec: TaskSpec, data_dir: str | Path | None, source: str | None) -> list[Item]:
-    """Few-shot candidates from the task's few-shot split, or [] when none is available."""
-    how = default_source(source)
-    if spec.fewshot_split is None or spec.benchmark == "synth":
+    """Items of the declared few-shot split, or [] when it is not available: from the Hub only
+    with source `hub` (and only if the split is on the Hub), otherwise from local files."""
+    if spec.fewshot_split is None:
         return []
-    if how == "hub":
-        if spec.adapter in ("bbh",):
-            return []
-        return _hub(spec, split=spec.fewshot_split).items
+    sp = spec.split_spec(spec.fewshot_split)
+    if sp.local_format == "synthetic":
+        return []
+    if default_source(source) == "hub":
+        return load_split(spec, sp.name, source="hub").items if sp.hub_id else []
     root = resolve_data_dir(data_dir)
-    if spec.benchmark == "bbh":
-        p = root / "bbh" / "cot-prompts" / f"{spec.subset}.txt"
-        src.require(p, spec.name)
-        return ad.bbh_cot_prompts(spec, p.read_text(encoding="utf-8"), str(p)).items
-    if spec.fewshot_paths:  # ARC: original-format validation split
-        p = root / spec.fewshot_paths[0]
-        if not p.exists():
-            return []
-        return ad.arc(spec, src.read_arrow_dir(p, spec.name), str(p)).items
-    split_paths = [
-        root
-        / p.replace(f"/{spec.split}", f"/{spec.fewshot_split}").replace(
-            f".{spec.split}.", f".{spec.fewshot_split}."
-        )
-        for p in spec.local_paths
-    ]
-    if not all(p.exists() for p in split_paths) or split_paths == [
-        root / p for p in spec.local_paths
-    ]:
+    if not sp.local_paths or not all((root / p).exists() for p in sp.local_paths):
         return []
-    fs = TaskSpec(**{**spec.__dict__, "local_paths": tuple(str(p) for p in split_paths)})
-    return _local(fs, Path("/")).items
+    return load_split(spec, sp.name, data_dir=root, source="local").items
 
 
 def fewshot_items(
@@ -270,19 +270,33 @@ def fewshot_items(
 ) -> list[Item]:
     """`n` few-shot examples for `task`, deterministic.
 
-    From the task's few-shot split when it exists (MMLU dev, BBH official CoT prompts with
-    meta['reasoning'], ARC validation, MCTest train, HellaSwag/PIQA/SIQA/CSQA train on the Hub):
-    its first `n` items. Otherwise (no such split, e.g. GPQA, MuSR, TruthfulQA, or a train split
-    not in the data dir) a fixed sample (seed FEWSHOT_SEED) of the evaluated split, leaving out
-    the ids in `exclude` (pass the current item's id); such items carry meta['from_eval_split'].
+    From the task's declared few-shot split when it is available (MMLU dev, BBH official CoT
+    prompts with meta['reasoning'], ARC validation, MCTest train, HellaSwag/PIQA/SIQA/CSQA train
+    on the Hub): its first `n` items. Otherwise (no such split, e.g. GPQA, MuSR, TruthfulQA, or
+    a train split not in the data dir) a fixed sample (seed FEWSHOT_SEED) of the evaluated
+    split, leaving out the ids in `exclude` (pass the current item's id); such items carry
+    meta['from_eval_split'].
     """
     spec = get_task(task)
     skip = set(exclude)
     pool = [it for it in _fewshot_pool(spec, data_dir, source) if it.item_id not in skip]
     if pool:
         return pool[:n]
+    return eval_sample(spec, n, data_dir=data_dir, exclude=skip, source=source)
+
+
+def eval_sample(
+    task: str | TaskSpec,
+    n: int,
+    data_dir: str | Path | None = None,
+    exclude: Iterable[str] = (),
+    source: str | None = None,
+) -> list[Item]:
+    """A fixed sample (seed FEWSHOT_SEED) of `n` items of the evaluated split, without the ids
+    in `exclude`; flagged meta['from_eval_split']."""
+    skip = set(exclude)
     items = [
-        it for it in load_items(spec, data_dir=data_dir, source=source) if it.item_id not in skip
+        it for it in load_items(task, data_dir=data_dir, source=source) if it.item_id not in skip
     ]
     picked = random.Random(FEWSHOT_SEED).sample(items, min(n, len(items)))
     return [
@@ -291,3 +305,16 @@ def fewshot_items(
         )
         for it in picked
     ]
+
+
+def task_description(task: str | TaskSpec, data_dir: str | Path | None = None) -> str:
+    """The task description of the declared `description_split` (BBH: the first paragraph of the
+    official CoT prompt file, after its canary line); read from the local files."""
+    spec = get_task(task)
+    if spec.description_split is None:
+        raise DataError(f"{spec.name}: the registry declares no description split")
+    loaded = load_split(spec, spec.description_split, data_dir=data_dir, source="local")
+    first = loaded.description.split("\n\n", 1)[0].strip()
+    if not first:
+        raise DataError(f"{spec.name}: {loaded.source} has no task description")
+    return first

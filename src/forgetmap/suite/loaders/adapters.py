@@ -19,7 +19,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from forgetmap.suite.loaders.items import (
+from forgetmap.suite.items import (
     LETTERS,
     Item,
     Skipped,
@@ -44,6 +44,7 @@ class Built:
     items: list[Item] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     repaired: list[Skipped] = field(default_factory=list)
+    description: str = ""  # the task description a source file carries (BBH CoT prompts)
 
     def finish(self) -> Built:
         ids = dedupe_ids([it.item_id for it in self.items])
@@ -242,7 +243,7 @@ def bbh_cot_prompts(spec: TaskSpec, text: str, where: str) -> Built:
     body = text.split("-----", 1)[-1].strip("\n")
     description, _, rest = body.partition("\n\nQ: ")
     rest = "Q: " + rest
-    out = Built(spec.name)
+    out = Built(spec.name, description=description.strip())
     for j, m in enumerate(_COT_EXAMPLE.finditer(rest)):
         loc = f"{where} example {j + 1}"
         reasoning = m.group(2).strip()
@@ -578,6 +579,20 @@ def mctest_hub(spec: TaskSpec, rows: list[Row], where: str) -> Built:
         )
 
     return _per_row(spec, rows, make)
+
+
+# --- generated items (the synth benchmark) ---------------------------------------------------
+
+
+def synth(spec: TaskSpec, n: int | None, where: str) -> Built:
+    """The first `n` items of a family of forgetmap.suite.synthetic (no source rows)."""
+    from forgetmap.suite import synthetic  # noqa: PLC0415 - the synth benchmark's declaration
+
+    size = synthetic.SIZES.get(spec.subset)
+    n = synthetic.DEFAULT_N if n is None else n
+    if size is not None:
+        n = min(n, size)  # a family whose pool is smaller than the default gives all it has
+    return Built(spec.name, items=list(synthetic.generate(spec.subset, n)))
 
 
 # --- SALAD-Bench MRQ, IFEval ------------------------------------------------------------------

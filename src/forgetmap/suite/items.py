@@ -1,5 +1,8 @@
 """`Item` (one evaluation question), the skip report, and the id/shuffle conventions.
 
+A leaf of the suite: it imports only `forgetmap.letters`, so the registry, the loaders, the
+synthetic suite and the prompts can all use these types without importing each other.
+
 Conventions (documented here once, relied on by records and resumption):
 - item_id: the benchmark's native id where one exists (ARC/CommonsenseQA `id`, GPQA `Record ID`,
   IFEval `key`, MCTest `<story id>.q<n>`); otherwise `stable_id(...)`, the first 16 hex digits of
@@ -74,6 +77,8 @@ class LoadedTask:
     skipped: list[Skipped] = field(default_factory=list)
     repaired: list[Skipped] = field(default_factory=list)
     source: str = ""
+    description: str = ""  # the task description its source file carries (BBH CoT prompts)
+    excluded: list[str] = field(default_factory=list)  # ids a protocol keeps out (exemplars)
 
     @property
     def n_items(self) -> int:
