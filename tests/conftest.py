@@ -33,3 +33,17 @@ def gemma3_gguf() -> Path:
     from forgetmap.engine.local_models import gemma3_gguf as locate
 
     return locate()
+
+
+@pytest.fixture(scope="session")
+def study_repo(data_dir: Path) -> Path:
+    """A checkout of the study's code (post-forget/post-forget, read only at run time, never
+    copied): FORGETMAP_STUDY_REPO, else `reference/post-forget` beside the data dir. Missing is a
+    failure, not a skip."""
+    d = Path(
+        os.environ.get("FORGETMAP_STUDY_REPO") or data_dir.parent / "reference" / "post-forget"
+    )
+    assert (d / "src" / "experiments").is_dir(), (
+        f"the study's code not found at {d}; set FORGETMAP_STUDY_REPO"
+    )
+    return d

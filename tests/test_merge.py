@@ -110,12 +110,15 @@ def test_linear_and_slerp_match_formulas(parents: tuple[Path, Path], tmp_path: P
         "name": "test/linear-0.2-0.8", "merge_method": "linear", "dtype": "float32",
         "models": [{"model": "smol-a", "parameters": {"weight": 0.2}},
                    {"model": "smol-b", "parameters": {"weight": 0.8}}],
+        "normalize": True, "options": {"random_seed": 1, "allow_crimes": True},
     })  # fmt: skip
     out_lin = run_merge(
         load_merge(lin), tmp_path / "lin", model_map={"smol-a": str(a), "smol-b": str(b)}
     )
     receipt = json.loads((out_lin / RECEIPT).read_text())
     assert receipt["resolved"] == {"smol-a": str(a), "smol-b": str(b)}
+    assert receipt["mergekit_options"] == {"random_seed": 1, "allow_crimes": True}
+    assert receipt["mergekit_config"]["parameters"] == {"normalize": True}
     tl = _tensors(out_lin, names)
     for n in names:
         np.testing.assert_allclose(tl[n], 0.2 * ta[n] + 0.8 * tb[n], rtol=0, atol=1e-6)
@@ -216,3 +219,60 @@ def test_study_merge_configs() -> None:
         assert sorted(s.weights for s in mine if s.method == "linear") == [(0.2, 0.8), (0.8, 0.2)]
         assert sorted(s.t for s in mine if s.method == "slerp") == [0.2, 0.8]
         assert all(s.base_model == models[0] for s in mine if s.method == "slerp")
+
+
+def test_merge_configs_are_the_studys(study_repo: Path) -> None:
+    """Each of our 12 configs merges what the study's config of the same models and parameters
+    merges, as mergekit reads them (dtype, normalisation), with the study's run options (its
+    scripts/merge.sh flags), all read from the study's checkout at run time."""
+    import re
+
+    import yaml
+
+    flags = (study_repo / "scripts" / "merge.sh").read_text()
+    seed = int(re.search(r"--random-seed[= ](\d+)", flags).group(1))
+    crimes = "--allow-crimes" in flags
+    ours = [load_merge(f) for f in sorted((ROOT / "configs" / "merges").glob("*.yaml"))]
+    theirs = sorted((study_repo / "config" / "merge_configs").glob("*.yaml"))
+    assert len(theirs) == len(ours) == 12
+
+    def key(spec):
+        return (spec.method, spec.models, spec.weights, spec.t, spec.base_model)
+
+    by_key = {key(s): s for s in ours}
+    for f in theirs:
+        study = parse_merge(yaml.safe_load(f.read_text()), str(f), f.stem)
+        mine = by_key.pop(key(study))
+        assert mine.dtype == study.dtype, f.name
+        a, b = mine.mergekit_dict(), study.mergekit_dict()
+        assert a.get("parameters") == b.get("parameters"), f.name
+        assert a.get("dtype") == b.get("dtype"), f.name
+        assert mine.options == {"random_seed": seed, "allow_crimes": crimes}, f.name
+    assert not by_key
+    # the study's top-level `normalize: true` (ignored by mergekit's config model) is where
+    # mergekit reads it once forgetmap has checked the config
+    linear = next(s for s in ours if s.method == "linear")
+    assert linear.mergekit_dict()["parameters"] == {"normalize": True}
+    assert "options" not in linear.mergekit_dict() and "name" not in linear.mergekit_dict()
+
+
+@pytest.mark.parametrize(
+    ("extra", "key"),
+    [
+        ({"options": {"random_seed": "1"}}, "options.random_seed"),
+        ({"options": {"cuda": True}}, "options.cuda"),
+        ({"normalize": "yes"}, "normalize"),
+    ],
+)
+def test_bad_merge_options_name_the_key(extra: dict, key: str) -> None:
+    doc = {
+        "merge_method": "linear",
+        "models": [
+            {"model": "a", "parameters": {"weight": 0.5}},
+            {"model": "b", "parameters": {"weight": 0.5}},
+        ],
+        **extra,
+    }
+    with pytest.raises(ForgetmapError) as exc:
+        parse_merge(doc, "cfg.yaml", "cfg")
+    assert str(exc.value).startswith(f"cfg.yaml: {key}:")

@@ -5,6 +5,11 @@ what the study used and what we test: `merge_method` linear (per-model `weight`)
 `t`, a `base_model` that is one of the two models). An optional top-level `name:` gives the merged
 model's id in results (default: the file's stem). The parents are the models listed; the study
 evaluates a merge against each parent.
+
+Two more forgetmap keys, removed before the config reaches mergekit: `options:` sets mergekit's
+run options that the study passed on its command line (`random_seed`, `allow_crimes`), and a
+top-level `normalize:` (how the study's linear configs spell it, which mergekit's config model
+silently ignores) is moved to `parameters.normalize`, where mergekit reads it.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ import yaml
 from forgetmap.errors import ForgetmapError
 
 METHODS = ("linear", "slerp")
+# mergekit MergeOptions a config may set (the study's `mergekit-yaml --random-seed=1 --allow-crimes`)
+OPTIONS = {"random_seed": int, "allow_crimes": bool}
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,8 @@ class MergeSpec:
     dtype: str | None
     source: str
     raw: dict[str, Any] = field(compare=False, hash=False, repr=False)
+    options: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    normalize: bool | None = None  # linear: weights normalised to sum 1 (mergekit's default)
 
     @property
     def parents(self) -> tuple[str, ...]:
@@ -52,7 +61,10 @@ class MergeSpec:
     def mergekit_dict(self, model_map: dict[str, str] | None = None) -> dict[str, Any]:
         """The mergekit config as a dict, with model ids replaced by local paths from `model_map`."""
         doc = copy.deepcopy(self.raw)
-        doc.pop("name", None)
+        for key in ("name", "options", "normalize"):
+            doc.pop(key, None)
+        if self.normalize is not None:
+            doc["parameters"] = {**(doc.get("parameters") or {}), "normalize": self.normalize}
         if not model_map:
             return doc
 
@@ -124,6 +136,18 @@ def parse_merge(doc: Any, source: str, default_name: str) -> MergeSpec:
     dtype = doc.get("dtype")
     if dtype is not None and dtype not in ("float32", "float16", "bfloat16"):
         raise _fail(source, "dtype", f"must be float32, float16 or bfloat16, got {dtype!r}")
+    options = doc.get("options") or {}
+    if not isinstance(options, dict):
+        raise _fail(source, "options", "must be a mapping of mergekit options")
+    for key, value in options.items():
+        want = OPTIONS.get(key)
+        if want is None:
+            raise _fail(source, f"options.{key}", f"unknown option (known: {', '.join(OPTIONS)})")
+        if not isinstance(value, want) or (want is int and isinstance(value, bool)):
+            raise _fail(source, f"options.{key}", f"must be {want.__name__}, got {value!r}")
+    normalize = (doc.get("parameters") or {}).get("normalize", doc.get("normalize"))
+    if normalize is not None and (method != "linear" or not isinstance(normalize, bool)):
+        raise _fail(source, "normalize", "only linear merges take normalize: true|false")
     return MergeSpec(
         name=name,
         method=method,
@@ -134,6 +158,8 @@ def parse_merge(doc: Any, source: str, default_name: str) -> MergeSpec:
         dtype=dtype,
         source=source,
         raw=doc,
+        options=dict(options),
+        normalize=normalize,
     )
 
 

@@ -63,6 +63,7 @@ def run_merge(
     except Exception as exc:  # pydantic.ValidationError: report it as the config's problem
         raise ForgetmapError(f"{spec.source}: mergekit rejected the config: {exc}") from None
     options = MergeOptions(
+        **spec.options,
         device=device,
         cuda=device.startswith("cuda"),
         copy_tokenizer=True,
@@ -90,6 +91,7 @@ def run_merge(
         "t": spec.t,
         "resolved": {m: str((model_map or {}).get(m, m)) for m in spec.models},
         "mergekit_config": doc,
+        "mergekit_options": spec.options,
         "mergekit_version": getattr(mergekit, "__version__", None) or _dist_version("mergekit"),
         "seconds": round(time.time() - start, 2),
         "config_file": spec.source,
