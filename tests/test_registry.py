@@ -94,15 +94,13 @@ def test_bbh_k_free_form_and_aggregate_flags() -> None:
     assert bbh["sports_understanding"].category == "Culture"
 
 
-def test_paper_base_drops_safety_truth_only() -> None:
+def test_paper_base_is_the_studys_base_tasks() -> None:
+    """The study's few-shot task table: every MMLU subject; no TruthfulQA, SALAD-Bench, IFEval."""
     paper = {t.name for t in list_tasks("paper")}
     base = {t.name for t in list_tasks("paper-base")}
-    dropped = paper - base
     assert base < paper
-    assert dropped == {
-        "mmlu:moral_scenarios", "mmlu:moral_disputes", "mmlu:jurisprudence",
-        "mmlu:business_ethics", "truthfulqa:mc1", "salad_bench:mrq",
-    }  # fmt: skip
+    assert paper - base == {"truthfulqa:mc1", "salad_bench:mrq", "ifeval:prompts"}
+    assert sum(t.startswith("mmlu:") for t in base) == 57
     mc = list_tasks("paper-mc")
     assert all(t.in_aggregate for t in mc)
     assert "bbh:word_sorting" not in {t.name for t in mc}

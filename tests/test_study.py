@@ -38,6 +38,15 @@ EXPECTED_PAIRS = {
         (f"{Q}{s}B-Instruct", f"simplescaling/s1.1-{s}B") for s in (7, 14, 32)
     ]
     + [(f"{Q}32B-Instruct", "GAIR/LIMO"), (f"{Q}32B-Instruct", "GAIR/LIMO-v2")],
+    "reasoning_from_instruct_sft": [
+        (f"{Q}{s}B-Instruct", f"nvidia/OpenReasoning-Nemotron-{s}B") for s in (7, 14, 32)
+    ]
+    + [
+        (f"{Q}7B-Instruct", "open-thoughts/OpenThinker-7B"),
+        (f"{Q}32B-Instruct", "open-thoughts/OpenThinker2-32B"),
+        (f"{Q}7B-Instruct", "open-thoughts/OpenThinker3-7B"),
+    ]
+    + [(f"{Q}{s}B-Instruct", f"simplescaling/s1.1-{s}B") for s in (7, 14, 32)],
     "reasoning_from_instruct_high_data": [
         (f"{Q}7B-Instruct", "nvidia/OpenCodeReasoning-Nemotron-1.1-7B"),
         (f"{Q}7B-Instruct", "open-thoughts/OpenThinker-7B"),
@@ -62,7 +71,13 @@ def test_paper_grid_is_the_study() -> None:
             Pair(parents[0], name),
             Pair(parents[1], name),
         }
-    assert len(st.groups["extra"].pairs) == 11
+    extra = st.groups["extra"].pairs
+    assert len(extra) == 14
+    assert extra[-3:] == (
+        Pair("deepseek-ai/DeepSeek-R1-Distill-Qwen-7B", "Skywork/Skywork-OR1-7B"),
+        Pair("meta-llama/Llama-3.1-8B-Instruct", "nvidia/Llama-3.1-Nemotron-Nano-8B-v1"),
+        Pair("meta-llama/Llama-3.1-8B-Instruct", "nvidia/llama-3.1-nemoguard-8b-content-safety"),
+    )
     assert set(st.model_sets) == {
         "base",
         "tuned",
@@ -75,6 +90,8 @@ def test_paper_grid_is_the_study() -> None:
     assert (s.temperature, s.top_p, s.seeds, s.max_new_tokens) == (0.6, 0.95, (0, 1, 2), 32768)
     for mid, m in st.models.items():
         assert m.max_new_tokens == (4096 if "Qwen2.5-Math" in mid else 32768), mid
+        ctx = 4096 if "Qwen2.5-Math" in mid and not mid.startswith("deepseek") else 32768
+        assert m.backend_options == {"tensor_parallel_size": 4, "max_model_len": ctx}, mid
         assert m.elicitation == {"base": "cot_fewshot", "post": "cot_chat"}[m.kind]
         assert m.suite == {"base": "paper-base", "post": "paper"}[m.kind]
     assert st.models["Qwen/Qwen2.5-7B"].kind == "base"
@@ -93,7 +110,9 @@ def test_paper_dry_run_lists_every_group_and_pair(
         assert g.title in out
         for p in g.pairs:
             assert f"    {p.before} -> {p.after}\n" in out
-    assert "models (67 unique, each evaluated once)" in out
+    assert "models (73 unique, each evaluated once)" in out
+    assert "Skywork/Skywork-OR1-7B  set tuned · post · cot_chat" in out
+    assert "max 32768 tok · max_model_len 32768 · tensor_parallel_size 4" in out
     assert "merges (12, each compared against both parents)" in out
     plan = make_plan(st)
     assert f"requests: {plan.requests:,}" in out
@@ -192,3 +211,28 @@ def test_cpu_small_study_end_to_end(data_dir: Path, tmp_path: Path) -> None:
     assert main(["study", str(CPU_SMALL), "--results", str(res), "--no-report"]) == 0
     assert sorted(store.files()) == files
     assert (res / ".derived" / f"{after}.gguf").stat().st_mtime == mtime
+
+
+def test_paper_grid_runs_the_studys_modes(study_repo: Path) -> None:
+    """Every model of the study's evaluation script (scripts/eval_models.sh, read at run time) is
+    in the model set of its mode, with the script's context length and tensor parallelism."""
+    import re
+
+    script = (study_repo / "scripts" / "eval_models.sh").read_text()
+    tp = int(re.search(r"^TENSOR_PARALLEL=(\d+)", script, re.M).group(1))
+    st = load_study(PAPER)
+    modes = re.findall(r'"\$MODE" = "(\w+)" \]; then\n(.*?)(?=\nelif|\nelse)', script, re.S)
+    checked = 0
+    for mode, body in modes:
+        literal = re.search(r"MODELS=\((.*?)\)", body, re.S)
+        if literal is None:  # the merge modes list the merged models' folders at run time
+            continue
+        listed = literal.group(1).split()
+        ctx = int(re.search(r"--max_model_length (\d+)", body).group(1))
+        for mid in listed:
+            m = st.models[mid]
+            assert m.set == mode, (mid, m.set, mode)
+            assert m.backend_options["max_model_len"] == ctx, mid
+            assert m.backend_options["tensor_parallel_size"] == tp, mid
+            checked += 1
+    assert checked >= 38 and "Skywork/Skywork-OR1-7B" in st.model_sets["tuned"].models

@@ -346,7 +346,7 @@ def parse_study(doc: Any, path: Path, protocol: str | None = None) -> Study:
         bad = sorted(
             set(sdoc)
             - {"kind", "models", "max_new_tokens", "elicitation", "suite", "tasks", "backend",
-               "protocol"}
+               "protocol", "backend_options"}
         )  # fmt: skip
         if bad:
             raise _err(src, f"{key}.{bad[0]}", "unknown key")
@@ -417,6 +417,7 @@ def parse_study(doc: Any, path: Path, protocol: str | None = None) -> Study:
                 quantize=quant,
                 backend_options={
                     **backend_options,
+                    **_mapping(sdoc.get("backend_options"), src, f"{key}.backend_options"),
                     **_mapping(o.get("backend_options"), src, f"{okey}.backend_options"),
                 },
             )

@@ -147,10 +147,11 @@ def print_plan(plan: Plan, console: Console) -> None:
             made = f"  [cyan](merge: {m.merge.describe()})[/]"
         elif m.quantize is not None:
             made = f"  [cyan](quantized {m.quantize[1]} from {m.quantize[0]})[/]"
+        opts = "".join(f" · {k} {v}" for k, v in sorted(m.backend_options.items()))
         console.print(
             f"  {m.id}  [dim]set {m.set} · {m.kind} · {m.elicitation} · "
             f"protocol {_protocol_label(m.protocol)} · {what} · "
-            f"max {m.max_new_tokens} tok · {mp.requests:,} requests[/]{made}{extra}"
+            f"max {m.max_new_tokens} tok{opts} · {mp.requests:,} requests[/]{made}{extra}"
         )
     console.print(f"\n[bold]pairs[/] ({len(plan.pairs)})")
     for g in plan.groups.values():
