@@ -2,10 +2,12 @@
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-EXTRAS ?= dev,hf,llamacpp,openai,ray,merge,train,models,interactive,ifeval
-export FORGETMAP_DATA_DIR ?= $(abspath ../shared/data)
+EXTRAS ?= dev,hf,llamacpp,openai,ray,merge,train,models,interactive,ifeval,hub
+# benchmark data: FORGETMAP_DATA_DIR when set, else ../shared/data when present, else .data
+# (`make data` pulls the official files from the Hugging Face Hub into it)
+export FORGETMAP_DATA_DIR ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),$(abspath .data))
 
-.PHONY: venv install test test-fast lint format docs demo bench bench-engine bench-extract clean
+.PHONY: venv install data test test-fast lint format docs demo bench bench-engine bench-extract clean
 
 $(BIN)/activate:
 	$(PY) -m venv $(VENV)
@@ -17,7 +19,13 @@ install: venv
 	$(BIN)/pip install -q 'torch==2.13.0'
 	$(BIN)/pip install -q -e '.[$(EXTRAS)]'
 
+data: install
+	$(BIN)/forgetmap data pull --to $(abspath .data)
+
 test: install
+	@if [ "$(FORGETMAP_DATA_DIR)" = "$(abspath .data)" ] && [ ! -f .data/MANIFEST.json ]; then \
+		echo "no benchmark data yet: pulling it into .data (make data)"; \
+		$(BIN)/forgetmap data pull --to $(abspath .data) || exit 2; fi
 	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/python -m pytest -q
 

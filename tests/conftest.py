@@ -10,13 +10,38 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+NO_DATA = (
+    "forgetmap tests need the official benchmark files: none at {where}. Run `make data` (pulls "
+    "them from the Hugging Face Hub into .data/, `forgetmap data pull`) or set "
+    "FORGETMAP_DATA_DIR to a data folder"
+)
+
+
+def find_data_dir() -> tuple[Path | None, str]:
+    """FORGETMAP_DATA_DIR when set, else ../shared/data when present, else .data (made by
+    `make data`); returns (dir or None, where it was looked for)."""
+    env = os.environ.get("FORGETMAP_DATA_DIR")
+    if env:
+        return (Path(env) if Path(env).is_dir() else None), f"FORGETMAP_DATA_DIR={env}"
+    for d in (ROOT.parent / "shared" / "data", ROOT / ".data"):
+        if d.is_dir():
+            return d, str(d)
+    return None, f"{ROOT.parent / 'shared' / 'data'} or {ROOT / '.data'}"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Every test (and subprocess) sees the data folder through FORGETMAP_DATA_DIR; without one
+    the run stops at once with one line saying what to do, not with hundreds of failures."""
+    found, where = find_data_dir()
+    if found is None:
+        pytest.exit(NO_DATA.format(where=where), returncode=2)
+    os.environ["FORGETMAP_DATA_DIR"] = str(found.resolve())
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
-    """../shared/data (or FORGETMAP_DATA_DIR). Missing data is a failure, not a skip."""
-    d = Path(os.environ.get("FORGETMAP_DATA_DIR") or ROOT.parent / "shared" / "data")
-    assert d.is_dir(), f"benchmark data not found at {d}; set FORGETMAP_DATA_DIR"
-    os.environ["FORGETMAP_DATA_DIR"] = str(d)
-    return d
+    """The benchmark data folder (see `find_data_dir`)."""
+    return Path(os.environ["FORGETMAP_DATA_DIR"])
 
 
 @pytest.fixture(scope="session")

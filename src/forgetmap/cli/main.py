@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "forgetmap.cli.compare_cmd",
     "forgetmap.cli.plan_cmd",
     "forgetmap.cli.tasks_cmd",
+    "forgetmap.cli.data_cmd",
     "forgetmap.cli.prompt_cmd",
     "forgetmap.cli.eval_cmd",
     "forgetmap.cli.report_cmd",

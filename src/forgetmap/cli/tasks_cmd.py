@@ -47,6 +47,7 @@ def task_row(
     }
     if spec.k_nominal is not None:
         row["k_nominal"] = spec.k_nominal
+    row["n_official"] = spec.n_items  # the registry's official count (None: undeclared)
     if not count:
         return row
     try:
@@ -139,13 +140,14 @@ def tasks_command(
     title = f"forgetmap tasks ({suite or 'all'}: {len(rows)}; protocol {proto.name})"
     table = Table(title=title)
     for col, just in [("task", "left"), ("benchmark", "left"), ("category", "left"),
-                      ("n_items", "right"), ("k", "left")]:  # fmt: skip
+                      ("n_items", "right"), ("official", "right"), ("k", "left")]:  # fmt: skip
         table.add_column(col, justify=just)
     if count:
         table.add_column("skipped", justify="right")
     for r in rows:
         n = "missing" if count and r.get("n_items") is None else str(r.get("n_items", "–"))
-        cells = [r["task"], r["benchmark"], r["category"] or "–", n, _k_cell(r)]
+        official = "–" if r["n_official"] is None else str(r["n_official"])
+        cells = [r["task"], r["benchmark"], r["category"] or "–", n, official, _k_cell(r)]
         if count:
             cells.append(str(r.get("n_skipped", "–")))
         style = "red" if count and r.get("error") else ("dim" if not r["in_aggregate"] else None)
@@ -162,6 +164,12 @@ def tasks_command(
                 out.print(f"[red]missing[/] {r['task']}: {r['error']}")
             for s in r.get("skipped") or []:
                 out.print(f"[yellow]skipped[/] {r['task']}: {s}")
+            read = (r.get("n_items") or 0) + r.get("n_skipped", 0) + r.get("n_excluded", 0)
+            if r.get("n_items") is not None and r["n_official"] not in (None, read):
+                out.print(
+                    f"[red]count[/] {r['task']}: {read} items in {r.get('source')}, official "
+                    f"count {r['n_official']} (`forgetmap data check` names the file)"
+                )
             if r.get("excluded"):
                 out.print(
                     f"[cyan]excluded[/] {r['task']}: {len(r['excluded'])} item(s) serve as "

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -46,12 +47,14 @@ ANSWER_MODES = ("letter", "letter_set", "free_form", "instruction")  # extract.A
 SCORERS = ("extract", "instruction_checks")
 TABLE = "tasks.yaml"
 
-_BENCHMARK_KEYS = {"k", "answer_mode", "scorer", "study", "in_aggregate", "data", "protocol",
+_BENCHMARK_KEYS = {"k", "answer_mode", "scorer", "study", "in_aggregate", "data", "protocol", "n_items",
                    "subsets", "subsets_from"}  # fmt: skip
-_SUBSET_KEYS = {"category", "k", "varies", "choices", "file", "hub_config", "in_aggregate",
+_SUBSET_KEYS = {"category", "k", "varies", "choices", "file", "hub_config", "in_aggregate", "n_items",
                 "study", "answer_mode", "scorer", "protocol"}  # fmt: skip
-_DATA_KEYS = {"adapter", "split", "fewshot_split", "description_split", "local", "hub", "splits"}
-_SPLIT_KEYS = {"adapter", "local", "hub"}
+_DATA_KEYS = {"adapter", "split", "fewshot_split", "description_split", "local", "hub", "splits",
+              "mirror"}  # fmt: skip
+_SPLIT_KEYS = {"adapter", "local", "hub", "fallback"}
+_LOCAL_KEYS = {"format", "path", "answers"}
 
 
 @dataclass(frozen=True)
@@ -67,10 +70,27 @@ class SplitSpec:
     hub_split: str | None
     hub_revision: str | None
     hub_adapter: str  # row adapter for the Hub's schema (= adapter unless declared)
+    answer_paths: tuple[str, ...] = ()  # answer file read with each local path (MCTest .ans)
+    mirror: tuple[str, str] | None = None  # (URL, local root): the official repo at a commit
+    fallback: SplitSpec | None = None  # another local layout, read when only it is present
 
     @property
     def hub_config(self) -> str | None:
         return self.hub_configs[0] if self.hub_configs else None
+
+    def url_for(self, path: str) -> str | None:
+        """Where the official repository (data.mirror) publishes the local file `path`."""
+        if self.mirror is None or not path.startswith(self.mirror[1]):
+            return None
+        return self.mirror[0] + path[len(self.mirror[1]) :]
+
+    def on_disk(self, root: Path) -> SplitSpec:
+        """This layout, or its fallback when only the fallback's files are under `root`."""
+        if self.fallback is None or all((root / p).exists() for p in self.local_paths):
+            return self
+        if all((root / p).exists() for p in self.fallback.local_paths):
+            return self.fallback
+        return self
 
 
 @dataclass(frozen=True)
@@ -98,6 +118,7 @@ class TaskSpec:
     hub_split: str | None = None
     hub_revision: str | None = None
     k_nominal: int | None = None  # declared option count (DESIGN §5); items keep their own k
+    n_items: int | None = None  # official number of items of the evaluated split (data check)
     fixed_choices: tuple[str, ...] = ()  # option list for BBH tasks whose inputs carry none
     splits: Mapping[str, SplitSpec] = field(default_factory=dict, compare=False, hash=False)
     protocol: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
@@ -157,12 +178,25 @@ def _check_keys(doc: Any, allowed: set[str], key: str) -> dict[str, Any]:
     return doc
 
 
+def _mirror(data: dict[str, Any], key: str) -> tuple[str, str] | None:
+    """data.mirror {url, root}: the official repository (at a commit) whose files under `url`
+    are the data folder's files under `root`."""
+    m = data.get("mirror")
+    if m is None:
+        return None
+    m = _check_keys(m, {"url", "root"}, f"{key}.mirror")
+    if not str(m.get("url", "")).endswith("/") or not str(m.get("root", "")).endswith("/"):
+        raise _err(f"{key}.mirror", "needs `url` and `root`, both ending in '/'")
+    return str(m["url"]), str(m["root"])
+
+
 def _split_spec(
     benchmark: str, data: dict[str, Any], name: str, values: dict[str, Any], key: str
 ) -> SplitSpec:
     """Split `name`: the benchmark-level layout with `{split}` = name, plus its overrides."""
     over = _check_keys(data["splits"].get(name) or {}, _SPLIT_KEYS, f"{key}.splits.{name}")
     local = {**(data.get("local") or {}), **(over.get("local") or {})}
+    _check_keys(local, _LOCAL_KEYS, f"{key}.splits.{name}.local")
     if "hub" in over:
         hub = None if over["hub"] is None else {**(data.get("hub") or {}), **over["hub"]}
     else:
@@ -170,17 +204,22 @@ def _split_spec(
     adapter = over.get("adapter", data["adapter"])
     vals = {**values, "split": name}
     files = values["_files"]
-    paths = (
-        tuple(_fill(local["path"], {**vals, "file": f}, key) for f in files)
-        if local.get("path")
-        else ()
-    )
+
+    def per_file(template: str | None) -> tuple[str, ...]:
+        return tuple(_fill(template, {**vals, "file": f}, key) for f in files) if template else ()
+
+    fallback = None
+    if over.get("fallback") is not None:
+        fkey = f"{key}.splits.{name}.fallback"
+        fb = _check_keys(over["fallback"], {"adapter", "local"}, fkey)
+        inner = {**data, "adapter": fb.get("adapter", adapter), "local": fb.get("local")}
+        fallback = _split_spec(benchmark, {**inner, "splits": {name: {}}}, name, values, fkey)
     hub = hub or {}
     return SplitSpec(
         name=name,
         adapter=adapter,
         local_format=local.get("format", ""),
-        local_paths=paths,
+        local_paths=per_file(local.get("path")),
         hub_id=hub.get("id"),
         hub_configs=tuple(_fill(hub.get("config"), {**vals, "file": f}, key) for f in files)
         if hub
@@ -188,7 +227,21 @@ def _split_spec(
         hub_split=_fill(hub.get("split"), vals, key),
         hub_revision=_hub_revision(benchmark, hub.get("revision")) if hub else None,
         hub_adapter=adapter if "adapter" in over else hub.get("adapter", adapter),
+        answer_paths=per_file(local.get("answers")),
+        mirror=_mirror(data, key),
+        fallback=fallback,
     )
+
+
+def _n_items(benchmark: str, b: dict[str, Any], sub: dict[str, Any], subset: str) -> int | None:
+    """The official item count: the subset's `n_items`, else the benchmark's (an int, or a
+    mapping subset -> int)."""
+    n = sub.get("n_items", b.get("n_items"))
+    if isinstance(n, Mapping):
+        n = n.get(subset)
+    if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 0):
+        raise _err(f"benchmarks.{benchmark}.n_items", f"{subset}: not a count: {n!r}")
+    return n
 
 
 def _subsets(benchmark: str, b: dict[str, Any]) -> dict[str, Any]:
@@ -268,6 +321,7 @@ def _expand(benchmark: str, b: dict[str, Any], defaults: dict[str, Any]) -> list
                 hub_split=ev.hub_split,
                 hub_revision=ev.hub_revision,
                 k_nominal=k_nominal,
+                n_items=_n_items(benchmark, b, sub, subset),
                 fixed_choices=_choices(sub.get("choices")),
                 splits=splits,
                 protocol=protocol,

@@ -76,7 +76,9 @@ def _adapter(name: str) -> Callable[..., ad.Built]:
 
 
 def _local(spec: TaskSpec, split: SplitSpec, root: Path) -> ad.Built:
-    """Items of one split from the offline files; the reader is the split's declared format."""
+    """Items of one split from the offline files; the reader is the split's declared format
+    (or its fallback layout's, when only that one is present)."""
+    split = split.on_disk(root)
     paths = [root / p for p in split.local_paths]
     fmt, name, adapt = split.local_format, spec.name, _adapter(split.adapter)
     if fmt == "arrow":
@@ -106,8 +108,8 @@ def _local(spec: TaskSpec, split: SplitSpec, root: Path) -> ad.Built:
         return adapt(spec, src.read_csv(paths[0], name), str(paths[0]))
     if fmt == "mctest_tsv":
         out = ad.Built(name)
-        for p in paths:
-            ans = _mctest_answers(p)
+        answers = [root / a for a in split.answer_paths] or [_mctest_answers(p) for p in paths]
+        for p, ans in zip(paths, answers, strict=True):
             part = adapt(spec, src.read_tsv_lines(p, name), src.read_tsv_lines(ans, name))
             out.items += part.items
             out.skipped += part.skipped
@@ -182,7 +184,7 @@ def _where(split: SplitSpec, data_dir: str | Path | None, source: str | None) ->
         if how == "local":
             raise
         return "hub", ""
-    if how == "auto" and not all((base / p).exists() for p in split.local_paths):
+    if how == "auto" and not all((base / p).exists() for p in split.on_disk(base).local_paths):
         return "hub", ""
     return "local", str(base)
 
@@ -208,7 +210,7 @@ def load_split(
             built, where = _adapter(sp.adapter)(spec, None, "synthetic"), "synthetic"
         elif how == "local":
             built = _local(spec, sp, Path(root))
-            where = ", ".join(str(Path(root) / p) for p in sp.local_paths)
+            where = ", ".join(str(Path(root) / p) for p in sp.on_disk(Path(root)).local_paths)
         else:
             built = _hub(spec, sp)
             where = f"hub:{sp.hub_id}@{sp.hub_revision}"
@@ -256,7 +258,8 @@ def _fewshot_pool(spec: TaskSpec, data_dir: str | Path | None, source: str | Non
     if default_source(source) == "hub":
         return load_split(spec, sp.name, source="hub").items if sp.hub_id else []
     root = resolve_data_dir(data_dir)
-    if not sp.local_paths or not all((root / p).exists() for p in sp.local_paths):
+    paths = sp.on_disk(root).local_paths
+    if not paths or not all((root / p).exists() for p in paths):
         return []
     return load_split(spec, sp.name, data_dir=root, source="local").items
 

@@ -624,10 +624,14 @@ def salad_mrq(spec: TaskSpec, rows: list[Row], where: str) -> Built:
 
 
 def ifeval(spec: TaskSpec, rows: list[Row], where: str) -> Built:
-    """IFEval prompts: free-form; meta keeps instruction ids and kwargs for the checker."""
+    """IFEval prompts: free-form; meta keeps instruction ids and kwargs for the checker.
+
+    The Hub's copy (an Arrow struct) gives every instruction every kwarg, mostly None; the
+    official file lists only the ones set. None values are dropped, so both give one item."""
 
     def make(r: dict[str, Any]) -> Item:
-        ids, kwargs = list(r["instruction_id_list"]), list(r["kwargs"])
+        ids = list(r["instruction_id_list"])
+        kwargs = [{k: v for k, v in (kw or {}).items() if v is not None} for kw in r["kwargs"]]
         if len(ids) != len(kwargs):
             raise Malformed(f"{len(ids)} instruction ids but {len(kwargs)} kwargs")
         if not str(r["prompt"]).strip():
