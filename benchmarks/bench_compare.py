@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from synth_records import generate  # noqa: E402
 
-from forgetmap.analysis.pairing import ANALYSIS_COLUMNS  # noqa: E402
+from forgetmap.analysis.frames import ANALYSIS_COLUMNS  # noqa: E402
 from forgetmap.records import ResultsStore, model_slug  # noqa: E402
 
 BENCH = ROOT / ".bench"

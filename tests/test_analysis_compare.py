@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from forgetmap.analysis import cells_table, compare, flipped_items, pair_records
+from forgetmap.analysis import compare, flipped_items, pair_records
 from forgetmap.analysis.taskinfo import task_info
 from forgetmap.errors import ForgetmapError
 from forgetmap.records import ResultsStore
@@ -178,7 +178,7 @@ def rows():
 def test_compare_matches_reference_every_cell(rows):
     table = pa.Table.from_pylist(rows)
     pairs = [("org/base", "org/inst"), ("org/base", "org/rl"), ("org/inst", "org/rl")]
-    res = compare(table, pairs, bootstrap=200, seed=1)
+    res = compare(table, pairs, bootstrap=200, seed=1).to_dict()
     json.dumps(res, allow_nan=False)  # valid JSON: NaN never leaks
     assert [(p["before"], p["after"]) for p in res["pairs"]] == pairs
     for pr, (b, a) in zip(res["pairs"], pairs, strict=True):
@@ -210,16 +210,16 @@ def test_compare_on_store_equals_table_and_is_reproducible(tmp_path, rows):
     assert a == b
     # a pair's CIs do not depend on the other pairs compared with it
     c = compare(table, [("org/inst", "org/rl"), ("org/base", "org/inst")], bootstrap=100, seed=3)
-    assert c["pairs"][1]["cells"] == b["pairs"][0]["cells"]
-    tbl = cells_table(a)
-    assert tbl.num_rows == len(a["pairs"][0]["cells"])
+    assert c.pairs[1].cells == b.pairs[0].cells
+    tbl = a.cells_table()
+    assert tbl.num_rows == len(a.pairs[0].cells)
     assert "F_true_ci_low" in tbl.column_names
 
 
 def test_single_seed_std_is_null():
     rows = make_rows(["a", "b"], seeds=(0,), seed=5)
     res = compare(pa.Table.from_pylist(rows), [("a", "b")], bootstrap=0)
-    pr = res["pairs"][0]
+    pr = res.to_dict()["pairs"][0]
     check_against_reference(pr, rows, "a", "b", [0])
     assert all(c["F_true"]["std"] is None for c in pr["categories"].values())
     assert pr["total"]["F_true"]["std"] is None
@@ -229,10 +229,10 @@ def test_single_seed_std_is_null():
 def test_row_category_wins_over_registry():
     cats = {"mmlu:anatomy": "Medicine", "arc:easy": "Reasoning"}
     rows = make_rows(["a", "b"], seed=9, row_category=cats)
-    pr = compare(pa.Table.from_pylist(rows), [("a", "b")], bootstrap=0)["pairs"][0]
-    assert pr["tasks"]["mmlu:anatomy"]["category"] == "Medicine"
-    assert pr["tasks"]["mmlu:virology"]["category"] == "Science/Tech"  # from the registry
-    check_against_reference(pr, rows, "a", "b", [0, 1, 2], rows_cat=cats)
+    pr = compare(pa.Table.from_pylist(rows), [("a", "b")], bootstrap=0).pairs[0]
+    assert pr.tasks["mmlu:anatomy"].category == "Medicine"
+    assert pr.tasks["mmlu:virology"].category == "Science/Tech"  # from the registry
+    check_against_reference(pr.to_dict(), rows, "a", "b", [0, 1, 2], rows_cat=cats)
 
 
 def test_unknown_model_lists_known():
@@ -245,7 +245,8 @@ def test_duplicates_are_an_error_naming_them():
     rows = make_rows(["a", "b"], drop=0)
     rows.append(dict(rows[3]))
     with pytest.raises(
-        ForgetmapError, match=r"1 duplicate .* for model 'a', e\.g\. mmlu:anatomy item"
+        ForgetmapError,
+        match=r"records of 'a': 1 duplicate .* e\.g\. model='a' task='mmlu:anatomy' .*\(x2\)",
     ):
         compare(pa.Table.from_pylist(rows), [("a", "b")])
 
@@ -272,11 +273,11 @@ def test_prompt_hash_difference_warns_naming_task():
             r["prompt_hash"] = "other"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        pr = compare(pa.Table.from_pylist(rows), [("a", "b")], bootstrap=0)["pairs"][0]
+        pr = compare(pa.Table.from_pylist(rows), [("a", "b")], bootstrap=0).pairs[0]
     msgs = [str(w.message) for w in caught]
     assert any("prompt_hash differs" in m and "bbh:navigate" in m for m in msgs)
     assert not any("mmlu:anatomy" in m for m in msgs)
-    assert pr["warnings"] == [m for m in msgs if "prompt_hash" in m]
+    assert pr.warnings == [m for m in msgs if "prompt_hash" in m]
 
 
 def test_pair_records_and_flipped_items():

@@ -111,7 +111,8 @@ def test_duplicate_rows(results, capsys):
     dup = pa.Table.from_pylist([r for r in rows if r["model"] == MODELS[1]][:3])
     ResultsStore(res).append(dup, MODELS[1], "run2")  # the same items again, in a second run
     err = _bad(capsys, "compare", "--results", res, "--before", MODELS[0], "--after", MODELS[1])
-    assert "3 duplicate (model, task, item_id, seed) key(s) for model 'org/inst'" in err
+    assert "(records of 'org/inst'): 3 duplicate (model, task, item_id, seed) key(s)" in err
+    assert "model='org/inst'" in err and "(x2)" in err
 
 
 def test_empty_intersection(results, capsys):

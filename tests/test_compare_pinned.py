@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
 
-from forgetmap.analysis import flipped_items
+from forgetmap.analysis import compare, flipped_items
 from forgetmap.cli.main import main
 from forgetmap.records import ResultsStore
 from forgetmap.report.items import collect_items
@@ -133,7 +133,9 @@ def item_lists(res: Path, before: str, after: str, cap: int) -> tuple[bytes, byt
     flips = flipped_items(store, before, after)
     sink = pa.BufferOutputStream()
     pacsv.write_csv(flips, sink)
-    view = build_model({"pairs": [{"before": before, "after": after}]}).pairs[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the prompt_hash warnings of these fixtures
+        view = build_model(compare(store, [(before, after)], bootstrap=0)).pairs[0]
     rows = collect_items(store, view, cap=cap).rows
     return sink.getvalue().to_pybytes(), json.dumps([asdict(r) for r in rows]).encode()
 

@@ -127,7 +127,7 @@ def study(tmp_path_factory, data_dir):
 
     if "study" not in _MEMO:
         store, pairs = make_store(tmp_path_factory.mktemp("results"))
-        _MEMO["study"] = (store, pairs, compare(store, pairs, bootstrap=200))
+        _MEMO["study"] = (store, pairs, compare(store, pairs, bootstrap=200).to_dict())
     return _MEMO["study"]
 
 
@@ -171,7 +171,8 @@ def _expect(block: dict, metric: str, acc: str) -> tuple[float, float, float]:
 
 @pytest.mark.parametrize(("metric", "acc"), [("F_true", "acc_pre"), ("BT_true", "acc_post")])
 def test_table_cells_equal_comparison_values(study, metric, acc):
-    from forgetmap.report.model import TOTAL, build_model
+    from forgetmap.analysis.results import TOTAL
+    from forgetmap.report.model import build_model
     from forgetmap.report.tables import build_parts
 
     _, _, comparison = study
@@ -329,7 +330,16 @@ def test_size_figure_needs_two_sizes_and_radar_needs_three_categories(study, tmp
     assert any("Size figure skipped" in n for n in result.notes)
 
 
-def test_parse_size_and_families():
+def _renamed(study, pairs):
+    """The study's comparison document with its first pair's numbers under other model ids."""
+    import copy
+
+    doc = copy.deepcopy(study[2])
+    doc["pairs"] = [dict(doc["pairs"][0], before=b, after=a) for b, a in pairs]
+    return doc
+
+
+def test_parse_size_and_families(study):
     from forgetmap.report.model import build_model
     from forgetmap.report.sizes import parse_size, size_families
 
@@ -346,7 +356,7 @@ def test_parse_size_and_families():
         ("Qwen/Qwen2.5-7B", "Qwen/Qwen2.5-Coder-7B"),
         ("Qwen/Qwen2.5-32B-Instruct", "GAIR/LIMO"),
     ]
-    model = build_model({"pairs": [{"before": b, "after": a} for b, a in pairs]})
+    model = build_model(_renamed(study, pairs))
     fams = size_families(model.pairs)
     assert list(fams) == ["Qwen2.5-{size} → Qwen2.5-{size}-Instruct"]
     assert [s for s, _ in fams["Qwen2.5-{size} → Qwen2.5-{size}-Instruct"]] == [3e9, 7e9, 14e9]
@@ -359,15 +369,13 @@ def test_group_with_unknown_pair_is_a_clear_error(study):
     with pytest.raises(ForgetmapError, match=r"group 'g'.*a/x -> b/y"):
         build_model(study[2], {"g": [("a/x", "b/y")]})
     with pytest.raises(ForgetmapError, match="no pairs"):
-        build_model({"pairs": []})
+        build_model({"pairs": [], "settings": study[2]["settings"]})
 
 
-def test_labels_disambiguate_same_after_name():
+def test_labels_disambiguate_same_after_name(study):
     from forgetmap.report.model import build_model
 
-    model = build_model(
-        {"pairs": [{"before": "q/A-7B", "after": "q/M"}, {"before": "q/B-7B", "after": "q/M"}]}
-    )
+    model = build_model(_renamed(study, [("q/A-7B", "q/M"), ("q/B-7B", "q/M")]))
     assert [p.label for p in model.pairs] == ["A-7B → M", "B-7B → M"]
 
 
@@ -463,7 +471,7 @@ def test_single_seed_tables_have_no_std(study):
 
     store, pairs, _ = study
     table = store.read()
-    one = compare(table.filter(pc.equal(table.column("seed"), 0)), pairs, bootstrap=0)
+    one = compare(table.filter(pc.equal(table.column("seed"), 0)), pairs, bootstrap=0).to_dict()
     part = build_parts(build_model(one), "F_true")[0]
     for row, cells in zip(part.rows, part.cells, strict=True):
         for j, cell in enumerate(cells):

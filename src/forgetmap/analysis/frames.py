@@ -21,10 +21,28 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from forgetmap.analysis.pairing import ANALYSIS_COLUMNS, check_files
 from forgetmap.errors import ForgetmapError, SchemaError
-from forgetmap.records import RECORD_SCHEMA, ResultsStore, conform
+from forgetmap.records import (
+    RECORD_SCHEMA,
+    REQUIRED_COLUMNS,
+    ResultsStore,
+    check_unique_keys,
+    conform,
+    model_slug,
+)
 
+# Columns compare needs (optional ones may be absent from foreign files: they read as NULL).
+ANALYSIS_COLUMNS: tuple[str, ...] = (
+    "model",
+    "task",
+    "item_id",
+    "seed",
+    "correct",
+    "n_choices",
+    "extract_status",
+    "prompt_hash",
+    "category",
+)
 _DICT_COLS = ("model", "task", "item_id", "extract_status", "prompt_hash", "category")
 
 
@@ -48,6 +66,61 @@ class Vocab:
         return len(self.seeds)
 
 
+class RowSource:
+    """Where a model's records came from, to fetch more columns for chosen rows later.
+
+    Row numbers count the model's rows as read: file after file (a store), or the rows of the
+    model in the given table. Only the files holding a wanted row are read, one at a time, so
+    long responses of rows nobody asked for never sit in memory together.
+    """
+
+    def __init__(
+        self,
+        files: Sequence[Path] = (),
+        sizes: Sequence[int] = (),
+        table: pa.Table | None = None,
+        table_rows: np.ndarray | None = None,
+    ):
+        self.files = list(files)
+        self.offsets = np.cumsum([0, *sizes]).astype(np.int64)
+        self.table = table
+        self.table_rows = table_rows
+
+    def take(self, rows: np.ndarray, columns: Sequence[str]) -> pa.Table:
+        """`columns` (RECORD_SCHEMA names and types; null where a file lacks one) of `rows`,
+        in the order given."""
+        rows = np.asarray(rows, np.int64)
+        schema = pa.schema([RECORD_SCHEMA.field(c) for c in columns])
+        if self.table is not None and self.table_rows is not None:
+            return self.table.select(list(columns)).take(pa.array(self.table_rows[rows]))
+        if rows.size == 0:
+            return schema.empty_table()
+        file_of = np.searchsorted(self.offsets, rows, side="right") - 1
+        parts, where = [], []
+        for f in np.unique(file_of).tolist():
+            sel = np.flatnonzero(file_of == f)
+            local = rows[sel] - self.offsets[f]
+            parts.append(_read_columns(self.files[f], schema).take(pa.array(local)))
+            where.append(sel)
+        out = pa.concat_tables(parts)
+        return out.take(pa.array(np.argsort(np.concatenate(where), kind="stable")))
+
+
+def _read_columns(path: Path, schema: pa.Schema) -> pa.Table:
+    have = set(pq.read_schema(path).names)
+    t = pq.read_table(path, columns=[c for c in schema.names if c in have])
+    cols = []
+    for fld in schema:
+        if fld.name not in have:
+            cols.append(pa.nulls(t.num_rows, fld.type))
+            continue
+        col = t.column(fld.name)
+        if pa.types.is_dictionary(col.type):
+            col = col.cast(col.type.value_type)
+        cols.append(col if col.type == fld.type else pc.cast(col, fld.type))
+    return pa.Table.from_arrays(cols, schema=schema)
+
+
 @dataclass
 class ModelFrame:
     """One model's records as sorted integer arrays (see module docstring)."""
@@ -60,12 +133,20 @@ class ModelFrame:
     hash_code: np.ndarray  # int64, -1 = null
     cat_by_task: np.ndarray  # per task code: category code of its rows, -1 = none
     rows_by_task: np.ndarray  # per task code: number of rows
+    row: np.ndarray  # per sorted position: the row number in `source`
+    source: RowSource
+
+    def take(self, positions: np.ndarray, columns: Sequence[str]) -> pa.Table:
+        """`columns` of the rows at sorted `positions` (e.g. paired or flipped ones)."""
+        return self.source.take(self.row[positions], columns)
 
 
-def _read_model_tables(store: ResultsStore, models: Sequence[str]) -> dict[str, pa.Table]:
+def _read_model_tables(
+    store: ResultsStore, models: Sequence[str]
+) -> dict[str, tuple[pa.Table, RowSource]]:
     store._check_models(models)  # unknown model -> error listing the known ones
 
-    def read(m: str) -> pa.Table:
+    def read(m: str) -> tuple[pa.Table, RowSource]:
         files = store.files([m])
         if not files:
             raise ForgetmapError(f"no records for model {m!r} in {store.root}")
@@ -80,7 +161,7 @@ def _read_model_tables(store: ResultsStore, models: Sequence[str]) -> dict[str, 
                     f"{f}: holds records of {', '.join(sorted(names - {m}))}, not of {m!r} "
                     "(files under a model's directory must be that model's records)"
                 )
-        return _concat(parts)
+        return _concat(parts), RowSource(files, [t.num_rows for t in parts])
 
     # Parquet decoding releases the GIL: one model per thread
     return dict(zip(models, parallel_map(read, models), strict=True))
@@ -133,9 +214,10 @@ def _concat(parts: list[pa.Table]) -> pa.Table:
     return t.unify_dictionaries()
 
 
-def _split_table(table: pa.Table, models: Sequence[str]) -> dict[str, pa.Table]:
+def _split_table(table: pa.Table, models: Sequence[str]) -> dict[str, tuple[pa.Table, RowSource]]:
     if table.schema != RECORD_SCHEMA:
         table = conform(table, source="<table>")
+    full = table
     table = table.select(list(ANALYSIS_COLUMNS))
     present = set(pc.unique(table.column("model")).to_pylist())
     missing = [m for m in models if m not in present]
@@ -146,8 +228,9 @@ def _split_table(table: pa.Table, models: Sequence[str]) -> dict[str, pa.Table]:
         )
     out = {}
     for m in models:
-        sub = table.filter(pc.equal(table.column("model"), m))
-        out[m] = _read_file_like(sub)
+        mask = pc.equal(table.column("model"), m)
+        rows = np.flatnonzero(np.asarray(mask.to_numpy(zero_copy_only=False), bool))
+        out[m] = (_read_file_like(table.filter(mask)), RowSource(table=full, table_rows=rows))
     return out
 
 
@@ -198,11 +281,14 @@ def build_frames(
     """Read `models` from a store or table and return their sorted integer frames + vocabulary."""
     models = list(dict.fromkeys(models))
     if isinstance(source, ResultsStore):
-        tables = _read_model_tables(source, models)
+        read = _read_model_tables(source, models)
+        where = {m: f"{source.root / model_slug(m)} (records of {m!r})" for m in models}
     elif isinstance(source, pa.Table):
-        tables = _split_table(source, models)
+        read = _split_table(source, models)
+        where = {m: f"records of {m!r}" for m in models}
     else:
         raise TypeError(f"expected a ResultsStore or a pyarrow Table, got {type(source).__name__}")
+    tables = {m: t for m, (t, _) in read.items()}
 
     cols = ("task", "item_id", "prompt_hash", "category", "extract_status")
     per_model = parallel_map(
@@ -243,6 +329,8 @@ def build_frames(
         seed = np.searchsorted(seeds, t.column("seed").to_numpy())
         key = (task * NI + item) * S + seed
         order = np.argsort(key, kind="stable")
+        # one model per frame, so the integer key is the record key
+        check_unique_keys(t, where[m], codes=key, order=order)
         key = key[order]
         sd, si = parts["extract_status"][m]
         na_code = sd.to_pylist().index("no_answer") if "no_answer" in sd.to_pylist() else -2
@@ -259,21 +347,39 @@ def build_frames(
             hash_code=_to_global(*parts["prompt_hash"][m], g_hash)[order],
             cat_by_task=cat_by_task,
             rows_by_task=np.bincount(task, minlength=T),
+            row=order,
+            source=read[m][1],
         )
 
     frames = dict(zip(tables, parallel_map(frame, list(tables)), strict=True))
     return frames, vocab
 
 
-def duplicate_keys(frame: ModelFrame) -> np.ndarray:
-    """Sorted keys occurring more than once in a frame."""
-    dup = frame.key[1:] == frame.key[:-1]
-    return np.unique(frame.key[1:][dup])
+def _type_ok(name: str, t: pa.DataType) -> bool:
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    if name in _DICT_COLS:
+        return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_null(t)
+    if name in ("seed", "n_choices"):
+        return pa.types.is_integer(t) or pa.types.is_null(t)
+    if name == "correct":
+        return pa.types.is_boolean(t)
+    return True
 
 
-def decode_key(key: int, vocab: Vocab) -> tuple[str, str, int]:
-    """(task, item_id, seed) of an integer key."""
-    NI, S = max(vocab.n_items, 1), max(vocab.n_seeds, 1)
-    ti, s = divmod(int(key), S)
-    t, i = divmod(ti, NI)
-    return vocab.tasks[t], vocab.item_ids[i].as_py(), int(vocab.seeds[s])
+def check_files(files: Sequence[Path]) -> None:
+    """Check every Parquet file's footer: readable, required columns present, usable types."""
+    for f in files:
+        try:
+            schema = pq.read_schema(f)
+        except Exception as exc:  # noqa: BLE001 - any failure means the file is unusable
+            raise ForgetmapError(f"{f}: not a readable Parquet records file ({exc})") from None
+        missing = [c for c in REQUIRED_COLUMNS if c not in schema.names]
+        if missing:
+            raise SchemaError(f"{f}: missing required column(s) {', '.join(missing)}")
+        for c in ANALYSIS_COLUMNS:
+            if c in schema.names and not _type_ok(c, schema.field(c).type):
+                expected = RECORD_SCHEMA.field(c).type
+                raise SchemaError(
+                    f"{f}: column '{c}' has type {schema.field(c).type}, expected {expected}"
+                )

@@ -1,59 +1,125 @@
-"""Pairing records of two models by (task, item_id, seed), in DuckDB, for many pairs at once.
+"""Pairing two models' records by (task, item_id, seed): the one join behind `compare`, the
+flipped-item listing (`forgetmap.analysis.flips`) and the report's item lists.
 
-`open_records` loads the columns the analysis needs for the models of interest into one DuckDB
-table `r` (from a ResultsStore's Parquet files or from an Arrow table), after checking that every
-file is readable and has the required columns with usable types. `check_duplicates` rejects
-repeated (model, task, item_id, seed) keys. `read_pairs_file` parses `--pairs FILE`.
+Both sides are integer frames (`forgetmap.analysis.frames`: sorted keys, duplicates already
+rejected), so the join is one `searchsorted`; `Paired` keeps, for every paired row, its position
+in each frame, from which any record column of either side can be fetched afterwards. Checks on
+paired rows (differing prompt_hash or n_choices, ...) belong here, next to the join.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
+import pyarrow.compute as pc
 
-from forgetmap.errors import ForgetmapError, SchemaError
+from forgetmap.analysis.frames import ModelFrame, Vocab, build_frames
+from forgetmap.errors import ForgetmapError
 from forgetmap.records import RECORD_SCHEMA, ResultsStore, conform
 
-# Columns compare needs (optional ones may be absent from foreign files: they read as NULL).
-ANALYSIS_COLUMNS: tuple[str, ...] = (
-    "model",
-    "task",
-    "item_id",
-    "seed",
-    "correct",
-    "n_choices",
-    "extract_status",
-    "prompt_hash",
-    "category",
-)
-_REQUIRED = ("model", "task", "item_id", "seed", "correct")
-_SQL_TYPES = {
-    "model": "VARCHAR",
-    "task": "VARCHAR",
-    "item_id": "VARCHAR",
-    "seed": "BIGINT",
-    "correct": "BOOLEAN",
-    "n_choices": "INTEGER",
-    "extract_status": "VARCHAR",
-    "prompt_hash": "VARCHAR",
-    "category": "VARCHAR",
-}
+
+@dataclass(frozen=True)
+class Paired:
+    """The rows two frames share: `ib[i]`/`ia[i]` are positions in `before`/`after` of the
+    i-th paired row, `key[i]` its (task, item, seed) key; ordered by key, i.e. by task, item_id
+    and seed."""
+
+    before: ModelFrame
+    after: ModelFrame
+    key: np.ndarray
+    ib: np.ndarray
+    ia: np.ndarray
+
+    @property
+    def size(self) -> int:
+        return int(self.key.size)
+
+    @property
+    def correct_before(self) -> np.ndarray:
+        return self.before.correct[self.ib]
+
+    @property
+    def correct_after(self) -> np.ndarray:
+        return self.after.correct[self.ia]
+
+    def flipped(self) -> np.ndarray:
+        """Mask of paired rows whose correctness changed."""
+        return self.correct_before != self.correct_after
+
+    def take(self, columns: Sequence[str], where: np.ndarray | None = None) -> dict[str, pa.Table]:
+        """Record `columns` of both sides for the paired rows selected by `where` (an index or
+        mask into the paired rows; all of them by default): {"before": table, "after": table}."""
+        sel = np.arange(self.size) if where is None else np.asarray(where)
+        if sel.dtype == bool:
+            sel = np.flatnonzero(sel)
+        return {
+            "before": self.before.take(self.ib[sel], columns),
+            "after": self.after.take(self.ia[sel], columns),
+        }
 
 
-def fetch_arrow(con: Any, sql: str, params: Any = None) -> pa.Table:
-    """Run `sql` and return an Arrow table (across DuckDB versions)."""
-    rel = con.sql(sql, params=params) if params is not None else con.sql(sql)
-    for name in ("to_arrow_table", "fetch_arrow_table", "arrow"):
-        fn = getattr(rel, name, None)
-        if fn is not None:
-            out = fn()
-            return out.read_all() if hasattr(out, "read_all") else out
-    raise RuntimeError("unsupported duckdb version")
+def pair_frames(before: ModelFrame, after: ModelFrame) -> Paired:
+    """Join two frames on their keys (both sorted and unique)."""
+    if before.key.size == 0 or after.key.size == 0:
+        empty = np.zeros(0, np.int64)
+        return Paired(before, after, empty, empty, empty)
+    pos = np.minimum(np.searchsorted(after.key, before.key), after.key.size - 1)
+    ib = np.flatnonzero(after.key[pos] == before.key)
+    return Paired(before, after, before.key[ib], ib, pos[ib])
+
+
+def pair_models(source: ResultsStore | pa.Table, before: str, after: str) -> tuple[Paired, Vocab]:
+    """Read two models (store or table) into frames and pair them."""
+    frames, vocab = build_frames(source, [before, after])
+    return pair_frames(frames[before], frames[after]), vocab
+
+
+def pair_records(before: pa.Table, after: pa.Table) -> tuple[pa.Table, dict[str, int]]:
+    """Pair two models' records (one model each) by (task, item_id, seed).
+
+    Returns the paired table (task, item_id, seed, correct_pre, correct_post, k,
+    extract_status_pre, extract_status_post, category; ordered by task, item_id, seed) and the
+    unpaired counts {"before_only", "after_only"}.
+    """
+    models = []
+    tables = []
+    for side, t in (("before", before), ("after", after)):
+        t = t if t.schema == RECORD_SCHEMA else conform(t, f"<{side}>")
+        tables.append(t)
+        names = t.column("model").unique().to_pylist()
+        if len(names) != 1:
+            raise ForgetmapError(f"pair_records expects the records of exactly one model as {side}")
+        models.append(names[0])
+    if models[0] == models[1]:
+        raise ForgetmapError(f"pair_records: both sides are model {models[0]!r}")
+    frames, _ = build_frames(pa.concat_tables(tables), models)
+    paired = pair_frames(frames[models[0]], frames[models[1]])
+    cols = ["task", "item_id", "seed", "n_choices", "extract_status", "category"]
+    sides = paired.take(cols)
+    b, a = sides["before"], sides["after"]
+    out = pa.table(
+        {
+            "task": b["task"],
+            "item_id": b["item_id"],
+            "seed": b["seed"],
+            "correct_pre": pa.array(paired.correct_before),
+            "correct_post": pa.array(paired.correct_after),
+            "k": pc.coalesce(b["n_choices"], a["n_choices"]),
+            "extract_status_pre": b["extract_status"],
+            "extract_status_post": a["extract_status"],
+            "category": pc.coalesce(b["category"], a["category"]),
+        }
+    )
+    unpaired = {
+        "before_only": before.num_rows - out.num_rows,
+        "after_only": after.num_rows - out.num_rows,
+    }
+    return out, unpaired
 
 
 def read_pairs_file(path: str | os.PathLike[str]) -> list[tuple[str, str]]:
@@ -91,163 +157,3 @@ def check_pairs(pairs: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
     if not out:
         raise ForgetmapError("no pairs to compare")
     return out
-
-
-def _type_ok(name: str, t: pa.DataType) -> bool:
-    if pa.types.is_dictionary(t):
-        t = t.value_type
-    if name in ("model", "task", "item_id", "extract_status", "prompt_hash", "category"):
-        return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_null(t)
-    if name in ("seed", "n_choices"):
-        return pa.types.is_integer(t) or pa.types.is_null(t)
-    if name == "correct":
-        return pa.types.is_boolean(t)
-    return True
-
-
-def check_files(files: Sequence[Path]) -> dict[str, bool]:
-    """Check every Parquet file's footer: readable, required columns present, usable types.
-
-    Returns which optional analysis columns exist in at least one file.
-    """
-    present = {c: False for c in ANALYSIS_COLUMNS}
-    for f in files:
-        try:
-            schema = pq.read_schema(f)
-        except Exception as exc:  # noqa: BLE001 - any failure means the file is unusable
-            raise ForgetmapError(f"{f}: not a readable Parquet records file ({exc})") from None
-        missing = [c for c in _REQUIRED if c not in schema.names]
-        if missing:
-            raise SchemaError(f"{f}: missing required column(s) {', '.join(missing)}")
-        for c in ANALYSIS_COLUMNS:
-            if c in schema.names:
-                t = schema.field(c).type
-                if not _type_ok(c, t):
-                    expected = RECORD_SCHEMA.field(c).type
-                    raise SchemaError(f"{f}: column '{c}' has type {t}, expected {expected}")
-                present[c] = True
-    return present
-
-
-def open_records(
-    source: ResultsStore | pa.Table, models: Sequence[str]
-) -> Any:  # -> duckdb.DuckDBPyConnection
-    """A DuckDB connection holding table `r` (ANALYSIS_COLUMNS) with the rows of `models`."""
-    import duckdb
-
-    con = duckdb.connect()
-    con.execute("SET preserve_insertion_order = false")
-    models = list(dict.fromkeys(models))
-    con.execute("CREATE TEMP TABLE wanted (model VARCHAR)")
-    con.executemany("INSERT INTO wanted VALUES (?)", [[m] for m in models])
-    if isinstance(source, ResultsStore):
-        source._check_models(models)  # unknown model -> error listing the known ones
-        files = source.files(models)
-        if not files:
-            raise ForgetmapError(f"no records for {', '.join(models)} in {source.root}")
-        present = check_files(files)
-        cols = ", ".join(
-            f"CAST({c} AS {_SQL_TYPES[c]}) AS {c}"
-            if present[c]
-            else f"NULL::{_SQL_TYPES[c]} AS {c}"
-            for c in ANALYSIS_COLUMNS
-        )
-        try:
-            con.execute(
-                f"CREATE TEMP TABLE r AS SELECT {cols} FROM read_parquet(?, union_by_name=true) "
-                "WHERE model IN (SELECT model FROM wanted)",
-                [[str(f) for f in files]],
-            )
-        except duckdb.Error as exc:
-            raise ForgetmapError(f"reading records from {source.root} failed: {exc}") from None
-    elif isinstance(source, pa.Table):
-        table = source if source.schema == RECORD_SCHEMA else conform(source, source="<table>")
-        table = table.select(list(ANALYSIS_COLUMNS))
-        con.register("r_in", table)
-        con.execute(
-            "CREATE TEMP TABLE r AS SELECT * FROM r_in WHERE model IN (SELECT model FROM wanted)"
-        )
-        con.unregister("r_in")
-        have = {m for (m,) in con.execute("SELECT DISTINCT model FROM r").fetchall()}
-        missing = [m for m in models if m not in have]
-        if missing:
-            known = sorted(set(table.column("model").unique().to_pylist()))
-            raise ForgetmapError(
-                f"model(s) {', '.join(map(repr, missing))} not found in the records; "
-                f"known models: {', '.join(known) or 'none'}"
-            )
-    else:
-        raise TypeError(f"expected a ResultsStore or a pyarrow Table, got {type(source).__name__}")
-    return con
-
-
-def check_duplicates(con: Any, max_examples: int = 5) -> None:
-    """Raise if any (model, task, item_id, seed) occurs more than once in table `r`."""
-    dup = fetch_arrow(
-        con,
-        "SELECT model, task, item_id, seed, count(*) AS c FROM r GROUP BY ALL HAVING count(*) > 1",
-    )
-    if dup.num_rows:
-        dup = dup.sort_by([("model", "ascending"), ("task", "ascending"), ("item_id", "ascending")])
-        ex = "; ".join(
-            f"{r['model']} {r['task']} item {r['item_id']!r} seed {r['seed']} (x{r['c']})"
-            for r in dup.slice(0, max_examples).to_pylist()
-        )
-        raise ForgetmapError(
-            f"{dup.num_rows} duplicate (model, task, item_id, seed) key(s) in the records, e.g. {ex}. "
-            "Each item must be recorded once per model and seed; remove the repeated run or rows."
-        )
-
-
-def create_pairs(con: Any, pairs: Sequence[tuple[str, str]]) -> None:
-    """Table `pairs(pair_id, before, after)` and the joined table `j` of all paired items."""
-    con.execute("CREATE TEMP TABLE pairs (pair_id INTEGER, before VARCHAR, after VARCHAR)")
-    con.executemany(
-        "INSERT INTO pairs VALUES (?, ?, ?)", [[i, b, a] for i, (b, a) in enumerate(pairs)]
-    )
-    con.execute(
-        """
-        CREATE TEMP TABLE j AS
-        SELECT p.pair_id, b.task, b.item_id, b.seed,
-               b.correct AS cb, a.correct AS ca,
-               coalesce(b.n_choices, a.n_choices) AS k,
-               (b.n_choices IS NOT NULL AND a.n_choices IS NOT NULL
-                AND b.n_choices <> a.n_choices) AS k_differs,
-               b.extract_status AS sb, a.extract_status AS sa,
-               (b.prompt_hash IS NOT NULL AND a.prompt_hash IS NOT NULL
-                AND b.prompt_hash <> a.prompt_hash) AS hash_differs,
-               coalesce(b.category, a.category) AS cat
-        FROM pairs p
-        JOIN r b ON b.model = p.before
-        JOIN r a ON a.model = p.after AND a.task = b.task AND a.item_id = b.item_id
-                 AND a.seed = b.seed
-        """
-    )
-
-
-def pair_records(before: pa.Table, after: pa.Table) -> tuple[pa.Table, dict[str, int]]:
-    """Pair two models' records (one model each) by (task, item_id, seed).
-
-    Returns the paired table (task, item_id, seed, correct_pre, correct_post, k, extract_status_pre,
-    extract_status_post, category) and the unpaired counts {"before_only", "after_only"}.
-    """
-    tb = conform(before, "<before>") if before.schema != RECORD_SCHEMA else before
-    ta = conform(after, "<after>") if after.schema != RECORD_SCHEMA else after
-    mb = tb.column("model").unique().to_pylist()
-    ma = ta.column("model").unique().to_pylist()
-    if len(mb) != 1 or len(ma) != 1:
-        raise ForgetmapError("pair_records expects the records of exactly one model per side")
-    con = open_records(pa.concat_tables([tb, ta]), [mb[0], ma[0]])
-    check_duplicates(con)
-    create_pairs(con, [(mb[0], ma[0])])
-    out = fetch_arrow(
-        con,
-        "SELECT task, item_id, seed, cb AS correct_pre, ca AS correct_post, k, "
-        "sb AS extract_status_pre, sa AS extract_status_post, cat AS category FROM j "
-        "ORDER BY task, item_id, seed",
-    )
-    unpaired = {
-        "before_only": tb.num_rows - out.num_rows,
-        "after_only": ta.num_rows - out.num_rows,
-    }
-    return out, unpaired

@@ -2,80 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
-from typing import Any
 
 import click
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from forgetmap.atomic import atomic_write, atomic_write_text
 from forgetmap.errors import ForgetmapError
 from forgetmap.records import ResultsStore
+from forgetmap.report.terminal import summary_table
 
 console = Console()
 err_console = Console(stderr=True)
-
-
-def _pct(stat: dict[str, Any] | None, with_std: bool = True) -> str:
-    if not stat or stat.get("mean") is None:
-        return "–"
-    s = f"{100 * stat['mean']:.1f}"
-    if with_std:
-        s += f"±{100 * stat['std']:.1f}" if stat.get("std") is not None else "±–"
-    return s
-
-
-def _p(p: float | None) -> str:
-    if p is None:
-        return "–"
-    return f"{p:.1e}" if p < 1e-3 else f"{p:.3f}"
-
-
-def render_pair(pr: dict[str, Any]) -> Table:
-    """Rich table of one pair: per category and total, values x100 as in the study's tables."""
-    table = Table(
-        caption_style="dim",
-        title=f"{pr['before']} → {pr['after']}",
-        caption=(
-            f"seeds {', '.join(map(str, pr['seeds']))}; {pr['n_paired']:,} paired rows; unpaired: "
-            f"{pr['unpaired']['before_only']:,} before-only, {pr['unpaired']['after_only']:,} "
-            "after-only"
-            + (
-                f"; not in aggregates: {', '.join(pr['excluded_from_aggregate'])}"
-                if pr["excluded_from_aggregate"]
-                else ""
-            )
-        ),
-        caption_justify="left",
-    )
-    table.add_column("category", no_wrap=True)
-    table.add_column("tasks", justify="right")
-    table.add_column("F_true±std (acc_pre)", justify="right")
-    table.add_column("BT_true±std (acc_post)", justify="right")
-    table.add_column("conv F", justify="right")
-    table.add_column("no-ans F", justify="right")
-    table.add_column("n10/n01", justify="right")
-    table.add_column("McNemar p", justify="right")
-    rows = list(pr["categories"].items())
-    if pr["total"]:
-        rows.append(("Total", pr["total"]))
-    for name, c in rows:
-        style = "bold" if name == "Total" else None
-        table.add_row(
-            Text(name, style=style or ""),
-            str(c["n_tasks"]),
-            f"{_pct(c['F_true'])} ({_pct(c['acc_pre'], False)})",
-            f"{_pct(c['BT_true'])} ({_pct(c['acc_post'], False)})",
-            _pct(c["conventional"], False),
-            _pct(c["F_no_answer"], False),
-            f"{c['pooled']['n10']:,}/{c['pooled']['n01']:,}",
-            _p(c["pooled"]["p_mcnemar"]),
-        )
-    return table
 
 
 def _pairs_from_options(
@@ -136,7 +76,7 @@ def compare_cmd(
     quiet: bool,
 ) -> None:
     """Chance-corrected forgetting (1→0) and backward transfer (0→1) between paired models."""
-    from forgetmap.analysis.compare import cells_table, compare
+    from forgetmap.analysis.compare import compare
 
     pairs = _pairs_from_options(before, after, pairs_file)
     if not results.is_dir():
@@ -149,15 +89,15 @@ def compare_cmd(
     for w in caught:
         err_console.print(Text("warning: ", style="bold yellow") + Text(str(w.message)))
     if json_out is not None:
-        atomic_write_text(json_out, json.dumps(result, allow_nan=False))
+        atomic_write_text(json_out, result.to_json())
     if csv_out is not None:
         import pyarrow.csv as pacsv
 
-        table = cells_table(result)
+        table = result.cells_table()
         atomic_write(csv_out, lambda p: pacsv.write_csv(table, str(p)))
     if not quiet:
-        for pr in result["pairs"]:
-            console.print(render_pair(pr))
+        for pr in result.pairs:
+            console.print(summary_table(pr))
     for path in (json_out, csv_out):
         if path is not None:
             err_console.print(f"wrote {path}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -161,15 +160,12 @@ def report_command(
         groups = {"All pairs": read_pairs_file(pairs_file)}
 
     if comparison_file is not None:
-        try:
-            comparison = json.loads(comparison_file.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ForgetmapError(f"cannot read comparison {comparison_file}: {exc}") from None
-        if not isinstance(comparison, dict) or not isinstance(comparison.get("pairs"), list):
-            raise ForgetmapError(f"{comparison_file}: not a `forgetmap compare --json` file")
-        have = {(str(p.get("before")), str(p.get("after"))) for p in comparison["pairs"]}
+        from forgetmap.analysis.results import Comparison
+
+        comparison = Comparison.load(comparison_file)
+        have = {p.key for p in comparison.pairs}
         if groups is None:
-            groups = {"All pairs": [(p["before"], p["after"]) for p in comparison["pairs"]]}
+            groups = {"All pairs": [p.key for p in comparison.pairs]}
         elif study_file is not None:
             groups = _keep(groups, have, str(comparison_file))
     else:

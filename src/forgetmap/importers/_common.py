@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from forgetmap.errors import DataError, ForgetmapError
 from forgetmap.letters import LETTERS
@@ -341,18 +340,3 @@ def predicted_index(scores: list[list[float]]) -> list[int | None]:
         best = max(range(len(row)), key=lambda i: (row[i], -i))
         out.append(best)
     return out
-
-
-def check_unique_keys(table: pa.Table, source: str) -> None:
-    """Duplicate (model, task, item_id, seed) inside one import is an error naming a key."""
-    if table.num_rows == 0:
-        return
-    keys = table.group_by(["model", "task", "item_id", "seed"]).aggregate([([], "count_all")])
-    dup = keys.filter(pc.greater(keys["count_all"], 1))
-    if dup.num_rows:
-        r = dup.slice(0, 1).to_pylist()[0]
-        raise DataError(
-            f"{source}: {dup.num_rows} duplicate (model, task, item_id, seed) key(s), e.g. "
-            f"model={r['model']!r} task={r['task']!r} item_id={r['item_id']!r} seed={r['seed']} "
-            f"appears {r['count_all']} times"
-        )

@@ -26,7 +26,6 @@ from forgetmap.importers._common import (
     LETTERS,
     ImportBatch,
     ImportedRun,
-    check_unique_keys,
     collect_runs,
     elicitation_for,
     file_digest,
@@ -40,6 +39,7 @@ from forgetmap.importers._common import (
     to_records,
 )
 from forgetmap.letters import option_letters
+from forgetmap.records import check_unique_keys
 
 MODEL_ARGS = ("model", "model_deployment")
 

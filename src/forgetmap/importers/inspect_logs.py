@@ -30,7 +30,6 @@ from forgetmap.errors import DataError, ForgetmapError
 from forgetmap.importers._common import (
     ImportBatch,
     ImportedRun,
-    check_unique_keys,
     collect_runs,
     elicitation_for,
     file_digest,
@@ -44,6 +43,7 @@ from forgetmap.importers._common import (
     text_hash,
     to_records,
 )
+from forgetmap.records import check_unique_keys
 
 CORRECT_VALUES = {"C", "c", "correct", "CORRECT"}
 

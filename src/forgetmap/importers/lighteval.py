@@ -43,7 +43,6 @@ from forgetmap.importers._common import (
     LETTERS,
     ImportBatch,
     ImportedRun,
-    check_unique_keys,
     collect_runs,
     elicitation_for,
     file_digest,
@@ -59,7 +58,7 @@ from forgetmap.importers._common import (
     to_records,
 )
 from forgetmap.letters import option_letters
-from forgetmap.records import conform
+from forgetmap.records import check_unique_keys, conform
 
 DETAILS_RE = re.compile(r"^details_(?P<task>.+)_(?P<ts>\d{4}-\d{2}-\d{2}T[\d\-:.]+)\.parquet$")
 RESULTS_RE = re.compile(r"^results_(?P<ts>\d{4}-\d{2}-\d{2}T[\d\-:.]+)\.json$")

@@ -31,7 +31,6 @@ from forgetmap.errors import DataError, ForgetmapError
 from forgetmap.importers._common import (
     ImportBatch,
     ImportedRun,
-    check_unique_keys,
     collect_runs,
     elicitation_for,
     file_digest,
@@ -48,6 +47,7 @@ from forgetmap.importers._common import (
     slug_run,
     to_records,
 )
+from forgetmap.records import check_unique_keys
 
 SAMPLES_RE = re.compile(r"^samples_(?P<task>.+)_(?P<ts>\d{4}-\d{2}-\d{2}T[\d.\-:]+)\.jsonl$")
 RESULTS_RE = re.compile(r"^results_(?P<ts>\d{4}-\d{2}-\d{2}T[\d.\-:]+)\.json$")

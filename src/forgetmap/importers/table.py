@@ -20,12 +20,11 @@ import pyarrow.parquet as pq
 from forgetmap.errors import DataError, ForgetmapError
 from forgetmap.importers._common import (
     ImportedRun,
-    check_unique_keys,
     file_digest,
     iter_jsonl,
     read_json,
 )
-from forgetmap.records import RECORD_SCHEMA, conform
+from forgetmap.records import RECORD_SCHEMA, check_unique_keys, conform
 
 SUFFIXES = {
     ".csv": "csv",

@@ -1,5 +1,6 @@
 """Layer 1: the per-sample record contract (DESIGN.md section 3), its Parquet store and manifest."""
 
+from forgetmap.records.keys import check_unique_keys, key_codes
 from forgetmap.records.schema import (
     CONTRACT_COLUMNS,
     RECORD_SCHEMA,
@@ -14,7 +15,9 @@ __all__ = [
     "RECORD_SCHEMA",
     "REQUIRED_COLUMNS",
     "ResultsStore",
+    "check_unique_keys",
     "conform",
+    "key_codes",
     "model_slug",
     "read_records",
 ]

@@ -1,4 +1,5 @@
-"""`build_report`: a comparison (the `compare --json` dict) -> tables, figures and report.html.
+"""`build_report`: a comparison (a `Comparison` or a `compare --json` document) -> tables, figures
+and report.html.
 
 Output layout::
 
@@ -15,7 +16,6 @@ Output layout::
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from forgetmap.analysis.results import Comparison
 from forgetmap.atomic import atomic_write_text
 from forgetmap.errors import ForgetmapError
 from forgetmap.records import ResultsStore
@@ -32,7 +33,7 @@ from forgetmap.report.figures import FORMATS, write_figures
 from forgetmap.report.html import embed_figure, render_report
 from forgetmap.report.interactive import write_interactive
 from forgetmap.report.items import DEFAULT_CAP, PairItems, collect_items
-from forgetmap.report.model import build_model
+from forgetmap.report.model import as_comparison, build_model
 from forgetmap.report.tables import (
     TABLE_METRICS,
     build_parts,
@@ -53,7 +54,7 @@ def _write(path: Path, text: str) -> Path:
 
 
 def build_report(
-    comparison: Mapping[str, Any],
+    comparison: Comparison | Mapping[str, Any],
     store: ResultsStore | None,
     out_dir: str | os.PathLike[str],
     groups: Mapping[str, Sequence[tuple[str, str]]] | None = None,
@@ -73,6 +74,7 @@ def build_report(
     together (a 60-pair study lists fewer per pair), so the page stays openable; every flipped
     item goes to items/*.csv regardless.
     """
+    comparison = as_comparison(comparison)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model = build_model(comparison, groups)
@@ -90,7 +92,7 @@ def build_report(
     )
     with progress:
         job = progress.add_task("tables", total=n_steps)
-        files.append(_write(out / "comparison.json", json.dumps(comparison, default=str)))
+        files.append(_write(out / "comparison.json", comparison.to_json()))
         parts = []
         for metric, stem in TABLE_FILES.items():
             mparts = build_parts(model, metric)

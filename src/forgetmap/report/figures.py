@@ -19,8 +19,9 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from forgetmap.analysis.results import TOTAL
 from forgetmap.errors import ForgetmapError
-from forgetmap.report.model import TOTAL, PairView, ReportModel
+from forgetmap.report.model import PairView, ReportModel
 from forgetmap.report.sizes import format_size, size_families
 
 STYLE = {

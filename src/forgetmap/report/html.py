@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import datetime as _dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,9 +17,11 @@ from typing import Any
 import jinja2
 
 from forgetmap import __version__
+from forgetmap.analysis.results import TOTAL, Comparison
 from forgetmap.report.items import RESPONSE_TAIL, PairItems
-from forgetmap.report.model import TOTAL, PairView, ReportModel, fmt_pct
+from forgetmap.report.model import PairView, ReportModel, fmt_pct
 from forgetmap.report.tables import TablePart
+from forgetmap.report.terminal import format_p
 
 SIGNIFICANCE = 0.05
 # SVGs larger than this are embedded as PNG instead (keeps the page light)
@@ -71,33 +73,26 @@ def _pm(pair: PairView, metric: str) -> str:
     return fmt_pct(mean) if std is None else f"{fmt_pct(mean)} ± {fmt_pct(std)}"
 
 
-def format_p(p: float | None) -> str:
-    if p is None:
-        return "–"
-    return "< 0.001" if p < 0.001 else f"{p:.3f}"
-
-
 def summary_rows(model: ReportModel) -> dict[str, list[dict[str, Any]]]:
     """Per group, one headline row per pair (all numbers from the comparison's `total`)."""
     out: dict[str, list[dict[str, Any]]] = {}
     for group, pairs in model.groups.items():
         rows = []
         for p in pairs:
-            pooled = (p.entry.get("total") or {}).get("pooled") or {}
-            pval = pooled.get("p_mcnemar")
-            seeds = p.entry.get("seeds")
+            pooled = p.result.total.pooled if p.result.total is not None else None
+            pval = pooled.p_mcnemar if pooled is not None else None
             rows.append(
                 {
                     "before": p.before,
                     "after": p.after,
-                    "seeds": len(seeds) if seeds is not None else "–",
-                    "n_paired": p.entry.get("n_paired", "–"),
+                    "seeds": len(p.result.seeds),
+                    "n_paired": p.result.n_paired,
                     "acc_pre": _pm(p, "acc_pre"),
                     "acc_post": _pm(p, "acc_post"),
                     "F_true": _pm(p, "F_true"),
                     "BT_true": _pm(p, "BT_true"),
                     "conventional": _pm(p, "conventional"),
-                    "flips": f"{pooled['n10']} / {pooled['n01']}" if "n10" in pooled else "–",
+                    "flips": f"{pooled.n10} / {pooled.n01}" if pooled is not None else "–",
                     "consistent": _consistent(p),
                     "F_no_answer": _pm(p, "F_no_answer"),
                     "p": format_p(pval),
@@ -109,10 +104,10 @@ def summary_rows(model: ReportModel) -> dict[str, list[dict[str, Any]]]:
 
 
 def _consistent(pair: PairView) -> str:
-    iv = (pair.entry.get("total") or {}).get("item_view") or {}
-    if "consistent_10" not in iv:
+    if pair.result.total is None:
         return "–"
-    return f"{iv['consistent_10']} / {iv['consistent_01']}"
+    iv = pair.result.total.item_view
+    return f"{iv.consistent_10} / {iv.consistent_01}"
 
 
 def significance_rows(model: ReportModel, group: str) -> list[dict[str, Any]]:
@@ -121,13 +116,12 @@ def significance_rows(model: ReportModel, group: str) -> list[dict[str, Any]]:
     for cat in [*model.group_categories(group), TOTAL]:
         cells = []
         for p in model.groups[group]:
-            block = p.entry.get("total") if cat == TOTAL else p.entry.get("categories", {}).get(cat)
-            pooled = (block or {}).get("pooled") or {}
-            pval = pooled.get("p_mcnemar")
+            block = p.result.summary(cat)
+            pval = block.pooled.p_mcnemar if block is not None else None
             cells.append(
                 {
                     "p": format_p(pval),
-                    "flips": f"{pooled['n10']}/{pooled['n01']}" if "n10" in pooled else "",
+                    "flips": f"{block.pooled.n10}/{block.pooled.n01}" if block is not None else "",
                     "significant": pval is not None and pval < SIGNIFICANCE,
                 }
             )
@@ -144,7 +138,7 @@ def headline(model: ReportModel) -> dict[str, Any]:
 
     n_sig = 0
     for p in model.pairs:
-        pval = ((p.entry.get("total") or {}).get("pooled") or {}).get("p_mcnemar")
+        pval = p.result.total.pooled.p_mcnemar if p.result.total is not None else None
         n_sig += pval is not None and pval < SIGNIFICANCE
     return {"F_true": mean_of("F_true"), "BT_true": mean_of("BT_true"), "n_sig": n_sig}
 
@@ -167,7 +161,7 @@ def render_report(
     *,
     title: str,
     model: ReportModel,
-    comparison: Mapping[str, Any],
+    comparison: Comparison,
     tables: Sequence[TablePart],
     figures: Sequence[EmbeddedFigure],
     figure_notes: Sequence[str],
@@ -178,13 +172,13 @@ def render_report(
     interactive: str | None = None,
 ) -> str:
     """The report page as one HTML string."""
-    warnings = [w for p in model.pairs for w in (p.entry.get("warnings") or [])]
+    warnings = [w for p in model.pairs for w in p.result.warnings]
     for p in model.pairs:
-        un = p.entry.get("unpaired") or {}
-        if un.get("before_only") or un.get("after_only"):
+        un = p.result.unpaired
+        if un.before_only or un.after_only:
             warnings.append(
-                f"{p.title}: {un.get('before_only', 0)} record(s) only in the before-model and "
-                f"{un.get('after_only', 0)} only in the after-model were left unpaired."
+                f"{p.title}: {un.before_only} record(s) only in the before-model and "
+                f"{un.after_only} only in the after-model were left unpaired."
             )
     tmpl = _env().get_template("report.html.j2")
     return tmpl.render(
@@ -192,7 +186,7 @@ def render_report(
         version=__version__,
         generated=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         n_pairs=len(model.pairs),
-        settings=comparison.get("settings"),
+        settings=comparison.settings.to_dict(),
         headline=headline(model),
         summary=summary_rows(model),
         significance={g: significance_rows(model, g) for g in model.groups},

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from forgetmap.analysis.results import TOTAL
 from forgetmap.report.figures import color
-from forgetmap.report.model import TOTAL, ReportModel
+from forgetmap.report.model import ReportModel
 
 
 def plotly_available() -> bool:

@@ -1,10 +1,10 @@
 """Per-pair drill-down data: the items that flipped, with both models' answers on every seed.
 
-Which (task, item, seed) flipped comes from `forgetmap.analysis.flips.flipped_items` (written in
-full to CSV). For the HTML only the first `cap` items are fetched again, with every seed of both
-models (flipped or not: a flip on one seed of three reads differently from one on all three) and
-responses cut to their last RESPONSE_TAIL characters (where the answer is), so a study with long
-reasoning traces stays openable in a browser.
+The data comes from `forgetmap.analysis.flips.flip_listing` (the pairing join): every flip,
+written in full to CSV, and for the HTML only the first `cap` items in rank order, with every
+seed of both models (flipped or not: a flip on one seed of three reads differently from one on
+all three) and responses cut to their last RESPONSE_TAIL characters (where the answer is), so a
+study with long reasoning traces stays openable in a browser.
 """
 
 from __future__ import annotations
@@ -14,34 +14,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from forgetmap.analysis.flips import flip_listing
+from forgetmap.atomic import atomic_write
+from forgetmap.letters import letter_index
 from forgetmap.records import ResultsStore
 from forgetmap.report.model import PairView
 
 RESPONSE_TAIL = 1000
 DEFAULT_CAP = 300
 FLIP_NAMES = {"1->0": "forgotten", "0->1": "gained"}
-
-_SHOWN = """
-SELECT t.task, t.item_id, b.seed, f.flip, t.n_forgotten, t.n_gained,
-       coalesce(b.question, a.question) AS question, coalesce(b.gold, a.gold) AS gold,
-       b.choices, coalesce(b.category, a.category) AS category,
-       b.correct AS before_correct, a.correct AS after_correct,
-       b.pred AS before_pred, a.pred AS after_pred,
-       b.extract_status AS before_status, a.extract_status AS after_status,
-       b.extract_rule AS before_rule, a.extract_rule AS after_rule,
-       right(b.response, $tail) AS before_response, right(a.response, $tail) AS after_response,
-       length(b.response) AS before_len, length(a.response) AS after_len
-FROM top t
-JOIN records b ON b.model = $before AND b.task = t.task AND b.item_id = t.item_id
-JOIN records a ON a.model = $after AND a.task = b.task AND a.item_id = b.item_id
-                  AND a.seed = b.seed
-LEFT JOIN flips f ON f.task = b.task AND f.item_id = b.item_id AND f.seed = b.seed
-ORDER BY t.rank, b.seed
-"""
 
 
 @dataclass
@@ -77,10 +61,8 @@ class ItemRow:
     @property
     def gold_index(self) -> int | None:
         """Position of the gold letter among `choices` (None for free-form answers)."""
-        g = (self.gold or "").strip()
-        if len(g) == 1 and "A" <= g <= "Z" and ord(g) - 65 < len(self.choices):
-            return ord(g) - 65
-        return None
+        i = letter_index((self.gold or "").strip())
+        return i if i is not None and i < len(self.choices) else None
 
     @property
     def kinds(self) -> list[str]:
@@ -106,41 +88,7 @@ class PairItems:
 
 
 def _cat_map(pair: PairView) -> Mapping[str, str]:
-    return {t: v.get("category") for t, v in (pair.entry.get("tasks") or {}).items()}
-
-
-def rank_items(flips: pa.Table) -> pa.Table:
-    """One row per flipped item: task, item_id, n_forgotten, n_gained, rank (0 = shown first).
-
-    Items flipped the same way on the most seeds come first (consistent flips are the signal,
-    one-seed flips are often sampling noise); forgotten before gained at equal counts.
-    """
-    marked = flips.select(["task", "item_id"]).append_column(
-        "f", pc.cast(pc.equal(flips.column("flip"), "1->0"), pa.int64())
-    )
-    g = marked.group_by(["task", "item_id"]).aggregate([("f", "sum"), ("f", "count")])
-    nf = g.column("f_sum")
-    ng = pc.subtract(g.column("f_count"), nf)
-    items = pa.table(
-        {
-            "task": g.column("task"),
-            "item_id": g.column("item_id"),
-            "n_forgotten": nf,
-            "n_gained": ng,
-            "key": pc.max_element_wise(nf, ng),
-        }
-    )
-    order = pc.sort_indices(
-        items,
-        [
-            ("key", "descending"),
-            ("n_forgotten", "descending"),
-            ("task", "ascending"),
-            ("item_id", "ascending"),
-        ],
-    )
-    items = items.take(order).drop_columns(["key"])
-    return items.append_column("rank", pa.array(range(items.num_rows), pa.int64()))
+    return {t: v.category for t, v in pair.result.tasks.items()}
 
 
 def collect_items(
@@ -151,28 +99,15 @@ def collect_items(
     Writes the complete `flipped_items` listing (one row per flipped item and seed, full
     responses) to `csv_path` when given.
     """
-    from forgetmap.analysis.flips import flipped_items
-
-    flips = flipped_items(store, pair.before, pair.after)
+    listing = flip_listing(store, pair.before, pair.after, cap=cap, response_tail=RESPONSE_TAIL)
     if csv_path is not None:
-        csv_path.parent.mkdir(parents=True, exist_ok=True)
-        pacsv.write_csv(flips, csv_path)
-    ranked = rank_items(flips)
+        atomic_write(csv_path, lambda tmp: pacsv.write_csv(listing.flips, str(tmp)))
+    ranked = listing.items
     n_f = pc.sum(pc.greater(ranked.column("n_forgotten"), 0)).as_py() or 0
     n_g = pc.sum(pc.greater(ranked.column("n_gained"), 0)).as_py() or 0
-    top = ranked.slice(0, cap)
-    con = store.duckdb([pair.before, pair.after])
-    try:
-        con.register("top", top)
-        con.register("flips", flips.select(["task", "item_id", "seed", "flip"]))
-        shown = con.sql(
-            _SHOWN, params={"before": pair.before, "after": pair.after, "tail": RESPONSE_TAIL}
-        ).to_arrow_table()
-    finally:
-        con.close()
     return PairItems(
         pair,
-        _rows(shown.to_pylist(), _cat_map(pair)),
+        _rows(listing.shown.to_pylist(), _cat_map(pair)),
         ranked.num_rows,
         int(n_f),
         int(n_g),

@@ -1,7 +1,8 @@
 """What every report part reads: pairs grouped and labelled, categories ordered, values looked up.
 
-The comparison dict (DESIGN section 9, the `compare --json` shape) is the only input for numbers;
-this module never recomputes a metric, it only selects, orders and labels what compare produced.
+The comparison (`forgetmap.analysis.results.Comparison`, or a `compare --json` document) is the
+only input for numbers; this module never recomputes a metric, it only selects, orders and labels
+what compare produced.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from forgetmap.analysis.results import Comparison, PairResult
 from forgetmap.errors import ForgetmapError
 
 # DESIGN section 5 order; categories not listed here follow alphabetically.
@@ -27,7 +29,6 @@ CATEGORY_ORDER = (
     "Science/Tech",
     "Instruction Following",
 )
-TOTAL = "Total"
 DEFAULT_GROUP = "All pairs"
 
 
@@ -56,7 +57,7 @@ class PairView:
     before: str
     after: str
     label: str  # short, unique among the report's pairs
-    entry: Mapping[str, Any] = field(repr=False, compare=False, hash=False)
+    result: PairResult = field(repr=False, compare=False, hash=False)
 
     @property
     def title(self) -> str:
@@ -69,26 +70,14 @@ class PairView:
 
     def stat(self, category: str, metric: str) -> tuple[float, float | None] | None:
         """(mean, std) of `metric` in `category` (or TOTAL); None when the pair lacks it."""
-        block = (
-            self.entry.get("total")
-            if category == TOTAL
-            else self.entry.get("categories", {}).get(category)
-        )
-        if not block or metric not in block:
+        block = self.result.summary(category)
+        value = block.stat(metric) if block is not None else None
+        if value is None or value.mean is None:
             return None
-        value = block[metric]
-        if isinstance(value, Mapping):
-            mean, std = value.get("mean"), value.get("std")
-        else:  # a plain number (e.g. a pooled statistic)
-            mean, std = value, None
-        if mean is None or (isinstance(mean, float) and math.isnan(mean)):
-            return None
-        if std is not None and isinstance(std, float) and math.isnan(std):
-            std = None
-        return float(mean), (None if std is None else float(std))
+        return float(value.mean), (None if value.std is None else float(value.std))
 
     def categories(self) -> list[str]:
-        return order_categories(self.entry.get("categories", {}).keys())
+        return order_categories(self.result.categories)
 
 
 def _labels(pairs: Sequence[tuple[str, str]]) -> list[str]:
@@ -115,38 +104,35 @@ class ReportModel:
 
     @property
     def categories(self) -> list[str]:
-        return order_categories(c for p in self.pairs for c in p.entry.get("categories", {}))
+        return order_categories(c for p in self.pairs for c in p.result.categories)
 
     def group_categories(self, group: str) -> list[str]:
-        return order_categories(
-            c for p in self.groups[group] for c in p.entry.get("categories", {})
-        )
+        return order_categories(c for p in self.groups[group] for c in p.result.categories)
+
+
+def as_comparison(comparison: Comparison | Mapping[str, Any]) -> Comparison:
+    """A Comparison as is; a `compare --json` document parsed (ForgetmapError if malformed)."""
+    if isinstance(comparison, Comparison):
+        return comparison
+    return Comparison.from_dict(comparison)
 
 
 def build_model(
-    comparison: Mapping[str, Any],
+    comparison: Comparison | Mapping[str, Any],
     groups: Mapping[str, Sequence[tuple[str, str]]] | None = None,
 ) -> ReportModel:
-    """Validate the comparison dict and resolve `groups` against its pairs.
+    """Label the comparison's pairs and resolve `groups` against them.
 
     A grouped pair that the comparison does not contain is an error naming it (a study config and
     a results directory that disagree should not silently lose a column).
     """
-    if not isinstance(comparison, Mapping) or not isinstance(comparison.get("pairs"), list):
-        raise ForgetmapError(
-            "comparison must be a dict with a 'pairs' list (the compare --json shape)"
-        )
-    raw = comparison["pairs"]
-    if not raw:
+    comparison = as_comparison(comparison)
+    if not comparison.pairs:
         raise ForgetmapError("comparison has no pairs; nothing to report")
-    keys: list[tuple[str, str]] = []
-    for i, p in enumerate(raw):
-        if not isinstance(p, Mapping) or "before" not in p or "after" not in p:
-            raise ForgetmapError(f"comparison pair #{i} lacks 'before'/'after'")
-        keys.append((str(p["before"]), str(p["after"])))
-    labels = _labels(keys)
+    keys = [p.key for p in comparison.pairs]
     views = [
-        PairView(b, a, lab, entry) for (b, a), lab, entry in zip(keys, labels, raw, strict=True)
+        PairView(b, a, lab, result)
+        for (b, a), lab, result in zip(keys, _labels(keys), comparison.pairs, strict=True)
     ]
     by_key = {(v.before, v.after): v for v in views}
     if not groups:

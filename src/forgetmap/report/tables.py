@@ -14,7 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from forgetmap.report.model import TOTAL, PairView, ReportModel, fmt_pct, order_categories
+from forgetmap.analysis.results import TOTAL
+from forgetmap.report.model import PairView, ReportModel, fmt_pct, order_categories
 
 # metric -> (accuracy shown in parentheses, human name)
 TABLE_METRICS: dict[str, tuple[str, str]] = {
@@ -174,9 +175,9 @@ def category_rows(model: ReportModel) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for p in model.pairs:
         for cat in [*p.categories(), TOTAL]:
-            block = p.entry.get("total") if cat == TOTAL else p.entry["categories"][cat]
+            block = p.result.summary(cat)
             row: dict[str, Any] = {"before": p.before, "after": p.after, "category": cat}
-            row.update(_flatten(block))
+            row.update(_flatten(block.to_dict() if block is not None else {}))
             out.append(row)
     return out
 
@@ -184,18 +185,18 @@ def category_rows(model: ReportModel) -> list[dict[str, Any]]:
 def cell_rows(model: ReportModel) -> list[dict[str, Any]]:
     """Every per-(task, seed) cell of every pair: all metrics, McNemar p, CIs (ci_<m>_lo/_hi)."""
     return [
-        {"before": p.before, "after": p.after, **_flatten(cell)}
+        {"before": p.before, "after": p.after, **_flatten(cell.to_dict())}
         for p in model.pairs
-        for cell in p.entry.get("cells", [])
+        for cell in p.result.cells
     ]
 
 
 def task_rows(model: ReportModel) -> list[dict[str, Any]]:
     """Per pair and task, pooled over seeds (mean/std, pooled McNemar, item view), as compare gives."""
     return [
-        {"before": p.before, "after": p.after, "task": task, **_flatten(block)}
+        {"before": p.before, "after": p.after, "task": task, **_flatten(block.to_dict())}
         for p in model.pairs
-        for task, block in (p.entry.get("tasks") or {}).items()
+        for task, block in p.result.tasks.items()
     ]
 
 

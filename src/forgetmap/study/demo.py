@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
+from forgetmap.report.terminal import summary_table
 from forgetmap.study.config import Study, parse_study
 from forgetmap.study.run import StudyOutcome, run_study
 from forgetmap.suite.registry import list_tasks
@@ -81,49 +81,6 @@ def _data_available() -> bool:
     return bool(d) and Path(d).is_dir()
 
 
-def _pct(v: dict[str, Any] | None) -> str:
-    if not v or v.get("mean") is None:
-        return "–"
-    s = f"{100 * v['mean']:.1f}"
-    return s + (f" ± {100 * v['std']:.1f}" if v.get("std") is not None else "")
-
-
-def _p(x: Any) -> str:
-    return "–" if x is None else (f"{x:.2g}" if x >= 1e-3 else f"{x:.1e}")
-
-
-def summary_table(comparison: dict[str, Any]) -> Table:
-    """One screen: per category and in total, F_true/BT_true (±std over seeds), accuracies,
-    pooled flip counts and the exact McNemar p-value of the pooled flips."""
-    pair = comparison["pairs"][0]
-    t = Table(title=f"{pair['before']} -> {pair['after']}  (x100, mean ± std over seeds)")
-    for col in (
-        "category",
-        "acc before",
-        "acc after",
-        "F_true",
-        "BT_true",
-        "1→0",
-        "0→1",
-        "McNemar p",
-    ):
-        t.add_column(col, justify="left" if col == "category" else "right")
-    rows = list(pair["categories"].items()) + [("Total", pair["total"])]
-    for name, c in rows:
-        pooled = c.get("pooled") or {}
-        t.add_row(
-            f"[bold]{name}[/]" if name == "Total" else name,
-            _pct(c.get("acc_pre")),
-            _pct(c.get("acc_post")),
-            _pct(c.get("F_true")),
-            _pct(c.get("BT_true")),
-            str(pooled.get("n10", "–")),
-            str(pooled.get("n01", "–")),
-            _p(pooled.get("p_mcnemar")),
-        )
-    return t
-
-
 def run_demo(out: str | os.PathLike[str], quick: bool = False, console: Console | None = None,
              size: DemoSize | None = None) -> StudyOutcome:  # fmt: skip
     """Run the demo into `out` (results in OUT/results, report in OUT/report) and print a summary."""
@@ -148,11 +105,10 @@ def run_demo(out: str | os.PathLike[str], quick: bool = False, console: Console 
     elapsed = time.time() - t0
     if outcome.comparison is None:  # pragma: no cover - run_study always compares this pair
         raise RuntimeError("demo produced no comparison")
-    console.print(summary_table(outcome.comparison))
-    pair = outcome.comparison["pairs"][0]
-    tot = pair["total"]
-    f_raw = (tot.get("F") or {}).get("mean")
-    fa = (tot.get("F_no_answer") or {}).get("mean")
+    pair = outcome.comparison.pairs[0]
+    console.print(summary_table(pair))
+    f_raw = pair.total.F.mean if pair.total is not None else None
+    fa = pair.total.F_no_answer.mean if pair.total is not None else None
     console.print(
         "F_true = chance-corrected forgetting (1→0 flips beyond lucky guesses), BT_true = backward "
         "transfer (0→1); p = exact McNemar test on the flips pooled over seeds."

@@ -17,6 +17,8 @@ from typing import Any
 
 from rich.console import Console
 
+from forgetmap.analysis.results import Comparison
+from forgetmap.atomic import atomic_write_text
 from forgetmap.errors import ForgetmapError
 from forgetmap.records import ResultsStore
 from forgetmap.records.schema import model_slug
@@ -214,7 +216,7 @@ def make_derived(study: Study, results: Path, models: list[Model], console: Cons
 class StudyOutcome:
     results: Path
     report: Path | None
-    comparison: dict[str, Any] | None
+    comparison: Comparison | None
     compared: list[Pair]
     skipped_pairs: list[Pair]
     summaries: list[Any]
@@ -284,7 +286,7 @@ def run_study(
 
     with console.status(f"comparing {len(compared)} pair(s)…"):
         comparison = compare(store, [tuple(p) for p in compared])
-    (res / "comparison.json").write_text(json.dumps(comparison, default=str))
+    atomic_write_text(res / "comparison.json", comparison.to_json())
     report_path = None
     if report:
         from forgetmap.report.build import build_report
