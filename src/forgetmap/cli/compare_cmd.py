@@ -14,7 +14,6 @@ from forgetmap.errors import ForgetmapError
 from forgetmap.records import ResultsStore
 from forgetmap.report.terminal import summary_table
 
-console = Console()
 err_console = Console(stderr=True)
 
 
@@ -96,6 +95,9 @@ def compare_cmd(
         table = result.cells_table()
         atomic_write(csv_out, lambda p: pacsv.write_csv(table, str(p)))
     if not quiet:
+        console = Console()
+        if not console.is_terminal:  # pipes and logs: room for the summary table
+            console = Console(width=120)
         for pr in result.pairs:
             console.print(summary_table(pr))
     for path in (json_out, csv_out):

@@ -59,11 +59,15 @@ def summary_table(pair: PairResult) -> Table:
         caption_style="dim",
         caption_justify="left",
     )
-    for name in _COLUMNS:
-        table.add_column(name, justify="left" if name == "category" else "right", no_wrap=True)
     rows: list[tuple[str, CategorySummary]] = list(pair.categories.items())
     if pair.total is not None:
         rows.append((TOTAL, pair.total))
+    longest = max((len(name) for name, _ in rows), default=8)
+    for name in _COLUMNS:
+        if name == "category":  # names are never cut; numbers give way on a narrow screen
+            table.add_column(name, no_wrap=True, min_width=longest)
+        else:
+            table.add_column(name, justify="right")
     for name, c in rows:
         acc = f"{format_stat(c.acc_pre, False)} → {format_stat(c.acc_post, False)}"
         table.add_row(
