@@ -7,7 +7,9 @@ import json
 import click
 from rich.console import Console
 
+from forgetmap.engine.backends import BACKENDS
 from forgetmap.errors import ForgetmapError
+from forgetmap.records.schema import ELICITATIONS
 
 
 def _seeds(value: str) -> list[int]:
@@ -29,7 +31,7 @@ def _seeds(value: str) -> list[int]:
 )
 @click.option(
     "--backend",
-    type=click.Choice(["hf", "llamacpp", "openai", "vllm"]),
+    type=click.Choice(list(BACKENDS)),
     default="hf",
     show_default=True,
 )
@@ -39,7 +41,7 @@ def _seeds(value: str) -> list[int]:
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="First N items per task.")
 @click.option(
     "--elicitation",
-    type=click.Choice(["cot_chat", "cot_fewshot", "loglik"]),
+    type=click.Choice(ELICITATIONS),
     default=None,
     help="Default: cot_chat if the model has a chat template, else cot_fewshot.",
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from forgetmap.errors import ForgetmapError
+from forgetmap.records.schema import ELICITATIONS
 
 
 @click.command("prompt")
@@ -12,7 +13,7 @@ from forgetmap.errors import ForgetmapError
 @click.option("--item", "item_ref", required=True, help="item_id, or a 0-based index into the task")
 @click.option(
     "--elicitation",
-    type=click.Choice(["cot_chat", "cot_fewshot", "loglik"]),
+    type=click.Choice(ELICITATIONS),
     default="cot_chat",
     show_default=True,
 )

@@ -34,9 +34,9 @@ from forgetmap.engine.backends.base import Backend, require_chat_template
 from forgetmap.engine.types import GenRequest, GenResult, LoglikRequest, SamplingParams
 from forgetmap.errors import ForgetmapError
 from forgetmap.records import RECORD_SCHEMA, ResultsStore
+from forgetmap.records.schema import ELICITATIONS
 
 DEFAULT_SEEDS = (0, 1, 2)
-ELICITATIONS = ("cot_chat", "cot_fewshot", "loglik")
 
 
 @dataclass

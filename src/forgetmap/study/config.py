@@ -20,12 +20,12 @@ from typing import Any, NamedTuple
 
 import yaml
 
+from forgetmap.engine.backends import BACKENDS
 from forgetmap.errors import ForgetmapError
 from forgetmap.merge.config import MergeSpec, load_merge
+from forgetmap.records.schema import ELICITATIONS
 
 KINDS = ("base", "post")
-ELICITATIONS = ("cot_chat", "cot_fewshot", "loglik")
-BACKENDS = ("hf", "llamacpp", "openai", "vllm")
 QUANT_TYPES = ("Q8_0", "Q5_1", "Q5_0", "Q4_1", "Q4_0", "IQ4_NL")
 
 
