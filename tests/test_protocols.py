@@ -242,3 +242,41 @@ def test_docs_list_every_setting() -> None:
     doc = (Path(__file__).resolve().parents[1] / "docs" / "protocols.md").read_text()
     for name in SETTINGS:
         assert f"| `{name}` |" in doc, name
+
+
+def test_option_layouts_change_prompt_gold_and_records(data_dir: Path, tmp_path: Path) -> None:
+    path = _write(tmp_path, {"name": "layouts", "benchmarks": {"truthfulqa": {"option_order": "source"}},
+                             "tasks": {"bbh:boolean_expressions": {"choices": ["False", "True"]},
+                                       "bbh:object_counting": {"choices": "range:1:19"}}})  # fmt: skip
+    proto = load_protocol(str(path))
+    tqa = proto.load("truthfulqa:mc1", limit=20).items
+    assert {it.gold for it in tqa} == {"A"}  # the source lists the true answer first
+    raw = load_items("truthfulqa:mc1", limit=20)
+    assert len({it.gold for it in raw}) > 1 and [it.item_id for it in raw] == [
+        it.item_id for it in tqa
+    ]
+    for r, t in zip(raw, tqa, strict=True):
+        assert t.choices[0] == r.choices[r.gold_index] and sorted(t.choices) == sorted(r.choices)
+    counting = {it.meta["target"]: it.gold for it in proto.load("bbh:object_counting").items}
+    assert counting["5"] == "E" and counting["18"] == "R"  # 1 -> A, as the study counted
+    assert {it.k for it in proto.load("bbh:object_counting").items} == {19}
+    boolean = proto.load("bbh:boolean_expressions", limit=10).items
+    for it, before in zip(boolean, load_items("bbh:boolean_expressions", limit=10), strict=True):
+        assert (
+            it.choices == ["False", "True"] and it.choices[it.gold_index] == before.meta["target"]
+        )
+    p = build_prompt("bbh:boolean_expressions", boolean[0], "cot_chat", protocol=proto)
+    assert p.messages[0]["content"].endswith("A) False\nB) True")
+    # recorded and scored with the protocol's letters
+    from forgetmap.engine.run import evaluate
+
+    evaluate("m", backend=Instant(answer="Answer: A"), tasks="truthfulqa:mc1", seeds=(0,), limit=3,
+             results=tmp_path / "r", progress=False, protocol=str(path))  # fmt: skip
+    rows = ResultsStore(tmp_path / "r").read().to_pylist()
+    assert [(r["gold"], r["pred"], r["correct"]) for r in rows] == [("A", "A", True)] * 3
+    bad = _write(tmp_path, {"tasks": {"bbh:object_counting": {"choices": "range:5:9"}}}, "bad.yaml")
+    it = next(i for i in load_items("bbh:object_counting") if int(i.meta["target"]) > 9)
+    with pytest.raises(
+        ForgetmapError, match=r"bad\.yaml: tasks\.bbh:object_counting\.choices: .* is not one of"
+    ):
+        build_prompt("bbh:object_counting", it, "cot_chat", protocol=str(bad))

@@ -70,7 +70,8 @@ def prompt(
         else:
             click.echo(p.text)
         return
-    click.echo(f"task: {task_name}\nitem_id: {item.item_id}\ngold: {item.gold}")
+    gold = proto.for_task(task_name).layout(item).gold  # the letter under this protocol
+    click.echo(f"task: {task_name}\nitem_id: {item.item_id}\ngold: {gold}")
     click.echo(f"protocol: {proto.name} ({proto.source})")
     if excluded:
         click.echo(

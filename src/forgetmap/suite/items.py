@@ -11,7 +11,9 @@ Conventions (documented here once, relied on by records and resumption):
 - option shuffling (GPQA, TruthfulQA, whose sources store the answer in a fixed position): the
   permutation is `random.Random(seed).shuffle` of the option indices with
   seed = int(sha256("forgetmap-shuffle/v1|<task>|<item_id>").hexdigest()[:16], 16); fixed per
-  item, independent of load order, and identical on every machine.
+  item, independent of load order, and identical on every machine. The source's own order is
+  kept in meta["source_choices"] / meta["source_gold"] (a protocol may show it instead:
+  `option_order: source`, docs/protocols.md).
 """
 
 from __future__ import annotations

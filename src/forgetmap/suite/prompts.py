@@ -157,8 +157,10 @@ def fewshot_examples(
         shots = tp.exemplar_items(data_dir)
         return [s for s in shots if s.item_id != item.item_id][:n]
     if source == "split":
-        return fewshot_items(tp.spec, n, data_dir=data_dir, exclude=[item.item_id])
-    return eval_sample(tp.spec, n, data_dir=data_dir, exclude=[item.item_id])
+        shots = fewshot_items(tp.spec, n, data_dir=data_dir, exclude=[item.item_id])
+    else:
+        shots = eval_sample(tp.spec, n, data_dir=data_dir, exclude=[item.item_id])
+    return [tp.layout(s) for s in shots]
 
 
 def _cot_fewshot(
@@ -222,6 +224,9 @@ def build_prompt(
     source under `data_dir` / FORGETMAP_DATA_DIR).
     """
     tp = load_protocol(protocol).for_task(get_task(task))
+    item = tp.layout(item)
+    if shots is not None:
+        shots = [tp.layout(s) for s in shots]
     if elicitation == "cot_chat":
         p = _cot_chat(tp, item, data_dir)
     elif elicitation == "cot_fewshot":

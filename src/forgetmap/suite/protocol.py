@@ -35,6 +35,7 @@ from jinja2 import StrictUndefined, TemplateSyntaxError, meta
 from jinja2.sandbox import SandboxedEnvironment
 
 from forgetmap.errors import ForgetmapError
+from forgetmap.letters import LETTERS
 from forgetmap.suite.items import Item, LoadedTask
 from forgetmap.suite.registry import (
     ANSWER_MODES,
@@ -108,6 +109,16 @@ SETTINGS: dict[str, Setting] = {
     "exemplars": Setting("exemplars", "hand-written examples: items named by task/split/id"),
     "loglik_context": Setting("template", "the shared context of loglik scoring"),
     "loglik_continuation": Setting("template", "one continuation per option (loglik)"),
+    "option_order": Setting(
+        "choice:registry,source",
+        "registry: the options as the registry loads them (GPQA/TruthfulQA shuffled once per "
+        "item); source: the source's own order (meta source_choices), gold letter moved along",
+    ),
+    "choices": Setting(
+        "choices",
+        "null, or a fixed option list (or `range:LO:HI`) replacing the item's options; the gold "
+        "letter follows the gold option's text",
+    ),
     "chance_k": Setting(
         "chance_k", "options counted by compare's chance terms: item | nominal | an integer"
     ),
@@ -221,6 +232,22 @@ class _Checker:
             raise self.err(key, f"must be item, nominal or an integer >= 2, got {v!r}")
         if kind == "exemplars":
             return self.exemplars(v, key)
+        if kind == "choices":
+            if v is None:
+                return None
+            if isinstance(v, str) and v.startswith("range:"):
+                try:
+                    _, lo, hi = v.split(":")
+                    return tuple(str(i) for i in range(int(lo), int(hi) + 1))
+                except ValueError:
+                    raise self.err(key, f"a range is written range:LO:HI, got {v!r}") from None
+            if (
+                not isinstance(v, list)
+                or len(v) < 2
+                or not all(isinstance(c, (str, int)) for c in v)
+            ):
+                raise self.err(key, "must be null, a list of at least two options, or range:LO:HI")
+            return tuple(str(c) for c in v)
         raise AssertionError(kind)
 
     def exemplars(self, v: Any, key: str) -> tuple[Exemplar, ...]:
@@ -296,6 +323,29 @@ class TaskProtocol:
         file, key = self.origin[name]
         return f"{file}: {key}.{name}"
 
+    def layout(self, item: Item) -> Item:
+        """`item` with the options this protocol shows (`option_order`, `choices`) and its gold
+        letter moved along; the item itself when both are the registry's."""
+        order, fixed = self.settings["option_order"], self.settings["choices"]
+        if (order == "registry" and fixed is None) or not item.choices:
+            return item
+        choices, gold = list(item.choices), item.gold
+        if order == "source" and "source_choices" in item.meta:
+            choices, gold = list(item.meta["source_choices"]), item.meta["source_gold"]
+        if fixed is not None:
+            texts = [choices[LETTERS.index(g)] for g in gold]
+            missing = [t for t in texts if t not in fixed]
+            if missing:
+                raise ForgetmapError(
+                    f"{self.where('choices')}: {self.spec.name} item {item.item_id}: its answer "
+                    f"{missing[0]!r} is not one of the declared choices"
+                )
+            choices = list(fixed)
+            gold = "".join(sorted(LETTERS[fixed.index(t)] for t in texts))
+        if choices == list(item.choices) and gold == item.gold:
+            return item
+        return Item(item.item_id, item.question, choices, gold, len(choices), item.meta)
+
     def exemplar_items(self, data_dir: str | Path | None = None) -> list[Item]:
         """The exemplars as Items (question and options from the data, our reasoning), gold
         answers checked; errors name the protocol file and the exemplar's key."""
@@ -313,6 +363,7 @@ class TaskProtocol:
             it = next((it for it in loaded.items if it.item_id == ex.id), None)
             if it is None:
                 raise ForgetmapError(f"{file}: {ex.key}: no item {ex.id!r} in {where}")
+            it = self.layout(it)  # the answer is written in the layout the protocol shows
             if it.gold != ex.answer:
                 raise ForgetmapError(
                     f"{file}: {ex.key}: answer {ex.answer!r} but the gold answer of {ex.id!r} "
@@ -401,6 +452,9 @@ class Protocol:
         loaded = load_task(task, data_dir=data_dir, source=source)
         drop = self.excluded(task)
         items = [it for it in loaded.items if it.item_id not in drop] if drop else loaded.items
+        tp = self.for_task(task)
+        if tp["option_order"] != "registry" or tp["choices"] is not None:
+            items = [tp.layout(it) for it in items]
         gone = [it.item_id for it in loaded.items if it.item_id in drop]
         if limit is not None:
             items = items[:limit]

@@ -349,6 +349,8 @@ def gpqa(spec: TaskSpec, rows: list[Row], where: str) -> Built:
             "subdomain": r.get("Subdomain"),
             "domain": r.get("High-level domain"),
             "shuffled": True,
+            "source_choices": opts,  # the source's order: correct answer first
+            "source_gold": "A",
         }
         return Item(iid, str(r["Question"]).strip(), choices, gold, 4, meta)
 
@@ -397,7 +399,8 @@ def truthfulqa_mc1(spec: TaskSpec, rows: list[Row], where: str) -> Built:
         q = str(r["question"]).strip()
         iid = stable_id(q)
         choices, gold = shuffled(spec.name, iid, texts, labels.index(1))
-        return Item(iid, q, choices, gold, len(choices), {"shuffled": True})
+        meta = {"shuffled": True, "source_choices": texts, "source_gold": LETTERS[labels.index(1)]}
+        return Item(iid, q, choices, gold, len(choices), meta)
 
     return _per_row(spec, rows, make)
 
@@ -428,6 +431,7 @@ def hellaswag(spec: TaskSpec, table: pa.Table | list[Row], where: str) -> Built:
     raw_ctx = table["ctx"].to_pylist()
     src = table["source_id"].to_pylist()
     ind = table["ind"].to_pylist()
+    native = {c: table[c].to_pylist() for c in ("activity_label", "ctx_a", "ctx_b", "endings")}
     out = Built(spec.name)
     for i, (q, ch, lab) in enumerate(zip(questions, cleaned, labels, strict=True)):
         try:
@@ -445,7 +449,7 @@ def hellaswag(spec: TaskSpec, table: pa.Table | list[Row], where: str) -> Built:
                 ch,
                 gold,
                 len(ch),
-                {"source_id": src[i], "ind": ind[i]},
+                {"source_id": src[i], "ind": ind[i], **{c: v[i] for c, v in native.items()}},
             )
         )
     return out.finish()
