@@ -13,8 +13,8 @@ import click
 from rich.console import Console
 from rich.text import Text
 
-from forgetmap import __version__
 from forgetmap.errors import ForgetmapError
+from forgetmap.version import __version__
 
 COMMAND_MODULES = (
     "forgetmap.cli.import_cmd",

@@ -8,10 +8,12 @@ are kept verbatim.
 from __future__ import annotations
 
 import importlib
+import os
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -163,6 +165,43 @@ def concat(runs: Sequence[ImportedRun]) -> pa.Table:
     return pa.concat_tables([r.table for r in runs]) if runs else pa.table({})
 
 
+def import_logs(
+    tool: str,
+    path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    results: str | os.PathLike[str] | None = None,
+    *,
+    model: str | None = None,
+    reextract: bool = False,
+    force: bool = False,
+    **options: Any,
+) -> list[ImportedRun]:
+    """Read per-sample logs of another tool into forgetmap records (the Python side of
+    `forgetmap import TOOL`); with `results`, also store them there.
+
+    `tool`: one of IMPORTERS (lm-eval, lighteval, inspect, opencompass, helm) or "table" (flat
+    CSV/JSONL/Parquet files; `path` may then be a list). `model` overrides the log's model name;
+    `options` go to the importer (e.g. `seed=`, `metric=`, `filter_name=`, `scorer=`; see
+    docs/importers.md). `reextract` recomputes answers from the raw responses with forgetmap's
+    extractor. A run already stored (same source files) is skipped unless `force`.
+    """
+    if tool == "table":
+        from forgetmap.importers.table import import_table
+
+        paths = [path] if isinstance(path, (str, os.PathLike)) else list(path)
+        if options:
+            raise ForgetmapError(f"import table takes no options, got {', '.join(options)}")
+        runs = import_table(paths, model=model)
+    else:
+        if not isinstance(path, (str, os.PathLike)):
+            raise ForgetmapError(f"import {tool}: give one file or directory, got {path!r}")
+        runs = get_importer(tool)(path, model=model, **options)
+    if reextract:
+        runs = reextract_runs(runs)
+    if results is not None:
+        write_runs(runs, results, force=force)
+    return list(runs)
+
+
 __all__ = [
     "IMPORTERS",
     "SEED_BASE",
@@ -173,6 +212,7 @@ __all__ = [
     "concat",
     "describe_seeds",
     "get_importer",
+    "import_logs",
     "reextract_runs",
     "scorer_key",
     "seed_label",

@@ -16,12 +16,12 @@ from typing import Any
 
 import jinja2
 
-from forgetmap import __version__
 from forgetmap.analysis.results import TOTAL, Comparison
 from forgetmap.report.items import RESPONSE_TAIL, PairItems
 from forgetmap.report.model import PairView, ReportModel, fmt_pct
 from forgetmap.report.tables import TablePart
 from forgetmap.report.terminal import format_p
+from forgetmap.version import __version__
 
 SIGNIFICANCE = 0.05
 # SVGs larger than this are embedded as PNG instead (keeps the page light)
