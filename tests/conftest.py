@@ -23,10 +23,12 @@ def find_data_dir() -> tuple[Path | None, str]:
     env = os.environ.get("FORGETMAP_DATA_DIR")
     if env:
         return (Path(env) if Path(env).is_dir() else None), f"FORGETMAP_DATA_DIR={env}"
-    for d in (ROOT.parent / "shared" / "data", ROOT / ".data"):
-        if d.is_dir():
-            return d, str(d)
-    return None, f"{ROOT.parent / 'shared' / 'data'} or {ROOT / '.data'}"
+    shared, pulled = ROOT.parent / "shared" / "data", ROOT / ".data"
+    if shared.is_dir():
+        return shared, str(shared)
+    if (pulled / "MANIFEST.json").is_file():  # made by `make data` (an empty one is no data)
+        return pulled, str(pulled)
+    return None, f"{shared} or {pulled}"
 
 
 def pytest_configure(config: pytest.Config) -> None:

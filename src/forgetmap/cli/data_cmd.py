@@ -124,6 +124,7 @@ def pull_command(
         TimeRemainingColumn(),
         console=err,
         transient=True,
+        disable=not err.is_terminal,
     ) as progress:
         bar = progress.add_task("", total=len(files))
 

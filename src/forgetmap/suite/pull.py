@@ -269,8 +269,7 @@ def pull(
     `on_file(file, outcome)` is called after each file (`written`, `kept`, `failed`), for a
     progress bar. Raises HubOffline when the Hub cannot be reached at all.
     """
-    to.mkdir(parents=True, exist_ok=True)
-    _quiet_datasets()
+    _quiet_datasets()  # `to` is made with its first file: nothing is left behind offline
     manifest = Manifest.read(to) or Manifest(to, created_by=created_by)
     report = PullReport()
 
