@@ -42,7 +42,7 @@ def _err(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
         (["--tasks", "bbh:navigate", "--model", "/nonexistent/m.gguf", "--backend", "hf"],
          "model file /nonexistent/m.gguf does not exist"),
         (["--tasks", "bbh:navigate", "--deterministic"],
-         "--dtype and --deterministic apply to --backend hf"),
+         "--deterministic only applies to --backend hf (not llamacpp)"),
     ],
 )  # fmt: skip
 def test_user_errors_are_one_line(

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.text import Text
 
 from forgetmap.atomic import atomic_write, atomic_write_text
+from forgetmap.cli.options import results_option
 from forgetmap.errors import ForgetmapError
 from forgetmap.records import ResultsStore
 from forgetmap.report.terminal import summary_table
@@ -34,9 +35,7 @@ def _pairs_from_options(
 
 
 @click.command("compare")
-@click.option(
-    "--results", required=True, type=click.Path(path_type=Path), help="Results directory."
-)
+@results_option()
 @click.option("--before", help="Model before the post-training stage.")
 @click.option("--after", help="Model after the post-training stage.")
 @click.option(

@@ -7,7 +7,8 @@ import json
 import click
 from rich.console import Console
 
-from forgetmap.engine.backends import BACKENDS
+from forgetmap.cli.options import data_dir_option, protocol_option, results_option
+from forgetmap.engine.backends import BACKEND_OPTIONS, BACKENDS, backend_options
 from forgetmap.errors import ForgetmapError
 from forgetmap.records.schema import ELICITATIONS
 
@@ -45,24 +46,12 @@ def _seeds(value: str) -> list[int]:
     default=None,
     help="Default: cot_chat if the model has a chat template, else cot_fewshot.",
 )
-@click.option(
-    "--protocol",
-    default=None,
-    help="How benchmarks are asked and scored: a built-in protocol (forgetmap, study-like) or a "
-    "protocol YAML file; default forgetmap (docs/protocols.md).",
-)
+@protocol_option()
 @click.option("--max-new-tokens", type=click.IntRange(min=1), default=32768, show_default=True)
 @click.option("--temperature", type=click.FloatRange(min=0.0), default=0.6, show_default=True)
 @click.option("--top-p", type=click.FloatRange(min=0.0, max=1.0), default=0.95, show_default=True)
-@click.option(
-    "--results", required=True, type=click.Path(file_okay=False), help="Results directory."
-)
-@click.option(
-    "--data-dir",
-    default=None,
-    type=click.Path(file_okay=False),
-    help="Local benchmark files (default $FORGETMAP_DATA_DIR).",
-)
+@results_option()
+@data_dir_option()
 @click.option(
     "--batch-size",
     type=click.IntRange(min=1),
@@ -73,16 +62,14 @@ def _seeds(value: str) -> list[int]:
 @click.option(
     "--concurrency",
     type=click.IntRange(min=1),
-    default=16,
-    show_default=True,
-    help="Parallel requests to the server (--backend openai).",
+    default=None,
+    help="Parallel requests to the server (--backend openai; default 16).",
 )
 @click.option(
     "--tensor-parallel-size",
     type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="GPUs per vLLM engine.",
+    default=None,
+    help="GPUs per vLLM engine (--backend vllm; default 1).",
 )
 @click.option(
     "--max-model-len",
@@ -129,21 +116,10 @@ def eval_command(**o: object) -> None:
 
     if not o["suite"] and not o["tasks"]:
         raise ForgetmapError("give --suite NAME or --tasks T1,T2,...")
-    kw = {}
-    if o["backend"] == "openai":
-        kw.update(base_url=o["base_url"], concurrency=o["concurrency"])
-    elif o["base_url"]:
-        raise ForgetmapError("--base-url only applies to --backend openai")
-    if o["backend"] == "vllm":
-        kw["tensor_parallel_size"] = o["tensor_parallel_size"]
-    if o["dtype"] != "auto" or o["deterministic"]:
-        if o["backend"] != "hf":
-            raise ForgetmapError("--dtype and --deterministic apply to --backend hf")
-        kw["deterministic"] = bool(o["deterministic"])
-        if o["dtype"] != "auto":
-            kw["dtype"] = o["dtype"]
-    if o["max_model_len"]:
-        kw["max_model_len"] = o["max_model_len"]
+    kw = backend_options(
+        str(o["backend"]),
+        **{name: o[name] for name in BACKEND_OPTIONS},
+    )
     _term_as_exit()
     summary = evaluate(
         model=str(o["model"]),

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from forgetmap.cli.options import results_option
 from forgetmap.importers import (
     ImportedRun,
     describe_seeds,
@@ -19,13 +21,7 @@ from forgetmap.importers import (
 
 console = Console(stderr=True)
 
-_results = click.option(
-    "--results",
-    "results",
-    required=True,
-    type=click.Path(file_okay=False),
-    help="Results directory to write the records into.",
-)
+_results = results_option(help="Results directory to write the records into.")
 _model = click.option(
     "--model", "model", default=None, help="Model name to record (overrides the log's)."
 )
@@ -55,7 +51,7 @@ def import_group() -> None:
     or the study's released results (post-forget)."""
 
 
-def _finish(runs: Sequence[ImportedRun], results: str, reextract: bool, force: bool) -> None:
+def _finish(runs: Sequence[ImportedRun], results: Path, reextract: bool, force: bool) -> None:
     refused = list(getattr(runs, "refused", []))
     if reextract:
         runs = reextract_runs(runs)
@@ -139,7 +135,7 @@ def _scorers_text(run: ImportedRun) -> str:
 @_reextract
 @_force
 def import_table_cmd(
-    paths: tuple[str, ...], results: str, model: str | None, reextract: bool, force: bool
+    paths: tuple[str, ...], results: Path, model: str | None, reextract: bool, force: bool
 ) -> None:
     """Flat CSV/JSONL/Parquet tables with the record columns (model, task, item_id, seed, correct,
     …; category and n_choices optional)."""
@@ -159,7 +155,7 @@ def _tool_command(tool: str, help_text: str, extra: Sequence = ()) -> click.Comm
     @_strict
     def cmd(
         path: str,
-        results: str,
+        results: Path,
         model: str | None,
         seed: int | None,
         reextract: bool,
@@ -250,7 +246,7 @@ import_group.add_command(
 @_reextract
 @_force
 def import_post_forget_cmd(
-    revision: str | None, source: str | None, results: str, reextract: bool, force: bool
+    revision: str | None, source: str | None, results: Path, reextract: bool, force: bool
 ) -> None:
     """The study's released per-sample results (Hugging Face dataset post-forget/post-forget,
     lighteval details/results per model), downloaded at a pinned revision and imported."""

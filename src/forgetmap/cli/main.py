@@ -1,35 +1,32 @@
-"""`forgetmap` entry point: a click group whose subcommands live one module each.
-
-Each module in COMMAND_MODULES exposes `commands: list[click.Command]`; a module that is missing
-(an optional part not installed) is skipped. User errors print one red line, never a traceback.
-"""
+"""`forgetmap` entry point: a click group; each subcommand lives in its own module (`*_cmd.py`,
+exposing `commands`), registered below by name. The modules import only light dependencies at
+the top (heavy ones load inside the command), so `forgetmap --help` is fast and needs no torch.
+User errors print one red line, never a traceback."""
 
 from __future__ import annotations
 
-import importlib
 import sys
 
 import click
 from rich.console import Console
 from rich.text import Text
 
+from forgetmap.cli import (
+    compare_cmd,
+    data_cmd,
+    demo_cmd,
+    eval_cmd,
+    export_cmd,
+    import_cmd,
+    merge_cmd,
+    plan_cmd,
+    prompt_cmd,
+    report_cmd,
+    study_cmd,
+    tasks_cmd,
+)
 from forgetmap.errors import ForgetmapError
 from forgetmap.version import __version__
-
-COMMAND_MODULES = (
-    "forgetmap.cli.import_cmd",
-    "forgetmap.cli.export_cmd",
-    "forgetmap.cli.compare_cmd",
-    "forgetmap.cli.plan_cmd",
-    "forgetmap.cli.tasks_cmd",
-    "forgetmap.cli.data_cmd",
-    "forgetmap.cli.prompt_cmd",
-    "forgetmap.cli.eval_cmd",
-    "forgetmap.cli.report_cmd",
-    "forgetmap.cli.merge_cmd",
-    "forgetmap.cli.study_cmd",
-    "forgetmap.cli.demo_cmd",
-)
 
 err_console = Console(stderr=True, soft_wrap=True)
 
@@ -40,19 +37,22 @@ def cli() -> None:
     """Map what post-training forgets: item-level, chance-corrected flips between two models."""
 
 
-def _register() -> None:
-    for name in COMMAND_MODULES:
-        try:
-            mod = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue
-            raise
-        for command in mod.commands:
-            cli.add_command(command)
-
-
-_register()
+COMMANDS: list[click.Command] = [
+    *import_cmd.commands,
+    *export_cmd.commands,
+    *compare_cmd.commands,
+    *plan_cmd.commands,
+    *tasks_cmd.commands,
+    *data_cmd.commands,
+    *prompt_cmd.commands,
+    *eval_cmd.commands,
+    *report_cmd.commands,
+    *merge_cmd.commands,
+    *study_cmd.commands,
+    *demo_cmd.commands,
+]
+for _command in COMMANDS:
+    cli.add_command(_command)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,6 +10,8 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
+from forgetmap.cli.options import data_dir_option
+
 
 def _targets(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[float, ...]:
     from forgetmap.analysis.plan import DEFAULT_TARGETS
@@ -49,12 +51,7 @@ def _targets(ctx: click.Context, param: click.Parameter, value: str | None) -> t
     default=None,
     help="Forgetting (F_true beyond noise, fraction) to detect: 0.01,0.02,0.05 by default.",
 )
-@click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="Folder of official benchmark files (default: $FORGETMAP_DATA_DIR).",
-)
+@data_dir_option()
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON on stdout.")
 def plan_cmd(
     suite: str | None,

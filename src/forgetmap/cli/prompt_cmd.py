@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from forgetmap.cli.options import data_dir_option, protocol_option
 from forgetmap.errors import ForgetmapError
 from forgetmap.records.schema import ELICITATIONS
 
@@ -17,12 +18,8 @@ from forgetmap.records.schema import ELICITATIONS
     default="cot_chat",
     show_default=True,
 )
-@click.option(
-    "--protocol",
-    default=None,
-    help="Built-in protocol (forgetmap, study-like) or protocol YAML file; default forgetmap.",
-)
-@click.option("--data-dir", type=click.Path(file_okay=False), default=None, help="benchmark files")
+@protocol_option()
+@data_dir_option()
 @click.option("--raw", is_flag=True, help="print only the prompt text/message, no header")
 def prompt(
     task_name: str,

@@ -10,6 +10,7 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
+from forgetmap.cli.options import results_option
 from forgetmap.errors import ForgetmapError
 
 console = Console(stderr=True)
@@ -18,22 +19,11 @@ console = Console(stderr=True)
 def study_groups(
     path: Path, only: Sequence[str] = ()
 ) -> tuple[dict[str, list[tuple[str, str]]], str]:
-    """Groups of pairs of a study config (titles as group names), optionally only `--group`s.
+    """The report groups of a study config (`Study.report_groups`) and its title."""
+    from forgetmap.study.config import load_study
 
-    `only` takes group names or model-set names (the study's evaluation modes), as
-    `forgetmap study --group` does.
-    """
-    try:
-        from forgetmap.study.config import load_study
-    except ImportError as exc:
-        raise ForgetmapError(
-            f"--study needs forgetmap.study.config, which is not available ({exc}); "
-            "use --pairs FILE instead"
-        ) from None
     study = load_study(path)
-    _, _, groups = study.select(list(only))
-    out = {(g.title or name): [(p.before, p.after) for p in g.pairs] for name, g in groups.items()}
-    return {k: v for k, v in out.items() if v}, study.title or study.name
+    return study.report_groups(only), study.title or study.name
 
 
 def _keep(
@@ -59,10 +49,9 @@ def _keep(
 
 
 @click.command("report")
-@click.option(
-    "--results",
-    type=click.Path(file_okay=False, path_type=Path),
+@results_option(
     help="Results directory (records); needed for comparing and for the per-item drill-down.",
+    required=False,
 )
 @click.option(
     "--pairs",

@@ -7,17 +7,14 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from forgetmap.cli.options import data_dir_option, protocol_option, results_option
+
 console = Console(stderr=True)
 
 
 @click.command("study")
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
-    "--results",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Results directory (records of every model; resumable).",
-)
+@results_option(help="Results directory (records of every model; resumable).")
 @click.option(
     "--group",
     "groups",
@@ -33,15 +30,9 @@ console = Console(stderr=True)
     help="Report directory (default: RESULTS/report).",
 )
 @click.option("--limit", type=int, help="At most N items per task (smoke runs).")
-@click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False),
-    help="Folder of official benchmark files (default: $FORGETMAP_DATA_DIR).",
-)
+@data_dir_option()
 @click.option("--no-report", is_flag=True, help="Evaluate and compare, but write no report.")
-@click.option(
-    "--protocol",
-    default=None,
+@protocol_option(
     help="Protocol (built-in name or YAML file) for models whose set does not name one; "
     "replaces the study's top-level `protocol` (docs/protocols.md).",
 )

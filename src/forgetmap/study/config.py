@@ -14,6 +14,7 @@ each merge listed in a group expands into two pairs, `parent -> merge` for both 
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -145,6 +146,22 @@ class Study:
                     f"{', '.join(self.groups)}; model sets: {', '.join(self.model_sets)}"
                 )
         return list(chosen.values()), list(dict.fromkeys(pairs)), groups
+
+    def report_groups(
+        self,
+        names: list[str] | tuple[str, ...] = (),
+        keep: Collection[tuple[str, str]] | None = None,
+    ) -> dict[str, list[tuple[str, str]]]:
+        """The report's groups for `--group` names (see `select`): {title: [(before, after)]},
+        with only the pairs in `keep` when given; groups left without pairs are dropped."""
+        _, _, groups = self.select(names)
+        out: dict[str, list[tuple[str, str]]] = {}
+        for name, g in groups.items():
+            pairs = [(p.before, p.after) for p in g.pairs]
+            pairs = [p for p in pairs if keep is None or p in keep]
+            if pairs:
+                out[g.title or name] = pairs
+        return out
 
 
 def _err(src: str, key: str, msg: str) -> ForgetmapError:

@@ -291,11 +291,7 @@ def run_study(
     if report:
         from forgetmap.report.build import build_report
 
-        groups_for_report = {
-            g.title: [tuple(p) for p in g.pairs if p in compared]
-            for g in sel.values()
-            if any(p in compared for p in g.pairs)
-        }
+        groups_for_report = study.report_groups(groups, keep={tuple(p) for p in compared})
         report_path = build_report(
             comparison, store, Path(out) if out else res / "report", groups=groups_for_report,
             title=study.title, console=console,

@@ -17,6 +17,38 @@ BACKENDS: dict[str, tuple[str, str]] = {
 }
 
 
+# backend option -> (backends that take it, the value meaning "not given"); what `forgetmap eval`
+# flags route to, checked in one place
+BACKEND_OPTIONS: dict[str, tuple[tuple[str, ...], Any]] = {
+    "base_url": (("openai",), None),
+    "concurrency": (("openai",), None),
+    "tensor_parallel_size": (("vllm",), None),
+    "max_model_len": (("vllm", "llamacpp"), None),
+    "dtype": (("hf",), "auto"),
+    "deterministic": (("hf",), False),
+}
+
+
+def backend_options(backend: str, **given: Any) -> dict[str, Any]:
+    """Keyword arguments for `load_backend(backend, ...)` from options in BACKEND_OPTIONS: those
+    left unset are dropped (the backend's defaults apply); one set for a backend that does not
+    take it is a ForgetmapError naming the flag and the backends it applies to."""
+    out: dict[str, Any] = {}
+    for name, value in given.items():
+        if name not in BACKEND_OPTIONS:
+            raise ValueError(f"unknown backend option {name!r}")
+        takers, unset = BACKEND_OPTIONS[name]
+        if value is None or value == unset:
+            continue
+        if backend not in takers:
+            flag = "--" + name.replace("_", "-")
+            raise ForgetmapError(
+                f"{flag} only applies to --backend {' or '.join(takers)} (not {backend})"
+            )
+        out[name] = value
+    return out
+
+
 def resolve_model(model: str) -> str:
     """A model spec with small-model aliases (`smollm2-135m-instruct`, `gemma3-270m`) resolved."""
     from forgetmap.engine.local_models import resolve_alias
@@ -34,4 +66,11 @@ def load_backend(name: str, model: str, **kw: Any) -> Backend:
     return getattr(importlib.import_module(module), cls)(target, **kw)
 
 
-__all__ = ["BACKENDS", "Backend", "load_backend", "resolve_model"]
+__all__ = [
+    "BACKENDS",
+    "BACKEND_OPTIONS",
+    "Backend",
+    "backend_options",
+    "load_backend",
+    "resolve_model",
+]

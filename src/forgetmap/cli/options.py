@@ -1,0 +1,38 @@
+"""Click options that several commands share, declared once (same name, type and meaning
+everywhere)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def results_option(help: str = "Results directory.", required: bool = True) -> Callable[[F], F]:
+    """`--results DIR` (a `pathlib.Path`): where per-sample records live."""
+    return click.option(
+        "--results",
+        "results",
+        required=required,
+        type=click.Path(file_okay=False, path_type=Path),
+        help=help,
+    )
+
+
+def data_dir_option(
+    help: str = "Folder of official benchmark files (default: $FORGETMAP_DATA_DIR).",
+) -> Callable[[F], F]:
+    """`--data-dir DIR` (a str or None): local benchmark files."""
+    return click.option("--data-dir", type=click.Path(file_okay=False), default=None, help=help)
+
+
+def protocol_option(
+    help: str = "How benchmarks are asked and scored: a built-in protocol (forgetmap, study-like) "
+    "or a protocol YAML file; default forgetmap (docs/protocols.md).",
+) -> Callable[[F], F]:
+    """`--protocol NAME|FILE` (a str or None)."""
+    return click.option("--protocol", default=None, help=help)
