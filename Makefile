@@ -27,6 +27,7 @@ test: install
 		echo "no benchmark data yet: pulling it into .data (make data)"; \
 		$(BIN)/forgetmap data pull --to $(abspath .data) || exit 2; fi
 	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 test-fast:
@@ -35,6 +36,7 @@ test-fast:
 lint:
 	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/ruff format --check src tests benchmarks scripts
+	$(BIN)/mypy
 
 format:
 	$(BIN)/ruff format src tests benchmarks scripts

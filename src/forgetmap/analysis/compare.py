@@ -71,7 +71,9 @@ def _num(x: Any) -> Any:
 def _jl(a: np.ndarray) -> list[Any]:
     """Array -> nested python list for JSON, NaN/inf -> None (vectorised, no per-value calls)."""
     a = np.asarray(a, dtype=np.float64)
-    return np.where(np.isfinite(a), a, None).tolist()
+    out = a.astype(object)
+    out[~np.isfinite(a)] = None
+    return out.tolist()
 
 
 def compare(
@@ -361,7 +363,7 @@ def _cells(ctx: _Context, pt: _PairTasks) -> list[Cell]:
     return out
 
 
-def _stats(per: dict[str, tuple[Any, Any]], metrics: Sequence[str]) -> dict[str, Stat]:
+def _stats(per: dict[str, tuple[Any, Any]], metrics: Sequence[str]) -> dict[str, Any]:
     return {m: Stat(mean=per[m][0], std=per[m][1]) for m in metrics}
 
 
@@ -427,15 +429,18 @@ def _task_summary(ctx: _Context, p: int, pt: _PairTasks, t: int) -> TaskSummary:
     ts = pt.sel[ctx.cells.task[pt.sel] == t]
     seeds = ctx.vocab.seeds.tolist()
     sums = ctx.task_sums
-    iv = {
+    iv: dict[str, Any] = {
         k: (int(v[g]) if k in _IV_COUNTS else _num(v[g])) for k, v in ctx.iv.items()
     }  # n_items ... p_mcnemar_majority
+    stats: dict[str, Any] = {
+        m: Stat(mean=mean[g], std=std[g]) for m, (mean, std) in ctx.task_stats.items()
+    }
     return TaskSummary(
         category=pt.category[t],
         in_aggregate=pt.in_agg[t],
         seeds=[seeds[s] for s in ctx.cells.seed[ts].tolist()],
         n=sums["n"][g],
-        **{m: Stat(mean=mean[g], std=std[g]) for m, (mean, std) in ctx.task_stats.items()},
+        **stats,
         pooled=Pooled(n01=sums["n01"][g], n10=sums["n10"][g], p_mcnemar=sums["p_mcnemar"][g]),
         n10_no_answer=sums["n10_no_answer"][g],
         item_view=ItemView(**iv),

@@ -294,7 +294,9 @@ def build_frames(
     per_model = parallel_map(
         lambda m: {c: _dict_and_indices(tables[m].column(c)) for c in cols}, list(tables)
     )
-    parts = {c: {m: pm[c] for m, pm in zip(tables, per_model, strict=True)} for c in cols}
+    parts: dict[str, dict[str, tuple[pa.Array, np.ndarray]]] = {
+        c: {m: pm[c] for m, pm in zip(tables, per_model, strict=True)} for c in cols
+    }
     g_tasks = _unique_values([d for d, _ in parts["task"].values()])
     g_items = _unique_values([d for d, _ in parts["item_id"].values()])
     g_hash = _unique_values([d for d, _ in parts["prompt_hash"].values()])

@@ -15,12 +15,11 @@ and written back after the declared fields, so a round trip never loses data.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import os
 import typing
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -37,15 +36,18 @@ def optional(default: Any = None) -> Any:
     return field(default=default, metadata=_OPTIONAL, kw_only=True)
 
 
-@functools.cache
+_JSON_FIELDS: dict[type, tuple[tuple[str, bool], ...]] = {}
+
+
 def _json_fields(cls: type) -> tuple[tuple[str, bool], ...]:
     """(name, optional) of a result class's fields in JSON key order, `extra` left out."""
-    spec = {f.name: bool(f.metadata.get("optional")) for f in dataclasses.fields(cls)}
-    order = getattr(cls, "_json_order", None) or tuple(spec)
-    return tuple((name, spec[name]) for name in order if name != "extra")
+    if cls not in _JSON_FIELDS:
+        spec = {f.name: bool(f.metadata.get("optional")) for f in dataclasses.fields(cls)}
+        order = getattr(cls, "_json_order", None) or tuple(spec)
+        _JSON_FIELDS[cls] = tuple((name, spec[name]) for name in order if name != "extra")
+    return _JSON_FIELDS[cls]
 
 
-@functools.cache
 def _required(cls: type) -> tuple[str, ...]:
     return tuple(
         f.name
@@ -293,6 +295,7 @@ class CategorySummary(_Result):
     NFI: Stat
     F_no_answer: Stat
     F_answered: Stat
+    _: KW_ONLY
     per_seed: dict[str, dict[str, float]] | None = optional()
     n_categories: int | None = optional()
     n_tasks: int

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 from rich.console import Console
@@ -56,13 +58,15 @@ def _pins(revision: tuple[str, ...]) -> dict[str, str]:
     return pins
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
 _select = [
     click.option("--suite", default=None, help="The benchmarks of a named suite (paper, ...)."),
     click.option("--benchmarks", default=None, help="Comma-separated benchmarks (mmlu,bbh,...)."),
 ]
 
 
-def _with_select(f):  # type: ignore[no-untyped-def]
+def _with_select(f: F) -> F:
     for opt in reversed(_select):
         f = opt(f)
     return f

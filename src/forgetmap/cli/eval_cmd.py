@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 from rich.console import Console
@@ -110,7 +111,7 @@ def _seeds(value: str) -> list[int]:
 @click.option("--run-id", default=None, help="Run id (default: timestamp + random).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
-def eval_command(**o: object) -> None:
+def eval_command(**o: Any) -> None:
     """Evaluate a model on tasks x seeds; resumes where a previous run stopped."""
     from forgetmap.engine.run import evaluate
 

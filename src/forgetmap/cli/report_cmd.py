@@ -137,7 +137,7 @@ def report_command(
     if study_file is not None:
         groups, study_title = study_groups(study_file, only_groups)
         title = title or study_title
-        if comparison_file is None:
+        if store is not None and comparison_file is None:
             models = set(store.models())
             every = {p for ps in groups.values() for p in ps}
             groups = _keep(groups, {p for p in every if set(p) <= models}, str(store.root))
@@ -160,6 +160,8 @@ def report_command(
     else:
         from forgetmap.analysis.compare import compare
 
+        if store is None or groups is None:  # ruled out by the checks above
+            raise ForgetmapError("--results DIR and --pairs FILE or --study CONFIG are needed")
         wanted = list(dict.fromkeys(p for g in groups.values() for p in g))
         with (
             console.status(f"comparing {len(wanted)} pair(s)"),

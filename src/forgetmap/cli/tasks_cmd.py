@@ -77,9 +77,8 @@ def tasks_command(
         return
     title = f"forgetmap tasks ({suite or 'all'}: {len(rows)}; protocol {proto.name})"
     table = Table(title=title)
-    for col, just in [("task", "left"), ("benchmark", "left"), ("category", "left"),
-                      ("n_items", "right"), ("official", "right"), ("k", "left")]:  # fmt: skip
-        table.add_column(col, justify=just)
+    for col in ("task", "benchmark", "category", "n_items", "official", "k"):
+        table.add_column(col, justify="right" if col in ("n_items", "official") else "left")
     if count:
         table.add_column("skipped", justify="right")
     for r in rows:

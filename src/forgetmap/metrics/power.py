@@ -66,8 +66,10 @@ def null_patterns(
         states, prob = states[keep], prob[keep]
     else:
         rng = np.random.default_rng([seed, n_seeds])
-        p = np.where(rng.random(_SIM_ITEMS) < kappa, p_known, g)[:, None]
-        sim = 2 * (rng.random((_SIM_ITEMS, n_seeds)) < p) + (rng.random((_SIM_ITEMS, n_seeds)) < p)
+        p_item = np.where(rng.random(_SIM_ITEMS) < kappa, p_known, g)[:, None]
+        sim = 2 * (rng.random((_SIM_ITEMS, n_seeds)) < p_item) + (
+            rng.random((_SIM_ITEMS, n_seeds)) < p_item
+        )
         codes, cnt = np.unique(sim @ (4 ** np.arange(n_seeds)), return_counts=True)
         states = (codes[:, None] // 4 ** np.arange(n_seeds)) % 4
         prob = cnt / _SIM_ITEMS

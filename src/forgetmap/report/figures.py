@@ -13,18 +13,20 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, cast
 
 import matplotlib as mpl
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.projections.polar import PolarAxes
 
 from forgetmap.analysis.results import TOTAL
 from forgetmap.errors import ForgetmapError
 from forgetmap.report.model import PairView, ReportModel
 from forgetmap.report.sizes import format_size, size_families
 
-STYLE = {
+STYLE: dict[str, Any] = {
     "font.family": "DejaVu Sans",
     "font.size": 9,
     "axes.titlesize": 10,
@@ -132,7 +134,7 @@ def radar_figure(pairs: Sequence[PairView], cats: Sequence[str], title: str) -> 
     angles = np.linspace(0, 2 * np.pi, n, endpoint=False)
     closed = np.concatenate([angles, angles[:1]])
     fig = Figure(figsize=(9.0, 4.9), layout="constrained")
-    axes = [fig.add_subplot(1, 2, k + 1, projection="polar") for k in range(2)]
+    axes = [cast(PolarAxes, fig.add_subplot(1, 2, k + 1, projection="polar")) for k in range(2)]
     for ax, metric in zip(axes, ("F_true", "BT_true"), strict=True):
         vals = _values(pairs, cats, metric)
         ticks = _nice_ticks(vals)[1:]
@@ -247,7 +249,7 @@ def heatmap_figure(pairs: Sequence[PairView], cats: Sequence[str], title: str) -
         ax.tick_params(length=0)
         ax.set_title(METRIC_TITLES[metric], loc="left")
         cb = fig.colorbar(im, ax=ax, fraction=0.05, pad=0.015, aspect=12)
-        cb.set_ticks(cticks)
+        cb.set_ticks(list(cticks))
         cb.outline.set_visible(False)
         cb.ax.tick_params(labelsize=7)
     fig.suptitle(title, fontsize=11, fontweight="bold")
@@ -338,7 +340,7 @@ def write_figures(model: ReportModel, out_dir: Path, formats: Sequence[str] = FO
         result.captions[png] = caption
 
     used: set[str] = set()
-    with mpl.rc_context(STYLE):
+    with mpl.rc_context(cast(Any, STYLE)):
         for group, pairs in model.groups.items():
             cats = model.group_categories(group)
             g = slugify(group)

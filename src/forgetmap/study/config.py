@@ -14,7 +14,7 @@ each merge listed in a group expands into two pairs, `parent -> merge` for both 
 from __future__ import annotations
 
 import os
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -149,12 +149,12 @@ class Study:
 
     def report_groups(
         self,
-        names: list[str] | tuple[str, ...] = (),
+        names: Sequence[str] = (),
         keep: Collection[tuple[str, str]] | None = None,
     ) -> dict[str, list[tuple[str, str]]]:
         """The report's groups for `--group` names (see `select`): {title: [(before, after)]},
         with only the pairs in `keep` when given; groups left without pairs are dropped."""
-        _, _, groups = self.select(names)
+        _, _, groups = self.select(list(names))
         out: dict[str, list[tuple[str, str]]] = {}
         for name, g in groups.items():
             pairs = [(p.before, p.after) for p in g.pairs]
