@@ -54,11 +54,11 @@ def protocols(protocol: str | None, task_name: str | None, as_json: bool) -> Non
     proto = load_protocol(protocol)
     if task_name is not None:
         tp = proto.for_task(get_task(task_name))
-        rows = [
+        settings = [
             {"setting": k, "value": _plain(v), "from": tp.where(k)} for k, v in tp.settings.items()
         ]
         if as_json:
-            click.echo(json.dumps(rows, indent=1, ensure_ascii=False))
+            click.echo(json.dumps(settings, indent=1, ensure_ascii=False))
             return
         table = Table(title=f"{proto.name}: {tp.spec.name}")
         for col in ("setting", "value", "from"):
