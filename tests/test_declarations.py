@@ -101,3 +101,26 @@ def test_declarations_cover_the_behaviour_that_used_to_be_code() -> None:
     tp = load_protocol("forgetmap").for_task("bbh:navigate")
     assert tp["instruction"] == "{{ description }}" and tp["shots"] == 3
     assert tp.where("shots") == "tasks.yaml: benchmarks.bbh.protocol.shots"
+
+
+def test_one_row_adapter_per_source_schema_and_every_one_declared() -> None:
+    """Every public function of loaders.adapters is a row adapter some split declares (evaluated,
+    few-shot, fallback or Hub layout), and every declared adapter exists: no per-benchmark code
+    besides one adapter per source schema."""
+    import inspect
+
+    from forgetmap.suite.loaders import adapters
+    from forgetmap.suite.registry import all_tasks
+
+    declared: set[str] = set()
+    for t in all_tasks():
+        for sp in t.splits.values():
+            for layout in (sp, sp.fallback):
+                if layout is not None:
+                    declared |= {layout.adapter, layout.hub_adapter}
+    public = {
+        name
+        for name, fn in inspect.getmembers(adapters, inspect.isfunction)
+        if fn.__module__ == adapters.__name__ and not name.startswith("_")
+    }
+    assert declared == public, (sorted(declared - public), sorted(public - declared))

@@ -68,3 +68,32 @@ def test_pins_cover_every_benchmark_and_elicitation() -> None:
         len([h for h in v.get(el, []) if h]) for v in want.values() for el in ELICITATIONS
     )
     assert n_hashes > 800
+
+
+STUDY_LIKE_PINS = Path(__file__).parent / "golden" / "study_like_prompt_hashes.json"
+
+
+def test_study_like_prompts_are_pinned(data_dir: Path) -> None:
+    """The few-shot prompt (exemplars included) of the first evaluated item of every task under
+    `study-like`: an edit of an exemplar or of its data shows up here."""
+    from forgetmap.suite.protocol import load_protocol
+
+    proto = load_protocol("study-like")
+    got: dict[str, Any] = {}
+    for t in all_tasks():
+        try:
+            item = proto.load(t.name, limit=1).items[0]
+        except DataError:
+            continue
+        got[t.name] = [
+            item.item_id,
+            build_prompt(t.name, item, "cot_fewshot", protocol=proto).prompt_hash,
+        ]
+    if os.environ.get("FORGETMAP_UPDATE_GOLDEN") == "1":
+        STUDY_LIKE_PINS.write_text(
+            json.dumps(got, indent=1, sort_keys=True) + "\n", encoding="utf-8"
+        )
+        return
+    want = json.loads(STUDY_LIKE_PINS.read_text(encoding="utf-8"))
+    changed = sorted(t for t in set(want) | set(got) if want.get(t) != got.get(t))
+    assert not changed, f"study-like prompts changed for {len(changed)} task(s): {changed[:8]}"
