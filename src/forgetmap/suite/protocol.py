@@ -488,7 +488,7 @@ def builtin_protocols() -> list[str]:
 def _read(ref: str) -> tuple[str, str, str]:
     """(text, source, display name) of a protocol given by built-in name or file path."""
     if ref in builtin_protocols():
-        res = resources.files("forgetmap.suite").joinpath("protocols", f"{ref}.yaml")
+        res = resources.files("forgetmap.suite").joinpath("protocols").joinpath(f"{ref}.yaml")
         return res.read_text(encoding="utf-8"), f"builtin:{ref}", f"{ref}.yaml"
     path = Path(ref).expanduser()
     if path.suffix in (".yaml", ".yml") or path.exists() or "/" in ref:

@@ -269,7 +269,10 @@ def _expand(benchmark: str, b: dict[str, Any], defaults: dict[str, Any]) -> list
         sub = _check_keys(
             {"category": sub} if isinstance(sub, str) else dict(sub), _SUBSET_KEYS, skey
         )
-        values = {**{k: v for k, v in sub.items() if isinstance(v, str)}, "subset": subset}
+        values: dict[str, Any] = {
+            **{k: v for k, v in sub.items() if isinstance(v, str)},
+            "subset": subset,
+        }
         files = sub.get("file", subset)
         values["_files"] = files if isinstance(files, list) else [files]
         split = _fill(data.get("split", "test"), values, f"{key}.data.split")
@@ -450,5 +453,7 @@ def resolve_tasks(suite: str | None = None, tasks: str | list[str] | None = None
                 out.append(get_task(name))
     if not suite and not tasks:
         raise ForgetmapError("no tasks selected: give --suite NAME or --tasks T1,T2")
-    seen: set[str] = set()
-    return [t for t in out if not (t.name in seen or seen.add(t.name))]
+    first: dict[str, TaskSpec] = {}
+    for t in out:
+        first.setdefault(t.name, t)
+    return list(first.values())
