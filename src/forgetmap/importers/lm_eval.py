@@ -45,6 +45,7 @@ from forgetmap.importers._common import (
     rule,
     seed_label,
     slug_run,
+    text_hash,
     to_records,
 )
 from forgetmap.records import check_unique_keys
@@ -490,10 +491,22 @@ def _mc_columns(
 
 def _common_fields(cols: dict[str, list[Any]], o: dict[str, Any], where: str) -> None:
     cols["item_id"].append(str(need(o, "doc_id", where)))
-    cols["prompt_hash"].append(o.get("prompt_hash"))
+    cols["prompt_hash"].append(o.get("prompt_hash") or _context_hash(o.get("arguments")))
     doc = o.get("doc") if isinstance(o.get("doc"), dict) else {}
     q = doc.get("question")
     cols["question"].append(q if isinstance(q, str) else None)
+
+
+def _context_hash(args: Any) -> str | None:
+    """lm-eval <= 0.4.2 logs no prompt_hash: hash the context of the first request instead."""
+    if isinstance(args, dict):  # 0.4.3+: {"gen_args_0": {"arg_0": context, ...}}
+        first = next(iter(args.values()), None)
+        ctx = first.get("arg_0") if isinstance(first, dict) else None
+    elif isinstance(args, list) and args and isinstance(args[0], list) and args[0]:
+        ctx = args[0][0]  # <= 0.4.2: [[context, continuation or gen_kwargs], ...]
+    else:
+        ctx = None
+    return text_hash([ctx]) if isinstance(ctx, str) else None
 
 
 def _filter_chain(cfg: dict[str, Any], name: str) -> list[dict[str, Any]] | None:
