@@ -299,3 +299,35 @@ def test_helm_trials_are_records(tmp_path, capsys):
             assert r["pred"] == (p["predicted_text"].strip() or None)
             assert r["extract_rule"] == "helm:logged:exact_match"
     assert "records no sampling seed" in err
+
+
+# ---------------------------------------------------------------- compare on imported runs
+def test_compare_warns_when_the_sides_used_different_filters(tmp_path, capsys):
+    """Must show: SmolLM2 imported with flexible-extract, Gemma with its default strict-match:
+    compare names both in a warning (JSON and stderr); the same filter on both: no warning."""
+    res = tmp_path / "res"
+    smol_dir = next((LMR / "torch1234").glob("*smollm2*"))
+    gemma_dir = next((LMR / "torch1234").glob("*gemma3*"))
+    _import(capsys, res, "lm-eval", smol_dir, "--filter", "flexible-extract")
+    _import(capsys, res, "lm-eval", gemma_dir)
+    pair, err = _compare(capsys, res, GEMMA, SMOL, tmp_path)
+    ws = [w for w in pair["warnings"] if "scored differently" in w]
+    assert len(ws) == 1 and "arc_mini_cot" in ws[0]
+    assert "strict-match/exact_match" in ws[0] and "flexible-extract/exact_match" in ws[0]
+    assert "scored differently" in err and "flexible-extract" in err
+    same = tmp_path / "same"
+    _import(capsys, same, "lm-eval", LMR / "torch1234", "--filter", "flexible-extract")
+    pair, _ = _compare(capsys, same, GEMMA, SMOL, tmp_path)
+    assert not [w for w in pair["warnings"] if "scored differently" in w]
+
+
+def test_no_items_in_common_says_the_seeds(tmp_path, capsys):
+    """The same task with disjoint seed labels (SmolLM2 with torch seed 99, Gemma with 1234):
+    the error says they share no seed and lists both sides' seeds."""
+    res = tmp_path / "res"
+    _import(capsys, res, "lm-eval", LMR / "torch99")
+    _import(capsys, res, "lm-eval", next((LMR / "torch1234").glob("*gemma3*")), "--filter",
+            "arc_mini_cot=strict-match")  # fmt: skip
+    code, err = _run(capsys, "compare", "--results", res, "--before", GEMMA, "--after", SMOL)
+    assert code == 2 and "no items in common" in err and "They share no seed" in err
+    assert "1234 (repeats 0-1)" in err and "99 (repeats 0-1)" in err

@@ -43,8 +43,10 @@ from forgetmap.analysis.results import (
     TaskSummary,
     Unpaired,
 )
+from forgetmap.analysis.scorers import scorer_sets, scorer_warnings
 from forgetmap.analysis.taskinfo import fallback_category, task_info
 from forgetmap.errors import ForgetmapError
+from forgetmap.importers import describe_seeds
 from forgetmap.metrics import (
     CI_METRICS,
     bootstrap_ci,
@@ -88,7 +90,8 @@ def compare(
     McNemar p, bootstrap 95% CIs over items, no_answer flips, NFI), `tasks` (seed-pooled
     McNemar, multi-seed item view, mean/std over seeds), `categories` and `total` (mean/std
     over seeds, std None with < 2 seeds), `unpaired` counts and `warnings` (prompt_hash or
-    n_choices differing between sides; also issued as Python warnings). `.to_json()` is the
+    n_choices differing between sides, a task scored by different filters/scorers on the two
+    sides; also issued as Python warnings). `.to_json()` is the
     `compare --json` document. Raises ForgetmapError for unknown models, duplicate records or a
     pair with no common items.
     """
@@ -101,7 +104,7 @@ def compare(
         list(range(len(pairs))),
     )
     cells = _CellArrays.build(jobs, vocab, bootstrap, seed)
-    ctx = _Context.build(pairs, frames, vocab, grid, cells, jobs)
+    ctx = _Context.build(pairs, frames, vocab, grid, cells, jobs, scorer_sets(store, models))
     results = [_pair_result(ctx, p) for p in range(len(pairs))]
     for r in results:
         for w in r.warnings:
@@ -226,6 +229,7 @@ class _Context:
     rows_by: dict[str, dict[str, int]]  # model -> task -> rows
     task_stats: dict[str, tuple[list[Any], list[Any]]]  # metric -> (mean, std) per (pair, task)
     task_sums: dict[str, Any]  # per (pair, task): n, n01, n10, p_mcnemar, n10_no_answer
+    scorers: dict[tuple[str, str], set[str]]  # (model, task) -> what scored its rows
 
     @classmethod
     def build(
@@ -236,6 +240,7 @@ class _Context:
         grid: _Grid,
         cells: _CellArrays,
         jobs: list[dict[str, Any]],
+        scorers: dict[tuple[str, str], set[str]],
     ) -> _Context:
         row_cat: dict[tuple[int, int], str] = {}
         for p, (b, a) in enumerate(pairs):
@@ -274,6 +279,7 @@ class _Context:
                 "p_mcnemar": _jl(mcnemar_exact(n01, n10)),
                 "n10_no_answer": pt_sum(cells.n10_no_answer).tolist(),
             },
+            scorers=scorers,
         )
 
 
@@ -282,10 +288,22 @@ def _empty_message(vocab: Vocab, fb: ModelFrame, fa: ModelFrame) -> str:
         ts = [vocab.tasks[t] for t in np.flatnonzero(f.rows_by_task).tolist()]
         return ", ".join(ts[:8]) + (f", ... ({len(ts)} tasks)" if len(ts) > 8 else "") or "none"
 
+    def seeds(f: ModelFrame) -> set[int]:
+        codes = np.unique(f.key % max(vocab.n_seeds, 1))
+        return {int(s) for s in np.asarray(vocab.seeds)[codes].tolist()}
+
     b, a = fb.model, fa.model
+    sb, sa = seeds(fb), seeds(fa)
+    why = (
+        f" They share no seed: {b} has seeds {describe_seeds(sb)}, {a} has "
+        f"{describe_seeds(sa)} (imported runs: seed label = sampling seed + repeat x 10^10, and a "
+        "run without a recorded seed is 0, docs/importers.md; --seed N sets it at import)."
+        if not sb & sa
+        else ""
+    )
     return (
         f"{b!r} and {a!r} have no items in common (pairing by task, item_id, seed): "
-        f"{b} has tasks {short(fb)}; {a} has tasks {short(fa)}. "
+        f"{b} has tasks {short(fb)}; {a} has tasks {short(fa)}.{why} "
         "Check that both were evaluated on the same tasks, item ids and seeds."
     )
 
@@ -477,7 +495,8 @@ def _warnings(ctx: _Context, p: int, pt: _PairTasks) -> list[str]:
                 f"{before} -> {after}: n_choices differs between the two sides for task {name} "
                 f"({int(ctx.kdiff_pt[g])} paired rows); using the before side's n_choices"
             )
-    return out
+    tasks = [ctx.vocab.tasks[t] for t in pt.tasks]
+    return out + scorer_warnings(ctx.scorers, before, after, tasks)
 
 
 def cells_table(result: Comparison) -> pa.Table:
