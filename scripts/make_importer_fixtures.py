@@ -409,7 +409,9 @@ def make_lighteval_samples() -> None:
     for key, seed, chat, tasks in plan:
         seed_part = f",seed:{seed}" if seed is not None else ""
         gen = f"{{temperature:0.6,top_p:0.95{seed_part},max_new_tokens:6}}"
-        args = f"model_name={MODELS[key]},dtype=float32,batch_size=8,generation_parameters={gen}"
+        # max_length: lighteval pads loglikelihood batches to the model's context (8k for
+        # SmolLM2): 5 options x 8192 tokens of attention does not fit a small machine
+        args = f"model_name={MODELS[key]},dtype=float32,batch_size=8,max_length=512,generation_parameters={gen}"
         args += f",override_chat_template={'true' if chat else 'false'}"
         run(
             [

@@ -109,8 +109,8 @@ TASKS_TABLE = [
         generation_size=6,
         stop_sequence=["Question: "],
         **_VERSIONED,
-    )
-    * (
+    ),
+    *(
         [
             LightevalTaskConfig(
                 name="arc_letter_samples:easy",
