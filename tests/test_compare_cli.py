@@ -46,7 +46,7 @@ def test_compare_one_pair_json_csv_and_table(results, tmp_path, capsys):
     # DESIGN section 9 shape
     assert {"before", "after", "cells", "categories", "total", "unpaired"} <= set(pr)
     assert {"before_only", "after_only"} == set(pr["unpaired"])
-    assert {"mean", "std"} == set(pr["total"]["F_true"])
+    assert {"mean", "std", "ci95"} == set(pr["total"]["F_true"])  # ci95: docs/statistics.md
     cell = pr["cells"][0]
     for key in ("task", "seed", "category", "n", "n00", "n01", "n10", "n11", "acc_pre", "acc_post",
                 "F", "BT", "F_true", "BT_true", "F_max", "BT_max", "conventional"):  # fmt: skip

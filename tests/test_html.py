@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 
+import numpy as np
 import pytest
 from test_report import GROUPS, XSS, built, study  # noqa: F401  (session fixtures)
 
@@ -70,7 +71,8 @@ def test_model_ids_and_numbers_in_the_page(study, tmp_path):  # noqa: F811
         tot = pair["total"]
         f = f"{tot['F_true']['mean'] * 100:.1f} ± {tot['F_true']['std'] * 100:.1f}"
         p = format_p(tot["pooled"]["p_mcnemar"])
-        assert re.search(re.escape(f) + r"</td>.*?" + re.escape(p) + "</td>", html, re.S)
+        # († marks a total not distinguishable from sampling noise, docs/statistics.md)
+        assert re.search(re.escape(f) + r"†?</td>.*?" + re.escape(p) + "</td>", html, re.S)
 
 
 def test_report_without_store_has_no_drilldown(study, tmp_path):  # noqa: F811
@@ -98,7 +100,7 @@ def test_report_loads_in_headless_chromium_without_errors(built, tmp_path):  # n
         f"--user-data-dir={tmp_path / 'profile'}",
         "--enable-logging=stderr",
         "--v=0",
-        "--window-size=1400,2200",
+        "--window-size=1400,3400",  # the summary holds the per-category uncertainty table
     ]
     url = built.as_uri()
     env = {**os.environ, "LANG": "C.UTF-8"}
@@ -125,12 +127,15 @@ def test_report_loads_in_headless_chromium_without_errors(built, tmp_path):  # n
     import matplotlib.image as mpimg
 
     img = mpimg.imread(shot)[..., :3]
-    assert img.shape[0] >= 2000 and img.shape[1] >= 1300
+    assert img.shape[0] >= 3200 and img.shape[1] >= 1300
     non_white = (img < 0.9).any(axis=-1).mean()
     assert non_white > 0.03, non_white  # text, tables and figures rendered
-    # the figures (image data URIs) rendered: the forgetting map's reds are on screen
-    reds = (img[..., 0] > 0.6) & (img[..., 1] < 0.35) & (img[..., 2] < 0.35)
-    assert reds.sum() > 2000
+    # the figures (image data URIs) rendered: the first pair's colour (radar and bars) and the
+    # forgetting map's reds are on screen (in this toy study most map cells are hatched grey:
+    # the simulated models' flips are not distinguishable from their sampling noise)
+    blue = (np.abs(img - np.array([0.0, 0.447, 0.698])).sum(axis=-1) < 0.2).sum()
+    reds = ((img[..., 0] > 0.6) & (img[..., 1] < 0.35) & (img[..., 2] < 0.35)).sum()
+    assert blue > 2000 and reds > 100, (blue, reds)
 
 
 @pytest.mark.browser

@@ -17,10 +17,13 @@ from forgetmap.metrics import SizeTables, item_patterns, joint_stats, mde_factor
 from forgetmap.metrics.power import (
     EXACT_MAX_SEEDS,
     PlanTask,
+    consistency_from_floor,
+    design_mde,
     items_needed,
     null_patterns,
     plan_mde,
     unit_variance,
+    unit_variances,
 )
 
 Z = 1.959963984540054 + 0.8416212335729143  # z_0.975 + z_0.8
@@ -38,7 +41,7 @@ def test_mde_factor():
     assert mde_factor(0.01, 0.9) == pytest.approx(2.5758293035489 + 1.2815515655446, rel=1e-9)
 
 
-def test_one_seed_se_and_mde_by_hand():
+def test_one_seed_se_by_hand():
     # one task, one seed, k=4: n00=2, n01=1, n10=3, n11=4 (N=10)
     pre, post = _items((2, 1, 3, 4))
     pat = item_patterns(np.zeros(10, int), np.full(10, 4), (2 * pre + post)[:, None], 1)
@@ -53,8 +56,8 @@ def test_one_seed_se_and_mde_by_hand():
     var = (2 * psi[0] ** 2 + psi[1] ** 2 + 3 * psi[2] ** 2 + 4 * psi[3] ** 2) / 10**2
     assert var == pytest.approx(0.022)
     assert js.se_F_excess == pytest.approx([math.sqrt(0.022)] * 2, rel=1e-9)
-    assert js.mde_F_true == pytest.approx([Z * math.sqrt(0.022)] * 2, rel=1e-9)
-    assert js.mde_F_true[0] == pytest.approx(0.41554, abs=1e-5)  # 2.80158 * 0.148324
+    assert js.design["acc"].tolist() == pytest.approx([0.7])
+    assert js.design["k"].tolist() == [4] and int(js.design["n_seeds"]) == 1
     # one seed: no noise floor
     assert np.isnan(js.point["floor_before"]).all() and np.isnan(js.point["F_excess"]).all()
 
@@ -247,6 +250,63 @@ def test_more_tasks_of_one_size_than_replicates():
 
 
 # -- power -----------------------------------------------------------------------------------------
+def test_design_mde_by_hand():
+    """One task of 100 items, one seed, k = 2, accuracy 0.75, consistency 1: half the items are
+    known (always right), half guessed (right with 1/2), before and after alike.
+
+    A = 0.75, F = 0.5 * 0.25 = 0.125, w = 1. Influence psi = (f - F) + w(1 - A)(x - A)
+    + w(1 - A)(y - A): known items 0; guessed items with (x, y) = 00: -0.5, 01: -0.25,
+    10: 0.75, 11: 0, each with probability 1/4. E psi^2 = 0.5 * 0.25 * (0.25 + 0.0625 + 0.5625)
+    = 0.109375; SE = sqrt(0.109375 / 100) = 0.0330719; MDE = 2.8015852 * SE = 0.0926537.
+    """
+    unit = unit_variances([2], 1, np.array([0.75]), np.array([1.0]))
+    assert unit[0] == pytest.approx(0.109375, rel=1e-12)
+    assert unit_variance(2, 1, 0.75, 1.0) == pytest.approx(0.109375, rel=1e-12)  # linearisation
+    mde = design_mde(np.array([100]), unit, np.array([0]), 1)
+    assert mde == pytest.approx([Z * math.sqrt(0.00109375)] * 2, rel=1e-12)
+    assert mde[0] == pytest.approx(0.0926537, abs=1e-7)
+    # two tasks in a category, two categories: weights 1/T_c within, 1/C in Total
+    mde = design_mde(np.array([100, 400, 100]), np.full(3, 0.109375), np.array([0, 0, 1]), 2)
+    var_a = (0.109375 / 100 + 0.109375 / 400) / 4
+    assert mde[0] == pytest.approx(Z * math.sqrt(var_a))
+    assert mde[2] == pytest.approx(Z * math.sqrt((var_a + 0.00109375) / 4))
+
+
+def test_consistency_from_the_floor_by_hand():
+    # half the items known, right on 90% of samples, k = 4: acc = 0.45 + 0.125 = 0.575;
+    # two seeds disagree on 2 (0.5 * 0.09 + 0.5 * 0.1875) = 0.2775 of the items
+    assert consistency_from_floor(0.575, 0.2775, 4) == pytest.approx(0.9)
+    assert consistency_from_floor(0.575, float("nan"), 4) == 0.9  # one seed: default
+    assert consistency_from_floor(0.2, 0.3, 4) == 0.9  # below chance: default
+
+
+@pytest.mark.parametrize("seeds", [1, 2, 3, 5])
+def test_closed_form_unit_variance_equals_the_linearisation(seeds):
+    for k, acc, cons in ((4, 0.6, 0.9), (2, 0.75, 1.0), (5, 0.5, 0.8), (None, 0.6, 0.9)):
+        closed = unit_variances([k], seeds, np.array([acc]), np.array([cons]))[0]
+        assert closed == pytest.approx(unit_variance(k, seeds, acc, cons), rel=1e-9)
+
+
+def test_compare_mde_agrees_with_simulated_designs():
+    """The pair's MDE (its items, seeds, accuracy and the consistency its floor shows) against
+    the spread of F_excess over re-sampled pairs of the same models."""
+    from forgetmap.analysis.uncertainty import _design_mde
+
+    rng = np.random.default_rng(1)
+    kappa, c = (0.6 - 0.25) / (0.9 - 0.25), 0.9
+    p = np.where(rng.random((4, 250)) < kappa, c, 0.25)
+    est, mdes = [], []
+    for _ in range(200):
+        pre = rng.random((4, 250, 3)) < p[..., None]
+        post = rng.random((4, 250, 3)) < p[..., None]
+        pat = item_patterns(np.repeat(np.arange(4), 250), np.full(1000, 4),
+                            (2 * pre.astype(int) + post).reshape(1000, 3), 4)  # fmt: skip
+        js = joint_stats(pat, np.array([0, 0, 1, 1]), 2)
+        est.append(js.point["F_excess"])
+        mdes.append(_design_mde(js.design, np.array([0, 0, 1, 1]), 2))
+    np.testing.assert_allclose(np.mean(mdes, axis=0), Z * np.std(est, axis=0), rtol=0.15)
+
+
 def test_null_patterns_are_a_distribution_with_the_accuracy():
     for S in (1, 3):
         pats = null_patterns(4, S, acc=0.6, consistency=0.9)

@@ -158,7 +158,7 @@ def _relabelled(comparison: dict, n: int) -> dict:
 
 
 # -- tables ----------------------------------------------------------------------------------------
-CELL = re.compile(r"^(\d+\.\d) ± (\d+\.\d) \((\d+\.\d)\)$")
+CELL = re.compile(r"^(\d+\.\d) ± (\d+\.\d)(†?) \((\d+\.\d)\)$")
 
 
 def _expect(block: dict, metric: str, acc: str) -> tuple[float, float, float]:
@@ -171,7 +171,7 @@ def _expect(block: dict, metric: str, acc: str) -> tuple[float, float, float]:
 
 @pytest.mark.parametrize(("metric", "acc"), [("F_true", "acc_pre"), ("BT_true", "acc_post")])
 def test_table_cells_equal_comparison_values(study, metric, acc):
-    from forgetmap.analysis.results import TOTAL
+    from forgetmap.analysis.results import TOTAL, CategorySummary
     from forgetmap.report.model import build_model
     from forgetmap.report.tables import build_parts
 
@@ -189,8 +189,11 @@ def test_table_cells_equal_comparison_values(study, metric, acc):
             block = pair["total"] if row == TOTAL else pair["categories"][row]
             m = CELL.match(part.cells[i][j])
             assert m, part.cells[i][j]
-            got = tuple(float(x) for x in m.groups())
+            got = tuple(float(x) for x in m.group(1, 2, 4))
             assert got == pytest.approx(_expect(block, metric, acc), abs=0.051)
+            # † exactly where the comparison says the value is not distinguishable from noise
+            summary = CategorySummary.from_dict(block)
+            assert (m.group(3) == "†") == (summary.distinguishable(metric) is False)
             checked += 1
     assert checked == 2 * 8
 

@@ -31,6 +31,7 @@ from forgetmap.analysis.results import (
     CELL_COUNTS,
     CELL_FLOATS,
     TASK_METRICS,
+    TOTAL,
     CategorySummary,
     Cell,
     Comparison,
@@ -45,10 +46,20 @@ from forgetmap.analysis.results import (
 )
 from forgetmap.analysis.scorers import scorer_sets, scorer_warnings
 from forgetmap.analysis.taskinfo import fallback_category, task_info
+from forgetmap.analysis.uncertainty import (
+    MDE_ALPHA,
+    MDE_POWER,
+    PairUncertainty,
+    attach,
+    pair_patterns,
+    pair_uncertainty,
+)
 from forgetmap.errors import ForgetmapError
 from forgetmap.importers import describe_seeds
 from forgetmap.metrics import (
     CI_METRICS,
+    Patterns,
+    SizeTables,
     bootstrap_ci,
     item_view,
     mcnemar_exact,
@@ -106,12 +117,21 @@ def compare(
     cells = _CellArrays.build(jobs, vocab, bootstrap, seed)
     ctx = _Context.build(pairs, frames, vocab, grid, cells, jobs, scorer_sets(store, models))
     results = [_pair_result(ctx, p) for p in range(len(pairs))]
+    # category / Total CIs, noise floors, MDE (docs/statistics.md); pairs in parallel
+    unc = parallel_map(lambda p: _uncertainty(ctx, jobs[p]["patterns"], p), list(range(len(pairs))))
+    for r, u in zip(results, unc, strict=True):
+        attach(r, u, TOTAL)
     for r in results:
         for w in r.warnings:
             warnings.warn(w, stacklevel=2)
     return Comparison(
         pairs=results,
-        settings=Settings(bootstrap=int(bootstrap), bootstrap_seed=int(seed), ci_level=CI_LEVEL),
+        settings=Settings(
+            bootstrap=int(bootstrap),
+            bootstrap_seed=int(seed),
+            ci_level=CI_LEVEL,
+            mde={"alpha": MDE_ALPHA, "power": MDE_POWER},
+        ),
     )
 
 
@@ -157,6 +177,7 @@ def _pair_counts(fb: ModelFrame, fa: ModelFrame, vocab: Vocab, g: _Grid, p: int)
         "hash": np.bincount(task, weights=(hb >= 0) & (ha >= 0) & (hb != ha), minlength=g.T),
         "kdiff": np.bincount(task, weights=(kb > 0) & (ka > 0) & (kb != ka), minlength=g.T),
         "iv": _task_item_view(paired, task, ti, trans, g.T),
+        "patterns": pair_patterns(ti, task, key % g.S, trans, vocab.ks[kc], g.T, g.S),
     }
 
 
@@ -187,6 +208,7 @@ class _CellArrays:
     ci: dict[str, np.ndarray]  # CI_METRICS -> [cells, 2]
     n10_no_answer: np.ndarray
     n01_no_answer_before: np.ndarray
+    tables: SizeTables | None  # the bootstrap's resampling tables, reused by the category CIs
 
     @classmethod
     def build(
@@ -201,7 +223,8 @@ class _CellArrays:
         met["F_answered"] = (met["n10"] - na10) / met["n"]
         met["p_mcnemar"] = mcnemar_exact(met["n01"].astype(np.int64), met["n10"].astype(np.int64))
         # a cell's interval depends only on (seed, its size, its counts)
-        ci = bootstrap_ci(dense, dk, bootstrap, seed, CI_LEVEL)
+        tables = SizeTables(bootstrap, seed) if bootstrap > 0 else None
+        ci = bootstrap_ci(dense, dk, bootstrap, seed, CI_LEVEL, tables=tables)
         return cls(
             pair=ids[:, 0],
             task=ids[:, 1],
@@ -210,6 +233,7 @@ class _CellArrays:
             ci=ci,
             n10_no_answer=na10,
             n01_no_answer_before=np.concatenate([j["na01"] for j in jobs]),
+            tables=tables,
         )
 
 
@@ -328,6 +352,16 @@ def _pair_tasks(ctx: _Context, p: int) -> _PairTasks:
         category[t] = ctx.row_cat.get((p, t)) or reg_cat or fallback_category(name)
         in_agg[t] = agg
     return _PairTasks(sel, tasks, category, in_agg)
+
+
+def _uncertainty(ctx: _Context, patterns: Patterns, p: int) -> PairUncertainty:
+    """Category / Total CIs, noise floors and MDE of pair p (categories named as in _categories)."""
+    pt = _pair_tasks(ctx, p)
+    agg = sorted(t for t in pt.tasks if pt.in_agg[t])
+    names = sorted({pt.category[t] for t in agg})
+    return pair_uncertainty(
+        patterns, ctx.vocab.tasks, agg, pt.category, names, ctx.cells.tables, TOTAL
+    )
 
 
 def _pair_result(ctx: _Context, p: int) -> PairResult:

@@ -115,9 +115,25 @@ class Stat(_Result):
     mean: float | None
     std: float | None
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: 95% bootstrap CI over items [low, high] (category and total rows; docs/statistics.md)
+    ci95: list[float | None] | None = optional()
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], where: str = "stat") -> Stat:
+        known, extra = cls._split(d, where)
+        return cls(**known, extra=extra)
+
+
+@dataclass
+class Interval(_Result):
+    """A value with its 95% bootstrap CI ([None, None] when compare ran without bootstrap)."""
+
+    mean: float | None
+    ci95: list[float | None]
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], where: str = "interval") -> Interval:
         known, extra = cls._split(d, where)
         return cls(**known, extra=extra)
 
@@ -261,6 +277,8 @@ class TaskSummary(_Result):
     n10_no_answer: int
     item_view: ItemView
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: sampling-noise floor per model: {"before": {"F_true", "BT_true"}, "after": {...}}
+    noise_floor: dict[str, dict[str, float | None]] | None = optional()
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], where: str = "task") -> TaskSummary:
@@ -303,10 +321,18 @@ class CategorySummary(_Result):
     pooled: Pooled
     item_view: GroupItemView
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: F_true (BT_true) minus the before-model's noise floor, with its CI (docs/statistics.md)
+    F_excess: Interval | None = optional()
+    BT_excess: Interval | None = optional()
+    #: smallest F_excess detectable with 80% power at alpha 0.05
+    mde_F_true: float | None = optional()
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], where: str = "category") -> CategorySummary:
         known, extra = cls._split(d, where)
+        for name in ("F_excess", "BT_excess"):
+            if known.get(name) is not None:
+                known[name] = Interval.from_dict(known[name], f"{where}.{name}")
         for name in AGG_METRICS:
             known[name] = Stat.from_dict(known[name], f"{where}.{name}")
         known["pooled"] = Pooled.from_dict(known["pooled"], f"{where}.pooled")
@@ -317,6 +343,24 @@ class CategorySummary(_Result):
         """The {mean, std} of `metric` (one of AGG_METRICS), None if there is no such metric."""
         value = getattr(self, metric, None) if metric in AGG_METRICS else None
         return value if isinstance(value, Stat) else None
+
+    def distinguishable(self, metric: str = "F_true") -> bool | None:
+        """Is F_true (BT_true) distinguishable from sampling noise (docs/statistics.md)?
+
+        False when its 95% CI reaches 0, or when the CI of its excess over the before-model's
+        noise floor (F_excess / BT_excess) reaches 0 or below; None without intervals.
+        """
+        stat = self.stat(metric)
+        excess = getattr(self, metric.replace("_true", "_excess"), None)
+        ci = stat.ci95 if stat is not None else None
+        ex = excess.ci95 if isinstance(excess, Interval) else None
+        ci = ci if ci and None not in ci else None
+        ex = ex if ex and None not in ex else None
+        if ci is None and ex is None:
+            return None
+        if ci is not None and ci[0] <= 0.0:
+            return False
+        return not (ex is not None and ex[0] <= 0.0)
 
 
 @dataclass
@@ -339,6 +383,9 @@ class PairResult(_Result):
     excluded_from_aggregate: list[str]
     warnings: list[str]
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: each model against itself across seeds, per category and "Total":
+    #: {"before": {row: {"F_true": Interval, "BT_true": Interval}}, "after": {...}}
+    noise_floor: dict[str, dict[str, dict[str, Interval]]] | None = optional()
 
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()
@@ -365,6 +412,14 @@ class PairResult(_Result):
             t: Unpaired.from_dict(v, f"{w} unpaired {t}")
             for t, v in known["unpaired_by_task"].items()
         }
+        if known.get("noise_floor") is not None:
+            known["noise_floor"] = {
+                side: {
+                    row: {m: Interval.from_dict(v, f"{w} noise_floor") for m, v in ms.items()}
+                    for row, ms in rows.items()
+                }
+                for side, rows in known["noise_floor"].items()
+            }
         return cls(**known, extra=extra)
 
     @property
@@ -384,6 +439,8 @@ class Settings(_Result):
     bootstrap_seed: int
     ci_level: float
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: the test behind `mde_F_true`: {"alpha": 0.05, "power": 0.8}
+    mde: dict[str, float] | None = optional()
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], where: str = "settings") -> Settings:

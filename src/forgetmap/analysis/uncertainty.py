@@ -14,9 +14,11 @@ from typing import Any
 
 import numpy as np
 
+from forgetmap.analysis.results import Interval, PairResult
 from forgetmap.metrics import SizeTables, item_patterns, joint_stats
 from forgetmap.metrics.joint import FLOOR_SIDES, SEED_METRICS, task_floors
 from forgetmap.metrics.patterns import Patterns
+from forgetmap.metrics.power import consistency_from_floor, design_mde, unit_variances
 
 #: metrics with a `ci95` beside their mean/std in categories and total
 CI95_METRICS: tuple[str, ...] = SEED_METRICS
@@ -88,7 +90,8 @@ def pair_uncertainty(
     sub = _restrict(patterns, np.asarray(agg_tasks, dtype=np.int64))
     cat_index = {c: i for i, c in enumerate(categories)}
     task_cat = np.array([cat_index[cat_of[t]] for t in agg_tasks], dtype=np.int64)
-    js = joint_stats(sub, task_cat, len(categories), tables, alpha=MDE_ALPHA, power=MDE_POWER)
+    js = joint_stats(sub, task_cat, len(categories), tables)
+    mde = _design_mde(js.design, task_cat, len(categories))
     rows = [*categories, total]
     for i, r in enumerate(rows):
         out.ci95[r] = {m: _ci(js.ci[m][i]) for m in CI95_METRICS}
@@ -96,7 +99,7 @@ def pair_uncertainty(
             m: {"mean": _f(js.point[m][i]), "ci95": _ci(js.ci[m][i])}
             for m in ("F_excess", "BT_excess")
         }
-        out.mde_F_true[r] = _f(js.mde_F_true[i])
+        out.mde_F_true[r] = _f(mde[i])
     for side in FLOOR_SIDES:
         m = f"floor_{side}"
         out.noise_floor[side] = {
@@ -107,6 +110,18 @@ def pair_uncertainty(
             for i, r in enumerate(rows)
         }
     return out
+
+
+def _design_mde(design: dict[str, np.ndarray], task_cat: np.ndarray, n_cat: int) -> np.ndarray:
+    """The pair's MDE per category and Total: its tasks' items, k and before-model accuracy, its
+    seeds, and the consistency its noise floor implies (forgetmap.metrics.power)."""
+    k = design["k"].tolist()
+    cons = [
+        consistency_from_floor(a, d, kk)
+        for a, d, kk in zip(design["acc"].tolist(), design["disagree"].tolist(), k, strict=True)
+    ]
+    unit = unit_variances(k, int(design["n_seeds"]), design["acc"], np.array(cons))
+    return design_mde(design["n_items"], unit, task_cat, n_cat, MDE_ALPHA, MDE_POWER)
 
 
 def _restrict(p: Patterns, tasks: np.ndarray) -> Patterns:
@@ -122,3 +137,25 @@ def _restrict(p: Patterns, tasks: np.ndarray) -> Patterns:
         state=p.state[order],
         n_tasks=int(tasks.size),
     )
+
+
+def attach(result: PairResult, unc: PairUncertainty, total: str = "Total") -> None:
+    """Set the uncertainty fields of a PairResult (typed, written only when set)."""
+    for name, block in [*result.categories.items(), (total, result.total)]:
+        if block is None or name not in unc.ci95:
+            continue
+        for m in CI95_METRICS:
+            stat = block.stat(m)
+            if stat is not None:
+                stat.ci95 = unc.ci95[name][m]
+        block.F_excess = Interval(**unc.excess[name]["F_excess"])
+        block.BT_excess = Interval(**unc.excess[name]["BT_excess"])
+        block.mde_F_true = unc.mde_F_true[name]
+    for task, summary in result.tasks.items():
+        if task in unc.task_floor:
+            summary.noise_floor = {s: dict(v) for s, v in unc.task_floor[task].items()}
+    if unc.noise_floor:
+        result.noise_floor = {
+            side: {row: {m: Interval(**v) for m, v in ms.items()} for row, ms in rows.items()}
+            for side, rows in unc.noise_floor.items()
+        }

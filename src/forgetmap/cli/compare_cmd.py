@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
@@ -95,8 +96,8 @@ def compare_cmd(
         atomic_write(csv_out, lambda p: pacsv.write_csv(table, str(p)))
     if not quiet:
         console = Console()
-        if not console.is_terminal:  # pipes and logs: room for the summary table
-            console = Console(width=120)
+        if not console.is_terminal and "COLUMNS" not in os.environ:
+            console = Console(width=120)  # pipes and logs: room for the summary table
         for pr in result.pairs:
             console.print(summary_table(pr))
     for path in (json_out, csv_out):

@@ -171,8 +171,11 @@ class JointStats:
     point: dict[str, np.ndarray]  # metric -> [C + 1]
     ci: dict[str, np.ndarray]  # metric -> [C + 1, 2]; NaN without replicates
     se_F_excess: np.ndarray  # [C + 1] linearised SE of F_excess (of F_true with one seed)
-    mde_F_true: np.ndarray  # [C + 1]
     task_floor: dict[str, np.ndarray]  # side -> [T] floor F_true per task (mean over seed pairs)
+    #: per task, what a power calculation needs: n_items, k (most common), acc (before-model,
+    #: mean over seeds), disagree (before-model 1→0 plus 0→1 rate between two of its seeds,
+    #: mean over seed pairs; NaN with one seed); and n_seeds (seeds with any paired item)
+    design: dict[str, np.ndarray] = field(default_factory=dict)
     replicates: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # [C + 1, B]
 
 
@@ -188,11 +191,10 @@ def joint_stats(
     n_cat: int,
     tables: SizeTables | None = None,
     level: float = 0.95,
-    alpha: float = 0.05,
-    power: float = 0.8,
     keep_replicates: bool = False,
 ) -> JointStats:
-    """Everything category- and Total-level for one pair's aggregated tasks.
+    """Everything category- and Total-level for one pair's aggregated tasks (the MDE is
+    forgetmap.metrics.power's, from `design`).
 
     task_cat[T]: category index (0..n_cat-1) of each task. `tables`: the comparison's resampling
     tables (forgetmap.metrics.bootstrap.SizeTables); None means no bootstrap (point values, SEs
@@ -216,10 +218,40 @@ def joint_stats(
         point=point,
         ci=ci,
         se_F_excess=se,
-        mde_F_true=mde_factor(alpha, power) * se,
         task_floor={s: _nanmean(vals0[f"floor_{s}"][..., 0], axis=1) for s in FLOOR_SIDES},
+        design=_design(patterns, tot0, L),
         replicates=reps if keep_replicates else {},
     )
+
+
+def _design(p: Patterns, tot0: np.ndarray, L: FeatureLayout) -> dict[str, np.ndarray]:
+    get = layout_getter(tot0, L)
+    acc = _nanmean(_div(get("pre", None), get("n", None)), axis=1)
+    if L.n_pairs:
+        n = get("pair_n", None)
+        disagree = _nanmean(_div(get("d10", "before") + get("d01", "before"), n), axis=1)
+    else:
+        disagree = np.full(p.n_tasks, np.nan)
+    # most common k of each task (weighted by items)
+    key = p.task * (int(p.k.max(initial=0)) + 1) + p.k
+    w = np.bincount(key, weights=p.count)
+    k_mode = np.zeros(p.n_tasks, np.int64)
+    best = np.full(p.n_tasks, -1.0)
+    for kk in np.unique(p.k).tolist():
+        kw = np.zeros(p.n_tasks)
+        idx = np.arange(p.n_tasks) * (int(p.k.max(initial=0)) + 1) + kk
+        ok = idx < w.size
+        kw[ok] = w[idx[ok]]
+        better = kw > best
+        k_mode[better], best[better] = kk, kw[better]
+    seeds = int((get("n", None).sum(axis=0) > 0).sum())
+    return {
+        "n_items": p.n_items,
+        "k": k_mode,
+        "acc": acc,
+        "disagree": disagree,
+        "n_seeds": np.array(seeds),
+    }
 
 
 def task_floors(patterns: Patterns) -> dict[str, np.ndarray]:
@@ -457,11 +489,13 @@ def _linearised_se(
     xbar = tot0 / np.maximum(n_t, 1)[:, None]  # [T, D] feature means
     base = xbar[p.task]
     get = layout_getter(base + 1j * _STEP * (phi - base), L)
-    d_f = seed_values(get)["F_true"].imag / _STEP  # [P, S]
+    d_f = np.nan_to_num(seed_values(get)["F_true"].imag / _STEP)  # [P, S]
     own, tot = aggregation_weights(~np.isnan(vals0["F_true"][..., 0]), task_cat, n_cat)
     psi = np.stack([(d_f * own[p.task]).sum(axis=1), (d_f * tot[p.task]).sum(axis=1)])
     if L.n_pairs:
-        d_fl = floor_values(get, "before").imag / _STEP  # [P, Q]
+        # seed pairs without a floor (a seed the pair lacks) have weight 0: no NaN may leak in;
+        # a category with no floor at all keeps the F_true basis
+        d_fl = np.nan_to_num(floor_values(get, "before").imag / _STEP)  # [P, Q]
         own, tot = aggregation_weights(~np.isnan(vals0["floor_before"][..., 0]), task_cat, n_cat)
         psi -= np.stack([(d_fl * own[p.task]).sum(axis=1), (d_fl * tot[p.task]).sum(axis=1)])
     scale = p.count / np.maximum(n_t[p.task], 1) ** 2

@@ -28,6 +28,7 @@ from forgetmap.metrics.joint import joint_stats, mde_factor
 from forgetmap.metrics.patterns import Patterns
 
 EXACT_MAX_SEEDS = 6  # 4**6 patterns per task; more seeds are approximated by simulated items
+DEFAULT_CONSISTENCY = 0.9
 _SIM_ITEMS = 50_000
 
 
@@ -42,7 +43,7 @@ class PlanTask:
 
 
 def null_patterns(
-    k: int | None, n_seeds: int, acc: float, consistency: float = 0.9, seed: int = 0
+    k: int | None, n_seeds: int, acc: float, consistency: float = DEFAULT_CONSISTENCY, seed: int = 0
 ) -> Patterns:
     """Pattern probabilities (as `count`, summing to 1) of one item of a task under no forgetting.
 
@@ -83,12 +84,104 @@ def null_patterns(
     )
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=4096)
 def unit_variance(k: int | None, n_seeds: int, acc: float, consistency: float = 0.9) -> float:
-    """Variance of one task's F_excess (F_true with one seed) estimate times its item count."""
+    """Variance of one task's F_excess (F_true with one seed) estimate times its item count,
+    under no forgetting (linearised, on the exact pattern probabilities)."""
     pats = null_patterns(k, n_seeds, acc, consistency)
     se = joint_stats(pats, np.zeros(1, np.int64), 1).se_F_excess[0]
     return float(se**2)  # the patterns stand for one item: SE^2 * 1
+
+
+def unit_variances(
+    k: Sequence[int | None] | np.ndarray,
+    n_seeds: int,
+    acc: np.ndarray,
+    consistency: np.ndarray,
+) -> np.ndarray:
+    """`unit_variance` of many tasks at once, in closed form (no clipping at 0).
+
+    Under no forgetting every seed of both models draws independently with the item's p, and
+    at the population point (acc_pre = acc_post = A in every seed) the influence of an item
+    with answers x_s (before) and y_s (after) on F_excess is, up to a constant,
+
+        psi = mean_s x_s (1 - y_s) - mean_{s<s'} (x_s + x_s' - 2 x_s x_s') / 2
+              + w (1 - A) mean_s (y_s - x_s),         w = 1 / (k - 1)
+
+    (the linear terms of the chance corrections of F_true and of the floor partly cancel); with
+    one seed there is no floor and the last term is w (1 - A)(x + y). Var = E psi^2 - (E psi)^2
+    over the 4^S answer patterns, mixing known and guessed items; it equals the linearisation
+    `unit_variance` applies to the same patterns (tested).
+    """
+    S = int(n_seeds)
+    kk = np.array([int(x) if x is not None and x >= 2 else 0 for x in k])
+    g = np.where(kk >= 2, 1.0 / np.maximum(kk, 1), 0.0)
+    w = np.where(kk >= 2, 1.0 / np.maximum(kk - 1.0, 1.0), 0.0)
+    acc = np.asarray(acc, float)
+    p_known = np.maximum(np.asarray(consistency, float), acc)
+    kappa = np.clip(
+        np.where(p_known > g, (acc - g) / np.where(p_known > g, p_known - g, 1), 1), 0, 1
+    )
+    states = np.array(np.meshgrid(*[np.arange(4)] * S, indexing="ij")).reshape(S, -1).T
+    x, y = (states >= 2).astype(float), (states % 2 == 1).astype(float)
+    flips = (x * (1 - y)).mean(axis=1)
+    if S >= 2:
+        a, b = np.triu_indices(S, k=1)
+        self_flips = (0.5 * (x[:, a] + x[:, b] - 2 * x[:, a] * x[:, b])).mean(axis=1)
+        g1, g2 = flips - self_flips, (y - x).mean(axis=1)
+    else:
+        g1, g2 = flips, (x + y)[:, 0]
+    n_x = x.sum(axis=1)
+    n_y = y.sum(axis=1)
+    out = np.empty(kk.size)
+    for t in range(kk.size):  # one task at a time bounds memory at 4^S
+        lam = w[t] * (1.0 - acc[t])
+        psi = g1 + lam * g2
+        prob = np.zeros(states.shape[0])
+        for share, p in ((kappa[t], p_known[t]), (1.0 - kappa[t], g[t])):
+            prob += share * p ** (n_x + n_y) * (1 - p) ** (2 * S - n_x - n_y)
+        mean = prob @ psi
+        out[t] = prob @ psi**2 - mean**2
+    return out
+
+
+def consistency_from_floor(acc: float, disagree: float, k: int | None) -> float:
+    """The `consistency` that explains a model's accuracy and its disagreement with itself.
+
+    In the planning model (an item known with probability kappa is right with probability c,
+    else guessed: g = 1/k), acc = kappa c + (1 - kappa) g and the rate at which two seeds
+    disagree is D = 2 [kappa c (1 - c) + (1 - kappa) g (1 - g)]; eliminating kappa gives
+    c = 1 - g - (D/2 - g(1 - g)) / (acc - g). Clipped to [acc, 1]; DEFAULT_CONSISTENCY when the
+    data cannot tell (one seed, accuracy at or below chance).
+    """
+    g = 1.0 / k if k is not None and k >= 2 else 0.0
+    if not np.isfinite(disagree) or not np.isfinite(acc) or acc - g < 0.02:
+        return DEFAULT_CONSISTENCY
+    c = 1.0 - g - (disagree / 2.0 - g * (1.0 - g)) / (acc - g)
+    return float(np.clip(c, acc, 1.0))
+
+
+def design_mde(
+    n_items: np.ndarray,
+    unit_var: np.ndarray,
+    task_cat: np.ndarray,
+    n_cat: int,
+    alpha: float = 0.05,
+    power: float = 0.8,
+) -> np.ndarray:
+    """MDE [C + 1] per category and Total from each task's unit variance and item count.
+
+    Tasks weigh equally within their category and categories equally in Total (the study's
+    aggregation): Var_c = sum_t Var_t / (N_t T_c^2), Var_Total = sum_c Var_c / C^2.
+    """
+    task_cat = np.asarray(task_cat, dtype=np.int64)
+    var_t = np.asarray(unit_var, float) / np.maximum(np.asarray(n_items, float), 1.0)
+    t_c = np.bincount(task_cat, minlength=n_cat).astype(float)
+    var_c = np.bincount(
+        task_cat, weights=var_t / np.maximum(t_c[task_cat], 1) ** 2, minlength=n_cat
+    )
+    var_tot = var_c.sum() / max(n_cat, 1) ** 2
+    return mde_factor(alpha, power) * np.sqrt(np.append(var_c, var_tot))
 
 
 @dataclass
@@ -105,7 +198,7 @@ def plan_mde(
     tasks: Sequence[PlanTask],
     n_seeds: int,
     acc: float,
-    consistency: float = 0.9,
+    consistency: float = DEFAULT_CONSISTENCY,
     limit: int | None = None,
     alpha: float = 0.05,
     power: float = 0.8,
@@ -118,18 +211,16 @@ def plan_mde(
     if not tasks:
         raise ValueError("no tasks to plan for")
     cats = list(dict.fromkeys(t.category for t in tasks))
-    unit = {k: unit_variance(k, n_seeds, acc, consistency) for k in {t.k for t in tasks}}
     n = np.array([min(t.n_items, limit) if limit else t.n_items for t in tasks], float)
-    var_t = np.array([unit[t.k] for t in tasks]) / np.maximum(n, 1)
     ci = np.array([cats.index(t.category) for t in tasks])
-    t_c = np.bincount(ci, minlength=len(cats)).astype(float)
-    var_c = np.bincount(ci, weights=var_t / t_c[ci] ** 2, minlength=len(cats))
-    var_tot = var_c.sum() / len(cats) ** 2
+    unit = unit_variances(
+        [t.k for t in tasks], n_seeds, np.full(len(tasks), acc), np.full(len(tasks), consistency)
+    )
     return PlanResult(
         categories=cats,
-        n_tasks=t_c.astype(int).tolist(),
+        n_tasks=np.bincount(ci, minlength=len(cats)).tolist(),
         n_items=np.bincount(ci, weights=n, minlength=len(cats)).astype(int).tolist(),
-        mde=mde_factor(alpha, power) * np.sqrt(np.append(var_c, var_tot)),
+        mde=design_mde(n, unit, ci, len(cats), alpha, power),
     )
 
 

@@ -19,6 +19,8 @@ import matplotlib as mpl
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Rectangle
 from matplotlib.projections.polar import PolarAxes
 
 from forgetmap.analysis.results import TOTAL
@@ -102,6 +104,38 @@ def _values(pairs: Sequence[PairView], cats: Sequence[str], metric: str) -> np.n
     return out
 
 
+#: how estimates that are not distinguishable from noise are drawn (figure notes use this text)
+NOISE_NOTE = (
+    "hollow markers, hatched grey cells and bars: the 95% CI includes 0 or the estimate is not "
+    "above the sampling-noise floor (F_excess CI includes 0); whiskers: 95% bootstrap CI"
+)
+
+
+def _marks(pairs: Sequence[PairView], cats: Sequence[str], metric: str) -> np.ndarray:
+    """pairs × cats: 1 distinguishable from noise, 0 not, -1 unknown (no CI in the comparison)."""
+    out = np.full((len(pairs), len(cats)), -1, np.int8)
+    for i, p in enumerate(pairs):
+        for j, c in enumerate(cats):
+            flag = p.distinguishable(c, metric)
+            if flag is not None:
+                out[i, j] = int(flag)
+    return out
+
+
+def _intervals(
+    pairs: Sequence[PairView], cats: Sequence[str], metric: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """pairs × cats 95% CI bounds ×100 (NaN where the comparison has none)."""
+    lo = np.full((len(pairs), len(cats)), np.nan)
+    hi = lo.copy()
+    for i, p in enumerate(pairs):
+        for j, c in enumerate(cats):
+            ci = p.ci(c, metric)
+            if ci is not None:
+                lo[i, j], hi[i, j] = ci[0] * 100, ci[1] * 100
+    return lo, hi
+
+
 def _nice_ticks(values: np.ndarray, max_ticks: int = 5) -> np.ndarray:
     """Round ticks 0, step, ..., top covering the finite values (at most `max_ticks` steps)."""
     finite = values[np.isfinite(values)]
@@ -137,7 +171,9 @@ def radar_figure(pairs: Sequence[PairView], cats: Sequence[str], title: str) -> 
     axes = [cast(PolarAxes, fig.add_subplot(1, 2, k + 1, projection="polar")) for k in range(2)]
     for ax, metric in zip(axes, ("F_true", "BT_true"), strict=True):
         vals = _values(pairs, cats, metric)
-        ticks = _nice_ticks(vals)[1:]
+        lo, hi = _intervals(pairs, cats, metric)
+        marks = _marks(pairs, cats, metric)
+        ticks = _nice_ticks(np.concatenate([vals.ravel(), hi.ravel()]))[1:]
         rmax = float(ticks[-1])
         ax.set_theta_offset(np.pi / 2)
         ax.set_theta_direction(-1)
@@ -162,10 +198,10 @@ def radar_figure(pairs: Sequence[PairView], cats: Sequence[str], title: str) -> 
             ax.plot(closed, ys, color=color(i), linewidth=1.6, label=p.label, zorder=3)
             if len(pairs) <= 4:  # fills of many traces turn to mud
                 ax.fill(closed, ys, color=color(i), alpha=0.07, zorder=2)
-            ok = np.isfinite(row)
-            ax.scatter(angles[ok], row[ok], s=12, color=color(i), zorder=4)
+            _radar_points(ax, angles, row, lo[i], hi[i], marks[i], color(i))
         ax.set_title(METRIC_TITLES[metric], pad=16)
     handles, labels = axes[0].get_legend_handles_labels()
+    handles, labels = _with_noise_key(handles, labels, pairs, cats)
     fig.legend(
         handles,
         labels,
@@ -178,33 +214,102 @@ def radar_figure(pairs: Sequence[PairView], cats: Sequence[str], title: str) -> 
     return fig
 
 
+def _any_weak(pairs: Sequence[PairView], cats: Sequence[str]) -> bool:
+    return any((_marks(pairs, [*cats, TOTAL], m) == 0).any() for m in ("F_true", "BT_true"))
+
+
+def _with_noise_key(
+    handles: list, labels: list[str], pairs: Sequence[PairView], cats: Sequence[str], bar=False
+) -> tuple[list, list[str]]:
+    """Legend entries plus one for "not distinguishable from noise" when a figure has any."""
+    if not _any_weak(pairs, cats):
+        return handles, labels
+    if bar:
+        key = Rectangle((0, 0), 1, 1, facecolor="#BBBBBB", hatch="////", edgecolor="#777777")
+    else:
+        key = Line2D([], [], marker="o", ls="none", mfc="white", mec="#444444", mew=1.3)
+    return [*handles, key], [*labels, "not distinguishable from noise (95% CI)"]
+
+
+def _radar_points(
+    ax,
+    angles: np.ndarray,
+    row: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    marks: np.ndarray,
+    col: str,
+) -> None:
+    """Markers (hollow where not distinguishable from noise) and radial CI whiskers."""
+    ok = np.isfinite(row)
+    whisk = ok & np.isfinite(lo) & np.isfinite(hi)
+    if whisk.any():
+        ax.errorbar(
+            angles[whisk],
+            row[whisk],
+            yerr=[np.maximum(row - lo, 0)[whisk], np.maximum(hi - row, 0)[whisk]],
+            fmt="none",
+            ecolor=col,
+            elinewidth=1.4,
+            alpha=0.6,
+            zorder=3.5,
+        )
+    solid = ok & (marks != 0)
+    hollow = ok & (marks == 0)
+    ax.scatter(angles[solid], row[solid], s=16, color=col, zorder=4)
+    ax.scatter(
+        angles[hollow], row[hollow], s=22, facecolors="white", edgecolors=col, linewidths=1.3,
+        zorder=4,
+    )  # fmt: skip
+
+
 def bars_figure(pairs: Sequence[PairView], cats: Sequence[str], title: str) -> Figure:
     """Fallback for fewer than 3 categories (a radar needs 3 axes): grouped bars per panel."""
     fig = Figure(figsize=(8.0, 3.4), layout="constrained")
     axes = fig.subplots(1, 2)
     for ax, metric in zip(axes, ("F_true", "BT_true"), strict=True):
-        _grouped_bars(ax, _values(pairs, cats, metric), cats, pairs)
+        _grouped_bars(ax, _values(pairs, cats, metric), cats, pairs, metric)
         ax.set_title(METRIC_TITLES[metric])
         ax.set_ylabel("%")
-    handles, labels = axes[0].get_legend_handles_labels()
+    handles, labels = _unique_legend(axes[0])
+    handles, labels = _with_noise_key(handles, labels, pairs, cats, bar=True)
     fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 3))
     fig.suptitle(title, fontsize=11, fontweight="bold")
     return fig
 
 
-def _grouped_bars(ax, vals: np.ndarray, cats: Sequence[str], pairs: Sequence[PairView]) -> None:
+def _grouped_bars(
+    ax,
+    vals: np.ndarray,
+    cats: Sequence[str],
+    pairs: Sequence[PairView],
+    metric: str | None = None,
+) -> None:
+    """One bar per pair and category; with `metric`, CI whiskers and hatched, faded bars where
+    the estimate is not distinguishable from noise."""
     n_pairs = max(len(pairs), 1)
     width = 0.8 / n_pairs
     x = np.arange(len(cats))
+    marks = _marks(pairs, cats, metric) if metric else np.full(vals.shape, -1)
+    lo, hi = _intervals(pairs, cats, metric) if metric else (vals * np.nan, vals * np.nan)
     for i, p in enumerate(pairs):
-        ax.bar(
-            x - 0.4 + width * (i + 0.5),
-            np.nan_to_num(vals[i], nan=0.0),
-            width=width,
-            color=color(i),
-            label=p.label,
-            linewidth=0,
-        )
+        xs = x - 0.4 + width * (i + 0.5)
+        heights = np.nan_to_num(vals[i], nan=0.0)
+        weak = marks[i] == 0
+        ax.bar(xs[~weak], heights[~weak], width=width, color=color(i), label=p.label, linewidth=0)
+        if weak.any():
+            ax.bar(
+                xs[weak], heights[weak], width=width, color=color(i), alpha=0.35,
+                hatch="////", edgecolor=color(i), linewidth=0,
+                label=None if (~weak).any() else p.label,
+            )  # fmt: skip
+        ok = np.isfinite(lo[i]) & np.isfinite(hi[i]) & np.isfinite(vals[i])
+        if ok.any():
+            ax.errorbar(
+                xs[ok], vals[i][ok],
+                yerr=[np.maximum(vals[i] - lo[i], 0)[ok], np.maximum(hi[i] - vals[i], 0)[ok]],
+                fmt="none", ecolor="#333333", elinewidth=0.8, capsize=1.5,
+            )  # fmt: skip
     ax.set_xticks(x)
     ax.set_xticklabels(list(cats), rotation=35, ha="right")
     ax.yaxis.grid(True, color="#DDDDDD", linewidth=0.6)
@@ -226,9 +331,17 @@ def heatmap_figure(pairs: Sequence[PairView], cats: Sequence[str], title: str) -
         masked = np.ma.masked_invalid(vals)
         cm = mpl.colormaps[cmap].with_extremes(bad="#EEEEEE")
         im = ax.imshow(masked, cmap=cm, vmin=0, vmax=vmax, aspect="auto")
+        weak = _marks(pairs, cols, metric) == 0
+        for i, j in zip(*np.nonzero(weak & np.isfinite(vals)), strict=True):
+            ax.add_patch(
+                Rectangle(
+                    (j - 0.5, i - 0.5), 1, 1, facecolor="#E4E4E4", edgecolor="#A0A0A0",
+                    hatch="////", linewidth=0, zorder=2,
+                )
+            )  # fmt: skip
         for (i, j), v in np.ndenumerate(vals):
             txt = "–" if not np.isfinite(v) else f"{v:.1f}"
-            dark = np.isfinite(v) and v > 0.6 * vmax
+            dark = np.isfinite(v) and v > 0.6 * vmax and not weak[i, j]
             ax.text(
                 j,
                 i,
@@ -238,6 +351,12 @@ def heatmap_figure(pairs: Sequence[PairView], cats: Sequence[str], title: str) -
                 fontsize=7.5,
                 color="white" if dark else "#222222",
                 fontweight="bold" if cols[j] == TOTAL else "normal",
+                zorder=3,
+                bbox=(
+                    {"facecolor": "#E4E4E4", "edgecolor": "none", "pad": 0.8}
+                    if weak[i, j]
+                    else None
+                ),
             )
         ax.set_xticks(range(len(cols)))
         ax.set_xticklabels(cols, rotation=35, ha="right", rotation_mode="anchor")
@@ -252,6 +371,11 @@ def heatmap_figure(pairs: Sequence[PairView], cats: Sequence[str], title: str) -
         cb.set_ticks(list(cticks))
         cb.outline.set_visible(False)
         cb.ax.tick_params(labelsize=7)
+    if _any_weak(pairs, cats):
+        fig.supxlabel(
+            "hatched grey: not distinguishable from sampling noise (95% CI)",
+            fontsize=7.5, color="#555555",
+        )  # fmt: skip
     fig.suptitle(title, fontsize=11, fontweight="bold")
     return fig
 
@@ -261,23 +385,36 @@ def conventional_figure(pairs: Sequence[PairView], cats: Sequence[str], title: s
     """Conventional forgetting max(acc_pre − acc_post, 0) beside F_true, on one y scale."""
     conv = _values(pairs, cats, "conventional")
     true = _values(pairs, cats, "F_true")
-    ymax = _nice_max(np.concatenate([conv.ravel(), true.ravel()]))
+    ymax = _nice_max(
+        np.concatenate([conv.ravel(), true.ravel(), _intervals(pairs, cats, "F_true")[1].ravel()])
+    )
     fig = Figure(figsize=(min(max(7.0, 1.0 * len(cats) + 1.5), 12.0), 3.4), layout="constrained")
     axes = fig.subplots(1, 2, sharey=True)
-    for ax, vals, name in zip(
+    for ax, vals, name, metric in zip(
         axes,
         (conv, true),
         ("Conventional forgetting (accuracy drop, %)", "Sample-wise forgetting (F$_{true}$, %)"),
+        (None, "F_true"),
         strict=True,
     ):
-        _grouped_bars(ax, vals, cats, pairs)
+        _grouped_bars(ax, vals, cats, pairs, metric)
         ax.set_ylim(0, ymax)
         ax.set_title(name)
     axes[0].set_ylabel("%")
-    handles, labels = axes[0].get_legend_handles_labels()
+    handles, labels = _unique_legend(axes[0])
+    handles, labels = _with_noise_key(handles, labels, pairs, cats, bar=True)
     fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 3))
     fig.suptitle(title, fontsize=11, fontweight="bold")
     return fig
+
+
+def _unique_legend(ax) -> tuple[list, list[str]]:
+    """Legend handles of an axes, one per label (a pair's faded bars repeat its label)."""
+    handles, labels = ax.get_legend_handles_labels()
+    seen: dict[str, object] = {}
+    for h, lab in zip(handles, labels, strict=True):
+        seen.setdefault(lab, h)
+    return list(seen.values()), list(seen)
 
 
 # -- size scaling ----------------------------------------------------------------------------------
@@ -340,6 +477,14 @@ def write_figures(model: ReportModel, out_dir: Path, formats: Sequence[str] = FO
         result.captions[png] = caption
 
     used: set[str] = set()
+    marked = any(
+        p.distinguishable(c, m) is not None
+        for p in model.pairs
+        for c in [*p.categories(), TOTAL]
+        for m in ("F_true", "BT_true")
+    )
+    if marked:
+        result.notes.append("In the figures, " + NOISE_NOTE + ".")
     with mpl.rc_context(cast(Any, STYLE)):
         for group, pairs in model.groups.items():
             cats = model.group_categories(group)

@@ -1,9 +1,10 @@
 """Terminal tables that never cut a number: columns fit the console or go to a further table.
 
 Rich shrinks columns to fit the console and then truncates cells ("11.0±…") when stdout is not a
-wide terminal. Here every column is at least as wide as its longest unbreakable token (text only
-wraps at spaces), and when the columns do not fit side by side they are split over several tables
-that each repeat the key (first) column — the way the LaTeX tables are split into parts.
+wide terminal. Here columns keep their natural width, and when they do not fit side by side they
+are split over several tables that each repeat the key (first) column — the way the LaTeX tables
+are split into parts. A column too wide for the console on its own wraps at spaces, never below
+its longest unbreakable token.
 """
 
 from __future__ import annotations
@@ -62,17 +63,24 @@ def _widths(table: FitTable) -> tuple[list[int], list[int]]:
 
 
 def split_columns(table: FitTable, width: int) -> list[list[int]]:
-    """Groups of column indices (each starting with the key column 0) that fit in `width`."""
-    lo, _ = _widths(table)
+    """Groups of column indices (each starting with the key column 0) that fit in `width` at
+    their natural width (cells unwrapped); only a column too wide for the console beside the
+    key column on its own is counted at what remains (its cells then wrap at spaces)."""
+    lo, hi = _widths(table)
+    room = width - 1 - 2 * _PAD - hi[0]
+    return _groups([hi[0], *(max(lo[j], min(hi[j], room)) for j in range(1, len(hi)))], width)
+
+
+def _groups(w: list[int], width: int) -> list[list[int]]:
     groups: list[list[int]] = []
     current: list[int] = [0]
-    used = 1 + lo[0] + _PAD
-    for j in range(1, len(table.columns)):
-        if len(current) > 1 and used + lo[j] + _PAD > width:
+    used = 1 + w[0] + _PAD
+    for j in range(1, len(w)):
+        if len(current) > 1 and used + w[j] + _PAD > width:
             groups.append(current)
-            current, used = [0], 1 + lo[0] + _PAD
+            current, used = [0], 1 + w[0] + _PAD
         current.append(j)
-        used += lo[j] + _PAD
+        used += w[j] + _PAD
     groups.append(current)
     return groups
 
@@ -91,10 +99,11 @@ def fit_widths(lo: list[int], hi: list[int], width: int) -> list[int]:
     return w
 
 
-def render(table: FitTable, console: Console) -> list[RenderableType]:
-    """Rich tables for `table` at the console's width (one unless it must be split)."""
+def render(table: FitTable, console: Console, width: int | None = None) -> list[RenderableType]:
+    """Rich tables for `table` at `width` (default: the console's; one unless it must split)."""
+    width = width or console.width
     lo, hi = _widths(table)
-    groups = split_columns(table, console.width)
+    groups = split_columns(table, width)
     out: list[RenderableType] = []
     for g, idx in enumerate(groups):
         part = f" ({g + 1}/{len(groups)})" if len(groups) > 1 else ""
@@ -104,7 +113,7 @@ def render(table: FitTable, console: Console) -> list[RenderableType]:
             caption_justify="left",
             caption_style="dim",
         )
-        widths = fit_widths([lo[j] for j in idx], [hi[j] for j in idx], console.width)
+        widths = fit_widths([lo[j] for j in idx], [hi[j] for j in idx], width)
         for j, w in zip(idx, widths, strict=True):
             c = table.columns[j]
             t.add_column(

@@ -89,7 +89,9 @@ def summary_rows(model: ReportModel) -> dict[str, list[dict[str, Any]]]:
                     "n_paired": p.result.n_paired,
                     "acc_pre": _pm(p, "acc_pre"),
                     "acc_post": _pm(p, "acc_post"),
-                    "F_true": _pm(p, "F_true"),
+                    "F_true": _pm(p, "F_true")
+                    + ("†" if p.distinguishable(TOTAL, "F_true") is False else ""),
+                    "F_excess": _excess_text(p),
                     "BT_true": _pm(p, "BT_true"),
                     "conventional": _pm(p, "conventional"),
                     "flips": f"{pooled.n10} / {pooled.n01}" if pooled is not None else "–",
@@ -127,6 +129,56 @@ def significance_rows(model: ReportModel, group: str) -> list[dict[str, Any]]:
             )
         rows.append({"category": cat, "cells": cells})
     return rows
+
+
+def _excess_text(pair: PairView) -> str:
+    """Total F_excess with its CI, ×100 ('–' when the comparison has none)."""
+    ex = pair.excess(TOTAL, "F_excess")
+    if ex is None:
+        return "–"
+    return f"{fmt_pct(ex[0])} {_ci_text(ex[1])}".strip()
+
+
+def _ci_text(ci: tuple[float, float] | None) -> str:
+    return "" if ci is None else f"[{fmt_pct(ci[0])}, {fmt_pct(ci[1])}]"
+
+
+def uncertainty_rows(model: ReportModel, group: str) -> list[dict[str, Any]]:
+    """Per category (and Total), for each pair of `group`: F_true with its 95% CI, the noise
+    floors of both models, F_excess with its CI, the MDE and whether F_true is distinguishable
+    from noise (all ×100, read from the comparison)."""
+    rows = []
+    for cat in [*model.group_categories(group), TOTAL]:
+        cells = []
+        for p in model.groups[group]:
+            stat = p.stat(cat, "F_true")
+            excess = p.excess(cat, "F_excess")
+            floors = [p.floor(cat, side) for side in ("before", "after")]
+            mde = p.mde(cat)
+            cells.append(
+                {
+                    "F_true": "–" if stat is None else fmt_pct(stat[0]),
+                    "ci": _ci_text(p.ci(cat, "F_true")),
+                    "floor_before": "–" if floors[0] is None else fmt_pct(floors[0]),
+                    "floor_after": "–" if floors[1] is None else fmt_pct(floors[1]),
+                    "excess": "–" if excess is None else fmt_pct(excess[0]),
+                    "excess_ci": "" if excess is None else _ci_text(excess[1]),
+                    "mde": "–" if mde is None else fmt_pct(mde),
+                    "distinguishable": p.distinguishable(cat, "F_true"),
+                }
+            )
+        rows.append({"category": cat, "cells": cells})
+    return rows
+
+
+def verdicts(model: ReportModel) -> list[dict[str, Any]]:
+    """Per pair, in words: categories whose forgetting is / is not distinguishable from noise."""
+    out = []
+    for p in model.pairs:
+        v = p.noise_verdict("F_true")
+        if v["yes"] or v["no"]:
+            out.append({"pair": p.title, "yes": v["yes"], "no": v["no"]})
+    return out
 
 
 def headline(model: ReportModel) -> dict[str, Any]:
@@ -190,6 +242,8 @@ def render_report(
         headline=headline(model),
         summary=summary_rows(model),
         significance={g: significance_rows(model, g) for g in model.groups},
+        uncertainty={g: uncertainty_rows(model, g) for g in model.groups},
+        verdicts=verdicts(model),
         groups=model.groups,
         warnings=warnings,
         tables=[

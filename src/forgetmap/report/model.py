@@ -79,6 +79,55 @@ class PairView:
     def categories(self) -> list[str]:
         return order_categories(self.result.categories)
 
+    def ci(self, category: str, metric: str) -> tuple[float, float] | None:
+        """95% bootstrap CI of `metric` (an aggregated metric, F_excess or BT_excess) in
+        `category` (or TOTAL); None when not computed."""
+        block = self.result.summary(category)
+        if block is None:
+            return None
+        value = getattr(block, metric, None) if metric.endswith("_excess") else block.stat(metric)
+        ci = getattr(value, "ci95", None)
+        if not ci or ci[0] is None or ci[1] is None:
+            return None
+        return float(ci[0]), float(ci[1])
+
+    def excess(
+        self, category: str, metric: str = "F_excess"
+    ) -> tuple[float, tuple[float, float] | None] | None:
+        """(value, 95% CI or None) of F_excess / BT_excess in `category` (or TOTAL)."""
+        block = self.result.summary(category)
+        value = getattr(block, metric, None) if block is not None else None
+        if value is None or value.mean is None:
+            return None
+        return float(value.mean), self.ci(category, metric)
+
+    def floor(self, category: str, side: str = "before") -> float | None:
+        """The `side` model's sampling-noise floor (F_true against itself) in `category`."""
+        floors = self.result.noise_floor or {}
+        value = (floors.get(side) or {}).get(category, {}).get("F_true")
+        return None if value is None or value.mean is None else float(value.mean)
+
+    def mde(self, category: str) -> float | None:
+        """Minimum detectable F_true (beyond noise) of `category` (or TOTAL)."""
+        block = self.result.summary(category)
+        value = block.mde_F_true if block is not None else None
+        return None if value is None else float(value)
+
+    def noise_verdict(self, metric: str = "F_true") -> dict[str, list[str]]:
+        """Categories whose `metric` is / is not distinguishable from noise ("yes", "no"), and
+        those without an interval ("unknown"), in report order."""
+        out: dict[str, list[str]] = {"yes": [], "no": [], "unknown": []}
+        for c in self.categories():
+            flag = self.distinguishable(c, metric)
+            out["unknown" if flag is None else "yes" if flag else "no"].append(c)
+        return out
+
+    def distinguishable(self, category: str, metric: str) -> bool | None:
+        """Is `metric` (F_true or BT_true) in `category` distinguishable from sampling noise?
+        (CategorySummary.distinguishable; None when the comparison has no interval.)"""
+        block = self.result.summary(category)
+        return block.distinguishable(metric) if block is not None else None
+
 
 def _labels(pairs: Sequence[tuple[str, str]]) -> list[str]:
     """After-model short names; `before → after` where the after name alone is ambiguous."""

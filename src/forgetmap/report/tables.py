@@ -23,6 +23,11 @@ TABLE_METRICS: dict[str, tuple[str, str]] = {
     "BT_true": ("acc_post", "Backward transfer"),
 }
 MAX_COLUMNS = 4
+NOT_DISTINGUISHABLE = "†"
+NOISE_LEGEND = (
+    "† not distinguishable from sampling noise: the 95% CI includes 0 or does not clear the "
+    "before-model's noise floor."
+)
 
 
 @dataclass
@@ -41,7 +46,10 @@ class TablePart:
     def caption(self) -> str:
         acc, name = TABLE_METRICS[self.metric]
         part = f" (part {self.part}/{self.n_parts})" if self.n_parts > 1 else ""
-        return f"{name} — {self.group}{part}: {self.metric} ± std over seeds ({acc}), ×100."
+        text = f"{name} — {self.group}{part}: {self.metric} ± std over seeds ({acc}), ×100."
+        if any(NOT_DISTINGUISHABLE in c for row in self.cells for c in row):
+            text += " " + NOISE_LEGEND
+        return text
 
 
 def format_cell(pair: PairView, category: str, metric: str) -> str:
@@ -53,6 +61,8 @@ def format_cell(pair: PairView, category: str, metric: str) -> str:
     mean, std = value
     acc = pair.stat(category, acc_metric)
     text = fmt_pct(mean) if std is None else f"{fmt_pct(mean)} ± {fmt_pct(std)}"
+    if pair.distinguishable(category, metric) is False:
+        text += NOT_DISTINGUISHABLE
     return f"{text} ({fmt_pct(acc[0])})" if acc is not None else text
 
 
@@ -86,6 +96,7 @@ _LATEX_ESCAPES = {
     "^": r"\textasciicircum{}",
     "→": r"$\rightarrow$",
     "±": r"$\pm$",
+    "†": r"$^{\dagger}$",
     "–": "--",
     "×": r"$\times$",
 }

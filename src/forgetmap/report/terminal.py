@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import math
 
-from rich.table import Table
-from rich.text import Text
+from rich.console import Console, ConsoleOptions, RenderResult
 
 from forgetmap.analysis.results import TOTAL, CategorySummary, PairResult, Stat
+from forgetmap.report.fit_table import Column, FitTable, render
 
 
 def format_p(p: float | None) -> str:
@@ -29,55 +29,92 @@ def format_stat(stat: Stat | None, with_std: bool = True) -> str:
 
 
 _COLUMNS = (
-    "category",
-    "F_true ± std",
-    "BT_true ± std",
-    "acc before→after",
-    "no-ans. F",
-    "1→0 / 0→1",
-    "McNemar p",
-    "tasks",
+    ("category", "left"),
+    ("F_true ± std", "right"),
+    ("F_excess [95% CI]", "right"),
+    ("MDE", "right"),
+    ("BT_true ± std", "right"),
+    ("acc before→after", "right"),
+    ("no-ans. F", "right"),
+    ("1→0 / 0→1", "right"),
+    ("McNemar p", "right"),
+    ("tasks", "right"),
+)
+NOISE_NOTE = (
+    "†: not distinguishable from sampling noise (95% CI reaches 0 or does not clear the "
+    "before-model's floor); F_excess = F_true - before-model noise floor; MDE: smallest "
+    "F_excess detectable (80% power, alpha 0.05)"
 )
 
 
-def summary_table(pair: PairResult) -> Table:
-    """Per category and in total (x100, mean ± std over seeds): F_true, BT_true, accuracy before
-    and after, forgetting with no extractable answer after, pooled flip counts and their exact
-    McNemar p. Conventional forgetting and the rest are in the report's tables."""
+def _interval(block: CategorySummary) -> str:
+    ex = block.F_excess
+    if ex is None or ex.mean is None:
+        return "–"
+    text = f"{100 * ex.mean:.1f}"
+    if ex.ci95 and None not in ex.ci95:
+        text += f" [{100 * ex.ci95[0]:.1f}, {100 * ex.ci95[1]:.1f}]"
+    return text
+
+
+def _flagged(block: CategorySummary, metric: str) -> str:
+    text = format_stat(block.stat(metric))
+    return text + ("†" if block.distinguishable(metric) is False else "")
+
+
+def summary_fit_table(pair: PairResult) -> FitTable:
+    """Per category and in total (x100, mean ± std over seeds): F_true († when it is not
+    distinguishable from noise), its excess over the noise floor with the 95% CI, the MDE,
+    BT_true, accuracy before and after, forgetting with no extractable answer after, pooled flip
+    counts and their exact McNemar p. The rest is in the report's tables."""
     excluded = (
         f"; not in aggregates: {', '.join(pair.excluded_from_aggregate)}"
         if pair.excluded_from_aggregate
         else ""
     )
-    table = Table(
-        title=f"{pair.before} → {pair.after}  (x100, mean ± std over seeds)",
+    rows: list[tuple[str, CategorySummary]] = list(pair.categories.items())
+    if pair.total is not None:
+        rows.append((TOTAL, pair.total))
+    marked = any(c.distinguishable("F_true") is not None for _, c in rows)
+    table = FitTable(
+        f"{pair.before} → {pair.after}  (x100, mean ± std over seeds)",
+        [Column(name, justify) for name, justify in _COLUMNS],
         caption=(
             f"seeds {', '.join(map(str, pair.seeds))}; {pair.n_paired:,} paired rows; unpaired: "
             f"{pair.unpaired.before_only:,} before-only, {pair.unpaired.after_only:,} after-only"
             + excluded
+            + ("\n" + NOISE_NOTE if marked else "")
         ),
-        caption_style="dim",
-        caption_justify="left",
     )
-    rows: list[tuple[str, CategorySummary]] = list(pair.categories.items())
-    if pair.total is not None:
-        rows.append((TOTAL, pair.total))
-    longest = max((len(name) for name, _ in rows), default=8)
-    for name in _COLUMNS:
-        if name == "category":  # names are never cut; numbers give way on a narrow screen
-            table.add_column(name, no_wrap=True, min_width=longest)
-        else:
-            table.add_column(name, justify="right")
     for name, c in rows:
         acc = f"{format_stat(c.acc_pre, False)} → {format_stat(c.acc_post, False)}"
         table.add_row(
-            Text(name, style="bold" if name == TOTAL else ""),
-            format_stat(c.F_true),
-            format_stat(c.BT_true),
+            name,
+            _flagged(c, "F_true"),
+            _interval(c),
+            "–" if c.mde_F_true is None else f"{100 * c.mde_F_true:.1f}",
+            _flagged(c, "BT_true"),
             acc,
             format_stat(c.F_no_answer, with_std=False),
             f"{c.pooled.n10:,} / {c.pooled.n01:,}",
             format_p(c.pooled.p_mcnemar),
             str(c.n_tasks),
+            style="bold" if name == TOTAL else None,
         )
     return table
+
+
+class SummaryTable:
+    """The summary table as a rich renderable: it fits the console it is printed on (columns
+    that do not fit go to a further table; a number is never cut)."""
+
+    def __init__(self, pair: PairResult) -> None:
+        self.table = summary_fit_table(pair)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield from render(self.table, console, width=options.max_width)
+
+
+def summary_table(pair: PairResult) -> SummaryTable:
+    """The one-screen summary of a pair (summary_fit_table), ready for `console.print`."""
+    return SummaryTable(pair)

@@ -1,0 +1,151 @@
+"""`compare` carries category/Total uncertainty (docs/statistics.md): 95% CIs of the aggregated
+metrics, the sampling-noise floor of both models, F_excess with its CI and the MDE — on the
+committed real-log fixtures for every category, and consistent with forgetmap.metrics on a
+synthetic store (reproducible, one pair's fields independent of the other pairs compared)."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_compare_pinned import REAL_LOGS, _import, synthetic_table
+
+from forgetmap.analysis import compare
+from forgetmap.cli.main import main
+from forgetmap.records import ResultsStore
+
+CI_METRICS = ("F_true", "BT_true", "F", "BT", "acc_pre", "acc_post")
+
+
+def new_fields_of(block: dict) -> None:
+    for m in CI_METRICS:
+        ci = block[m]["ci95"]
+        assert isinstance(ci, list) and len(ci) == 2, (m, ci)
+    for m in ("F_excess", "BT_excess"):
+        assert set(block[m]) == {"mean", "ci95"}
+    assert "mde_F_true" in block
+
+
+@pytest.mark.parametrize("folder", list(REAL_LOGS), ids=list(REAL_LOGS))
+def test_real_log_compare_json_has_the_new_fields_for_every_category(folder, tmp_path):
+    res, before, after = _import(folder, tmp_path)
+    out = tmp_path / "cmp.json"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        code = main(["compare", "--results", str(res), "--before", before, "--after", after,
+                     "--json", str(out), "--bootstrap", "200", "--quiet"])  # fmt: skip
+    assert code == 0
+    doc = json.loads(out.read_text())
+    pr = doc["pairs"][0]
+    assert pr["categories"]
+    for name, block in [*pr["categories"].items(), ("Total", pr["total"])]:
+        new_fields_of(block)
+        for m in CI_METRICS:
+            lo, hi = block[m]["ci95"]
+            assert lo is not None and lo <= block[m]["mean"] + 1e-12 <= hi + 2e-12, (name, m)
+        assert block["mde_F_true"] is not None and block["mde_F_true"] > 0
+        for side in ("before", "after"):
+            assert name in pr["noise_floor"][side]
+            # one seed in these logs: no seed pair, no floor
+            assert pr["noise_floor"][side][name]["F_true"]["mean"] is None
+    assert doc["settings"]["mde"] == {"alpha": 0.05, "power": 0.8}
+    for task in pr["tasks"].values():
+        assert set(task["noise_floor"]) == {"before", "after"}
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory):
+    res = tmp_path_factory.mktemp("unc") / "res"
+    table = synthetic_table()
+    store = ResultsStore(res)
+    for m in ("before", "after", "merged"):
+        store.append(table.filter(pa_equal(table, m)), m, "run-0")
+    return store
+
+
+def pa_equal(table, model):
+    import pyarrow.compute as pc
+
+    return pc.equal(table["model"], model)
+
+
+def test_fields_agree_with_the_metrics_layer_and_with_themselves(synthetic):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        one = compare(synthetic, [("before", "after")], bootstrap=300, seed=4).to_json()
+        two = compare(synthetic, [("before", "merged"), ("before", "after")], bootstrap=300,
+                      seed=4).to_json()  # fmt: skip
+        other = compare(synthetic, [("before", "after")], bootstrap=300, seed=5).to_json()
+    a = json.loads(one)["pairs"][0]
+    b = json.loads(two)["pairs"][1]
+    c = json.loads(other)["pairs"][0]
+    # a pair's intervals depend only on the seed and its own items
+    assert a["categories"] == b["categories"] and a["total"] == b["total"]
+    assert a["noise_floor"] == b["noise_floor"]
+    assert a["total"]["F_true"]["ci95"] != c["total"]["F_true"]["ci95"]
+    for name, block in [*a["categories"].items(), ("Total", a["total"])]:
+        floor = a["noise_floor"]["before"][name]["F_true"]["mean"]
+        assert floor is not None and floor >= 0  # three seeds: floors exist
+        assert (
+            a["noise_floor"]["before"][name]["BT_true"]
+            == a["noise_floor"]["before"][name]["F_true"]
+        )
+        assert block["F_excess"]["mean"] == pytest.approx(block["F_true"]["mean"] - floor)
+        assert block["BT_excess"]["mean"] == pytest.approx(block["BT_true"]["mean"] - floor)
+        lo, hi = block["F_excess"]["ci95"]
+        assert lo < hi
+    # per-task floors: the mean over seed pairs of each model against itself (by hand, pin:beta)
+    t = synthetic_table().to_pylist()
+    rows = {
+        (r["model"], r["item_id"], r["seed"]): r["correct"] for r in t if r["task"] == "pin:beta"
+    }
+    items = sorted(
+        {i for (m, i, s) in rows if m == "before"} & {i for (m, i, s) in rows if m == "after"}
+    )
+    vals = []
+    for s1, s2 in ((0, 1), (0, 2), (1, 2)):
+        both = [i for i in items if all(
+            (m, i, s) in rows for m in ("before", "after") for s in (s1, s2))]  # fmt: skip
+        x = np.array([rows[("before", i, s1)] for i in both])
+        y = np.array([rows[("before", i, s2)] for i in both])
+        chance = (1 - x.mean()) * (1 - y.mean()) / (2 - 1)
+        vals += [max((x & ~y).mean() - chance, 0), max((~x & y).mean() - chance, 0)]
+    assert a_task_floor(one, "pin:beta") == pytest.approx(np.mean(vals), abs=1e-12)
+
+
+def a_task_floor(doc: str, task: str) -> float:
+    return json.loads(doc)["pairs"][0]["tasks"][task]["noise_floor"]["before"]["F_true"]
+
+
+def test_without_bootstrap_intervals_are_null_but_floors_and_mde_remain(synthetic):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pr = json.loads(compare(synthetic, [("before", "after")], bootstrap=0).to_json())["pairs"][
+            0
+        ]
+    tot = pr["total"]
+    assert tot["F_true"]["ci95"] == [None, None]
+    assert tot["F_excess"]["ci95"] == [None, None] and tot["F_excess"]["mean"] is not None
+    assert tot["mde_F_true"] > 0
+
+
+def test_terminal_table_never_cuts_a_number(synthetic, tmp_path):
+    import subprocess
+    import sys
+
+    res = Path(synthetic.root)
+    out = subprocess.run(
+        [sys.executable, "-m", "forgetmap", "compare", "--results", str(res), "--before",
+         "before", "--after", "after", "--bootstrap", "200"],
+        capture_output=True, text=True, env={**__import__("os").environ, "COLUMNS": "60"},
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    assert "…" not in text
+    assert max(len(line) for line in text.splitlines()) <= 60
+    doc = json.loads(compare(synthetic, [("before", "after")], bootstrap=200).to_json())
+    tot = doc["pairs"][0]["total"]
+    assert f"{100 * tot['F_true']['mean']:.1f}" in text
