@@ -124,6 +124,13 @@ class Stat(_Result):
         return cls(**known, extra=extra)
 
 
+def _lower(ci: list[float | None] | None) -> float | None:
+    """Lower bound of a complete interval; None when there is no interval."""
+    if not ci or ci[0] is None or ci[1] is None:
+        return None
+    return float(ci[0])
+
+
 @dataclass
 class Interval(_Result):
     """A value with its 95% bootstrap CI ([None, None] when compare ran without bootstrap)."""
@@ -352,15 +359,13 @@ class CategorySummary(_Result):
         """
         stat = self.stat(metric)
         excess = getattr(self, metric.replace("_true", "_excess"), None)
-        ci = stat.ci95 if stat is not None else None
-        ex = excess.ci95 if isinstance(excess, Interval) else None
-        ci = ci if ci and None not in ci else None
-        ex = ex if ex and None not in ex else None
-        if ci is None and ex is None:
+        low = _lower(stat.ci95 if stat is not None else None)
+        ex_low = _lower(excess.ci95 if isinstance(excess, Interval) else None)
+        if low is None and ex_low is None:
             return None
-        if ci is not None and ci[0] <= 0.0:
+        if low is not None and low <= 0.0:
             return False
-        return not (ex is not None and ex[0] <= 0.0)
+        return not (ex_low is not None and ex_low <= 0.0)
 
 
 @dataclass

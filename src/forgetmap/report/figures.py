@@ -17,6 +17,7 @@ from typing import Any, cast
 
 import matplotlib as mpl
 import numpy as np
+from matplotlib.artist import Artist
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -224,6 +225,7 @@ def _with_noise_key(
     """Legend entries plus one for "not distinguishable from noise" when a figure has any."""
     if not _any_weak(pairs, cats):
         return handles, labels
+    key: Artist
     if bar:
         key = Rectangle((0, 0), 1, 1, facecolor="#BBBBBB", hatch="////", edgecolor="#777777")
     else:

@@ -52,8 +52,9 @@ def _interval(block: CategorySummary) -> str:
     if ex is None or ex.mean is None:
         return "–"
     text = f"{100 * ex.mean:.1f}"
-    if ex.ci95 and None not in ex.ci95:
-        text += f" [{100 * ex.ci95[0]:.1f}, {100 * ex.ci95[1]:.1f}]"
+    lo, hi = ex.ci95 if ex.ci95 else (None, None)
+    if lo is not None and hi is not None:
+        text += f" [{100 * lo:.1f}, {100 * hi:.1f}]"
     return text
 
 
