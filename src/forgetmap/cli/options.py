@@ -3,6 +3,7 @@ everywhere)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -31,8 +32,29 @@ def data_dir_option(
 
 
 def protocol_option(
-    help: str = "How benchmarks are asked and scored: a built-in protocol (forgetmap, study-like) "
-    "or a protocol YAML file; default forgetmap (docs/protocols.md).",
+    help: str = "How benchmarks are asked and scored: a built-in protocol (forgetmap, study-like), "
+    "study (the study's own prompts, read from --study-repo) or a protocol YAML file; default "
+    "forgetmap (docs/protocols.md).",
 ) -> Callable[[F], F]:
-    """`--protocol NAME|FILE` (a str or None)."""
-    return click.option("--protocol", default=None, help=help)
+    """`--protocol NAME|FILE` (a str or None), and `--study-repo DIR` for the `study` protocol
+    (sets FORGETMAP_STUDY_REPO for this process, read wherever the protocol is loaded; the
+    command does not receive it)."""
+
+    def add(fn: F) -> F:
+        fn = click.option(
+            "--study-repo",
+            type=click.Path(file_okay=False),
+            default=None,
+            expose_value=False,
+            callback=_set_study_repo,
+            help="A checkout of the study's code (post-forget/post-forget) for --protocol study; "
+            "default: $FORGETMAP_STUDY_REPO.",
+        )(fn)
+        return click.option("--protocol", default=None, help=help)(fn)
+
+    return add
+
+
+def _set_study_repo(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value:
+        os.environ["FORGETMAP_STUDY_REPO"] = value

@@ -136,6 +136,9 @@ def _messages(tp: TaskProtocol, content: str, instruction: str) -> list[dict[str
 
 
 def _cot_chat(tp: TaskProtocol, item: Item, data_dir: str | Path | None) -> Prompt:
+    own = tp.protocol.render_prompt(tp, item, "cot_chat", data_dir)
+    if own is not None:
+        return Prompt("cot_chat", messages=_messages(tp, own, ""), stop=list(tp["chat_stop"]))
     head = _instruction(tp, data_dir)
     values = _item_vars(tp, item)
     fmt = tp["answer_format"].get(tp.spec.answer_mode)
@@ -166,6 +169,9 @@ def fewshot_examples(
 def _cot_fewshot(
     tp: TaskProtocol, item: Item, data_dir: str | Path | None, shots: list[Item] | None
 ) -> Prompt:
+    own = tp.protocol.render_prompt(tp, item, "cot_fewshot", data_dir)
+    if own is not None:
+        return Prompt("cot_fewshot", text=own, stop=list(tp["fewshot_stop"]))
     if shots is None:
         shots = fewshot_examples(tp, item, data_dir)
     with_reasoning = any(s.meta.get("reasoning") for s in shots)
@@ -191,6 +197,7 @@ def _cot_fewshot(
 
 
 def _loglik(tp: TaskProtocol, item: Item, data_dir: str | Path | None) -> Prompt:
+    tp.protocol.render_prompt(tp, item, "loglik", data_dir)  # a protocol may have no loglik
     if not item.choices:
         raise ForgetmapError(
             f"{tp.spec.name}: the loglik elicitation needs options; {tp.spec.answer_mode} tasks "

@@ -59,6 +59,7 @@ __all__ = [
 ]
 
 DEFAULT_PROTOCOL = "forgetmap"
+STUDY_PROTOCOL = "study"  # not a file: read from the study's checkout (suite/study_protocol.py)
 FEWSHOT_SOURCES = ("split", "eval_split", "exemplars")
 MULTI_ANSWER = ("exact_set", "any_gold")
 
@@ -422,6 +423,17 @@ class Protocol:
         self._cache[spec.name] = tp
         return tp
 
+    def render_prompt(
+        self, tp: TaskProtocol, item: Item, elicitation: str, data_dir: str | Path | None
+    ) -> str | None:
+        """The whole prompt text of `item`, for protocols that make it themselves (the `study`
+        protocol renders the study's own code); None: rendered from the templates."""
+        return None
+
+    def excluded_reason(self) -> str:
+        """Why `excluded` items are not evaluated (for messages)."""
+        return f"an exemplar of protocol {self.name!r} (taken from the evaluated split)"
+
     def excluded(self, task: str | TaskSpec) -> frozenset[str]:
         """Item ids of `task` that serve as exemplars taken from its evaluated split under this
         protocol: they are not evaluated (so an example never is its own test item)."""
@@ -502,7 +514,7 @@ def _read(ref: str) -> tuple[str, str, str]:
     hint = f"; did you mean {close[0]!r}?" if close else ""
     raise ForgetmapError(
         f"unknown protocol {ref!r}{hint} (built-in: {', '.join(builtin_protocols())}; "
-        "or give a protocol file path)"
+        f"{STUDY_PROTOCOL} with --study-repo; or give a protocol file path)"
     )
 
 
@@ -594,6 +606,10 @@ def load_protocol(ref: str | Protocol | None = None) -> Protocol:
     if isinstance(ref, Protocol):
         return ref
     ref = ref or DEFAULT_PROTOCOL
+    if ref == STUDY_PROTOCOL:  # built from the study's checkout (FORGETMAP_STUDY_REPO)
+        from forgetmap.suite.study_protocol import load_study_protocol
+
+        return load_study_protocol()
     text, source, _ = _read(ref)
     key = f"{source}|{_sha256(text)}"
     proto = _LOADED.get(key)

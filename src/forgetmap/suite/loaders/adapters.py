@@ -5,6 +5,10 @@ An adapter gets the task's `TaskSpec` and the native rows (a pyarrow Table for A
 named by file and line, never silently dropped) and repaired rows. Hub rows use the Hub's schema,
 which is the same as the local files' for every Arrow/CSV/JSONL source; adapters for the local
 formats that differ (ARC request files, TruthfulQA mc_task.json, MCTest TSV) accept both forms.
+
+Every item keeps its source row, unstripped, in the Hub's schema as `meta["row"]` (the local
+formats that differ are converted): what Hub-based task code reads, e.g. the study's prompt
+functions under the `study` protocol (forgetmap.suite.study_protocol).
 """
 
 from __future__ import annotations
@@ -63,7 +67,12 @@ def _per_row(spec: TaskSpec, rows: Iterable[Row], make: Callable[[dict[str, Any]
     out = Built(spec.name)
     for loc, rec in rows:
         try:
-            out.items.append(make(rec))
+            it = make(rec)
+            if "row" not in it.meta:
+                it = Item(
+                    it.item_id, it.question, it.choices, it.gold, it.k, {**it.meta, "row": rec}
+                )
+            out.items.append(it)
         except KeyError as exc:
             out.skipped.append(Skipped(spec.name, loc, f"missing field {exc}"))
         except (Malformed, ValueError, TypeError, IndexError) as exc:
@@ -103,6 +112,9 @@ def mmlu(spec: TaskSpec, table: pa.Table, where: str) -> Built:
     answers = table["answer"].to_pylist()
     questions = table["question"].to_pylist()
     choices = table["choices"].to_pylist()
+    subjects = (
+        table["subject"].to_pylist() if "subject" in table.column_names else [None] * len(answers)
+    )
     out = Built(spec.name)
     for i, (q, ch, a, n) in enumerate(zip(questions, choices, answers, n_choices, strict=True)):
         if q is None or not n or a is None or not 0 <= a < n or any(c is None for c in ch):
@@ -117,7 +129,10 @@ def mmlu(spec: TaskSpec, table: pa.Table, where: str) -> Built:
                 [c.strip() for c in ch],
                 LETTERS[a],
                 n,
-                {"subject": spec.subset},
+                {
+                    "subject": spec.subset,
+                    "row": {"question": q, "subject": subjects[i], "choices": ch, "answer": a},
+                },
             )
         )
     return out.finish()
@@ -180,9 +195,9 @@ def _bbh_item(spec: TaskSpec, rec: dict[str, Any], repaired: list[str]) -> Item:
     text, target = rec["input"], rec["target"]
     if not isinstance(text, str) or not isinstance(target, str):
         raise Malformed("input/target is not a string")
+    meta = {"input": text, "target": target.strip(), "row": {"input": text, "target": target}}
     target = target.strip()
     iid = stable_id(text)
-    meta = {"input": text, "target": target}
     if spec.free_form:
         return Item(iid, text.strip(), [], target, None, meta)
     question, opts = _split_options(text)
@@ -312,14 +327,15 @@ def arc_requests(spec: TaskSpec, rows: list[Row], where: str) -> Built:
         q = q.removeprefix("Question:").strip()
         q = re.sub(r"\s*Answer:\s*$", "", q)
         texts = _texts(doc["choices"])
-        return Item(
-            str(doc["id"]),
-            q,
-            texts,
-            _letter(int(doc["gold"]), len(texts)),
-            len(texts),
-            {"doc_id": r["doc_id"]},
-        )
+        gold = _letter(int(doc["gold"]), len(texts))
+        labels = list(LETTERS[: len(texts)])  # the request files drop the native labels
+        row = {
+            "id": doc["id"],
+            "question": q,
+            "choices": {"text": list(doc["choices"]), "label": labels},
+            "answerKey": gold,
+        }
+        return Item(str(doc["id"]), q, texts, gold, len(texts), {"doc_id": r["doc_id"], "row": row})
 
     ordered = [docs[k] for k in sorted(docs)]
     return _per_row(spec, ordered, make)
@@ -393,13 +409,25 @@ def truthfulqa_mc1(spec: TaskSpec, rows: list[Row], where: str) -> Built:
             texts, labels = list(t), list(t.values())
         else:
             raise Malformed("mc1_targets is neither a dict nor {choices, labels}")
+        hub = {
+            k: {"choices": list(v), "labels": list(v.values())}
+            if isinstance(v, dict) and "choices" not in v
+            else v
+            for k, v in r.items()
+            if k in ("question", "mc1_targets", "mc2_targets")
+        }
         texts = _texts(texts, "mc1_targets")
         if labels.count(1) != 1 or len(labels) != len(texts):
             raise Malformed(f"mc1_targets has {labels.count(1)} correct answers (need exactly 1)")
         q = str(r["question"]).strip()
         iid = stable_id(q)
         choices, gold = shuffled(spec.name, iid, texts, labels.index(1))
-        meta = {"shuffled": True, "source_choices": texts, "source_gold": LETTERS[labels.index(1)]}
+        meta = {
+            "shuffled": True,
+            "source_choices": texts,
+            "source_gold": LETTERS[labels.index(1)],
+            "row": hub,
+        }
         return Item(iid, q, choices, gold, len(choices), meta)
 
     return _per_row(spec, rows, make)
@@ -428,6 +456,7 @@ def hellaswag(spec: TaskSpec, table: pa.Table | list[Row], where: str) -> Built:
     flat = _hellaswag_clean(endings.flatten())
     cleaned = pa.ListArray.from_arrays(endings.offsets, flat).to_pylist()
     labels = table["label"].to_pylist()
+    rows = table.to_pylist()
     raw_ctx = table["ctx"].to_pylist()
     src = table["source_id"].to_pylist()
     ind = table["ind"].to_pylist()
@@ -449,7 +478,12 @@ def hellaswag(spec: TaskSpec, table: pa.Table | list[Row], where: str) -> Built:
                 ch,
                 gold,
                 len(ch),
-                {"source_id": src[i], "ind": ind[i], **{c: v[i] for c, v in native.items()}},
+                {
+                    "source_id": src[i],
+                    "ind": ind[i],
+                    **{c: v[i] for c, v in native.items()},
+                    "row": rows[i],
+                },
             )
         )
     return out.finish()
@@ -542,14 +576,21 @@ def mctest_tsv(
         for j in range(4):
             q, *opts = cols[3 + 5 * j : 8 + 5 * j]
             kind, _, qtext = q.partition(": ")
+            texts = [_mctest_text(o) for o in opts]
+            row = {  # the Hub's schema, with this file's text
+                "story": story,
+                "question": _mctest_text(qtext),
+                "answer_options": dict(zip("ABCD", texts, strict=True)),
+                "answer": keys[j],
+            }
             out.items.append(
                 Item(
                     f"{story_id}.q{j + 1}",
                     _mctest_text(qtext),
-                    [_mctest_text(o) for o in opts],
+                    texts,
                     keys[j],
                     4,
-                    {"passage": story, "story_id": story_id, "mc_type": kind},
+                    {"passage": story, "story_id": story_id, "mc_type": kind, "row": row},
                 )
             )
     return out.finish()
