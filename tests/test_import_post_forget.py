@@ -46,6 +46,10 @@ def _run(capsys, *argv) -> tuple[int, Err]:
         ("community|mmlu_custom:anatomy|0", "mmlu:anatomy"),
         ("lighteval|gpqa:diamond|0", "gpqa:diamond"),
         ("mmlu:anatomy", "mmlu:anatomy"),
+        ("community|piqa_reasoning_letter:main|0", "piqa:validation"),
+        ("community|mctest_reasoning_letter:main|0", "mctest:test"),
+        ("community|hellaswag_reasoning_letter:main|0", "hellaswag:test"),  # the study's split
+        ("community|ifeval_reasoning|0", "ifeval:prompts"),
     ],
 )
 def test_study_task_names(raw, canonical):

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from forgetmap.cli.options import results_option
+from forgetmap.cli.options import data_dir_option, results_option
 from forgetmap.importers import (
     ImportedRun,
     describe_seeds,
@@ -18,6 +19,9 @@ from forgetmap.importers import (
     reextract_runs,
     write_runs,
 )
+
+if TYPE_CHECKING:
+    from forgetmap.importers.post_forget import PostForgetImport
 
 console = Console(stderr=True)
 
@@ -242,17 +246,52 @@ import_group.add_command(
     default=None,
     help="Use an already downloaded copy (same layout) instead of the Hub.",
 )
+@data_dir_option(
+    help="Benchmark files to align the items with (default: $FORGETMAP_DATA_DIR); without them "
+    "items get a normalised question hash."
+)
 @_results
 @_reextract
 @_force
 def import_post_forget_cmd(
-    revision: str | None, source: str | None, results: Path, reextract: bool, force: bool
+    revision: str | None,
+    source: str | None,
+    data_dir: str | None,
+    results: Path,
+    reextract: bool,
+    force: bool,
 ) -> None:
     """The study's released per-sample results (Hugging Face dataset post-forget/post-forget,
-    lighteval details/results per model), downloaded at a pinned revision and imported."""
+    lighteval details/results per model), downloaded at a pinned revision and imported, items
+    aligned with the suite's by content so base and post-trained models pair."""
     from forgetmap.importers.post_forget import import_post_forget
 
-    _finish(import_post_forget(revision=revision, source=source), results, reextract, force)
+    report: list[PostForgetImport] = []
+    runs = import_post_forget(revision=revision, source=source, data_dir=data_dir, report=report)
+    _finish(runs, results, reextract, force)
+    _post_forget_summary(report[0])
+
+
+def _post_forget_summary(rep: PostForgetImport) -> None:
+    """Tasks not fully aligned with the registry's items, and the re-runs that were left out."""
+    rows = sum(a.rows for a in rep.alignment.values())
+    aligned = sum(a.aligned for a in rep.alignment.values())
+    console.print(
+        f"items aligned with the benchmark files: {aligned} of {rows} records "
+        f"({len(rep.alignment)} tasks); the rest pair by a normalised question hash"
+    )
+    for task, a in sorted(rep.alignment.items()):
+        if a.aligned < a.rows or a.gold_disagrees:
+            why = a.note or f"{a.rows - a.aligned} not found, {a.ambiguous} ambiguous"
+            extra = f"; {a.gold_disagrees} with another gold" if a.gold_disagrees else ""
+            console.print(f"[yellow]note[/] {escape(task)}: {escape(why)}{extra}")
+    for s in rep.superseded[:10]:
+        console.print(
+            f"[yellow]superseded[/] {escape(s['model'])} {escape(s['task'])} seed {s['seed']}: "
+            f"kept the run of {s['kept']}, left out {', '.join(s['superseded'])}"
+        )
+    if len(rep.superseded) > 10:
+        console.print(f"[yellow]superseded[/] ... and {len(rep.superseded) - 10} more")
 
 
 commands: list[click.Command] = [import_group]
