@@ -31,8 +31,8 @@ def prompt(
 ) -> None:
     """Print the prompt of ITEM of TASK under ELICITATION and PROTOCOL (chat messages, completion
     text with stop sequences, or loglik context with its per-option continuations) and its
-    prompt_hash. Items the protocol uses as exemplars are not evaluated: asking for one is an
-    error that says so."""
+    prompt_hash. Items the protocol excludes (its exemplars, items the study drops) are not
+    evaluated: asking for one is an error that says so."""
     from forgetmap.suite.loaders import load_items
     from forgetmap.suite.prompts import build_prompt, render
     from forgetmap.suite.protocol import load_protocol
@@ -56,9 +56,8 @@ def prompt(
     excluded = proto.excluded(task_name)
     if item.item_id in excluded:
         raise ForgetmapError(
-            f"{task_name}: item {item.item_id} is an exemplar of protocol {proto.name!r} (taken "
-            f"from the evaluated split) and is not evaluated under it; "
-            f"{len(excluded)} item(s) of {task_name} are excluded so"
+            f"{task_name}: item {item.item_id} is {proto.excluded_reason()} and is not evaluated "
+            f"under it; {len(excluded)} item(s) of {task_name} are excluded so"
         )
     p = build_prompt(task_name, item, elicitation, data_dir=data_dir, protocol=proto)
     if raw:
@@ -72,8 +71,8 @@ def prompt(
     click.echo(f"protocol: {proto.name} ({proto.source})")
     if excluded:
         click.echo(
-            f"excluded: {len(excluded)} item(s) of {task_name} are exemplars under this protocol "
-            f"and not evaluated: {', '.join(sorted(excluded))}"
+            f"excluded: {len(excluded)} item(s) of {task_name}, not evaluated under this protocol "
+            f"({proto.excluded_reason()}): {', '.join(sorted(excluded))}"
         )
     click.echo(render(p), nl=False)
 

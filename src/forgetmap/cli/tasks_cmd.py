@@ -109,8 +109,8 @@ def tasks_command(
                 )
             if r.get("excluded"):
                 out.print(
-                    f"[cyan]excluded[/] {r['task']}: {len(r['excluded'])} item(s) serve as "
-                    f"exemplars of protocol {proto.name} and are not evaluated: "
+                    f"[cyan]excluded[/] {r['task']}: {len(r['excluded'])} item(s) not evaluated "
+                    f"under protocol {proto.name} ({proto.excluded_reason()}): "
                     f"{', '.join(r['excluded'])}"
                 )
 
