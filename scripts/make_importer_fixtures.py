@@ -292,6 +292,45 @@ def make_lm_eval_repeats() -> None:
     print("wrote", dest)
 
 
+EXACT_MATCH_MODULE = """import re
+import string
+
+import datasets
+import evaluate
+import numpy as np
+
+
+class ExactMatch(evaluate.Metric):
+    def _info(self):
+        return evaluate.MetricInfo(
+            description="exact match",
+            citation="",
+            inputs_description="predictions, references",
+            features=datasets.Features(
+                {"predictions": datasets.Value("string"), "references": datasets.Value("string")}
+            ),
+        )
+
+    def _compute(self, predictions, references, regexes_to_ignore=None, ignore_case=False,
+                 ignore_punctuation=False, ignore_numbers=False):
+        for s in regexes_to_ignore or []:
+            predictions = [re.sub(s, "", x) for x in predictions]
+            references = [re.sub(s, "", x) for x in references]
+        if ignore_case:
+            predictions = [x.lower() for x in predictions]
+            references = [x.lower() for x in references]
+        if ignore_punctuation:
+            t = str.maketrans("", "", string.punctuation)
+            predictions = [x.translate(t) for x in predictions]
+            references = [x.translate(t) for x in references]
+        if ignore_numbers:
+            t = str.maketrans("", "", string.digits)
+            predictions = [x.translate(t) for x in predictions]
+            references = [x.translate(t) for x in references]
+        return {"exact_match": float(np.mean([p == r for p, r in zip(predictions, references)]))}
+"""
+
+
 def make_lm_eval_042() -> None:
     """lm-eval 0.4.2 (the layout before samples_<task>_<date>.jsonl: results.json and one JSON
     array per task named after the model args), the MC and generation tasks, both models."""
@@ -299,6 +338,12 @@ def make_lm_eval_042() -> None:
     tasks_dir.mkdir(exist_ok=True)
     (tasks_dir / "arc_mini.yaml").write_text(LM_EVAL_MC.format(data=TASK_FILE))
     (tasks_dir / "arc_mini_gen.yaml").write_text(LM_EVAL_GEN.format(data=TASK_FILE))
+    # lm-eval 0.4.2 loads its exact_match metric with `evaluate.load("exact_match")` at import,
+    # which looks for ./exact_match/exact_match.py before the (unreachable) Hub: provide it,
+    # computing what lm-eval's own later exact_match does (mean of string equality, options).
+    metric_dir = DEV / "exact_match"
+    metric_dir.mkdir(exist_ok=True)
+    (metric_dir / "exact_match.py").write_text(EXACT_MATCH_MODULE)
     out = DEV / "out_lm_eval_042"
     shutil.rmtree(out, ignore_errors=True)
     for key in ("smollm2", "gemma3"):
@@ -389,29 +434,48 @@ def make_lighteval(venv: str = "lighteval", dest_name: str = "lighteval", plan=N
     return dest
 
 
+def _sampling_defaults() -> None:
+    """lighteval 0.13 passes temperature but not do_sample to transformers, whose default comes
+    from the model's generation_config.json (none in the converted dirs: greedy, and n > 1
+    samples are refused). Record do_sample: true there so the temperature is used."""
+    for key in MODELS:
+        path = DEV / MODELS[key] / "generation_config.json"
+        cfg = json.loads(path.read_text())
+        if cfg.get("do_sample") is not True:
+            path.write_text(json.dumps({**cfg, "do_sample": True}, indent=2))
+
+
 def make_lighteval_samples() -> None:
     """lighteval 0.13.0: two samples per item (`avg@n`, n=2, next to the letter extractive_match)
     and a 20-item loglikelihood task, both models with seed 0; SmolLM2 once more on the
-    loglikelihood task without any sampling seed."""
+    samples task without any sampling seed."""
+    _sampling_defaults()
     out = DEV / "out_lighteval_samples"
-    shutil.rmtree(out, ignore_errors=True)
+    resume = os.environ.get("FORGETMAP_FIXTURE_RESUME") == "1"  # keep the runs already made
+    if not resume:
+        shutil.rmtree(out, ignore_errors=True)
+    done = len(list(out.rglob("results_*.json"))) if out.exists() else 0
     env = {
         **ENV,
         "FORGETMAP_FIXTURE_TASK_DIR": str(TASK_FILE.parent),
         "FORGETMAP_FIXTURE_TASK_DIR20": str(TASK_FILE20.parent),
     }
     both = "arc_letter_samples:easy|0,arc_loglik:easy|0"
+    samples = "arc_letter_samples:easy|0"
+    # the loglikelihood task on SmolLM2 only: on a busy 2-core machine lighteval needs ~80 s
+    # per item there (5 options, batch of one item), Gemma-3 (262k vocabulary) twice that
     plan = [
         ("smollm2", 0, True, both),
-        ("gemma3", 0, False, both),
-        ("smollm2", None, True, "arc_loglik:easy|0"),
+        ("gemma3", 0, False, samples),
+        ("smollm2", None, True, samples),
     ]
-    for key, seed, chat, tasks in plan:
+    for key, seed, chat, tasks in plan[done:]:
         seed_part = f",seed:{seed}" if seed is not None else ""
         gen = f"{{temperature:0.6,top_p:0.95{seed_part},max_new_tokens:6}}"
-        # max_length: lighteval pads loglikelihood batches to the model's context (8k for
-        # SmolLM2): 5 options x 8192 tokens of attention does not fit a small machine
-        args = f"model_name={MODELS[key]},dtype=float32,batch_size=8,max_length=512,generation_parameters={gen}"
+        # max_length: lighteval pads loglikelihood inputs to it (default: the model's context,
+        # 8k for SmolLM2 - 5 options x 8192 tokens does not fit a small machine); the longest
+        # of these prompts is far below 256 tokens
+        args = f"model_name={MODELS[key]},dtype=float32,batch_size=8,max_length=256,generation_parameters={gen}"
         args += f",override_chat_template={'true' if chat else 'false'}"
         run(
             [
@@ -520,7 +584,10 @@ def make_inspect_runs() -> None:
     import time
 
     out = DEV / "out_inspect_runs"
-    shutil.rmtree(out, ignore_errors=True)
+    resume = os.environ.get("FORGETMAP_FIXTURE_RESUME") == "1"  # keep the logs already made
+    if not resume:
+        shutil.rmtree(out, ignore_errors=True)
+    done = len(list(out.glob("*"))) if out.exists() else 0
     env = {**ENV, "FORGETMAP_FIXTURE_TASK_FILE": str(TASK_FILE)}
     shutil.copy(
         ROOT / "scripts" / "make_importer_fixtures_inspect_task.py", DEV / "inspect_task.py"
@@ -532,7 +599,7 @@ def make_inspect_runs() -> None:
         ("gemma3", None, 1, "eval", ()),
         ("smollm2", 7, 1, "json", ("-T", "scorers=choice,includes")),
     ]
-    for key, seed, epochs, fmt, extra in runs:
+    for key, seed, epochs, fmt, extra in runs[done:]:
         run(_inspect_cmd(key, out, seed, epochs, fmt, *extra), env=env)
     first = sorted(out.glob("*.eval"))[0]  # the SmolLM2 --seed 7 run (oldest)
     converted = DEV / "out_inspect_convert"
@@ -610,19 +677,26 @@ def make_post_forget() -> None:
     print("wrote", dest)
 
 
-def make_opencompass() -> None:
-    """OpenCompass custom multiple-choice dataset (the 6 four-option items), PPL inference (per-
-    option perplexity, as OpenCompass scores base models), both models as `base` HF models."""
+def _opencompass_data() -> Path:
+    """The 6 four-option items in OpenCompass's custom mcq format (one fixed option set)."""
     src = [json.loads(x) for x in TASK_FILE.read_text().splitlines() if x.strip()]
-    data = DEV / "fixture_data" / "arc-e-mini.jsonl"
+    data = DEV / "fixture_data_oc" / "arc-e-mini.jsonl"
+    data.parent.mkdir(parents=True, exist_ok=True)
     with data.open("w") as fh:
         for r in src:
             texts = r["choices"]["text"]
-            if len(texts) != 4:  # OpenCompass's custom mcq format has one fixed option set
+            if len(texts) != 4:
                 continue
             row = {"question": r["question"], **{"ABCD"[i]: t for i, t in enumerate(texts)}}
             row["answer"] = "ABCD"[r["choices"]["label"].index(r["answerKey"])]
             fh.write(json.dumps(row) + "\n")
+    return data
+
+
+def make_opencompass() -> None:
+    """OpenCompass custom multiple-choice dataset (the 6 four-option items), PPL inference (per-
+    option perplexity, as OpenCompass scores base models), both models as `base` HF models."""
+    data = _opencompass_data()
     out = DEV / "out_opencompass"
     shutil.rmtree(out, ignore_errors=True)
     for key in ("gemma3", "smollm2"):
@@ -705,9 +779,7 @@ models = [
 
 def make_opencompass_n2() -> None:
     """OpenCompass 0.5.4 with n = 2 (each item sampled twice) for both models."""
-    data = DEV / "fixture_data" / "arc-e-mini.jsonl"
-    if not data.exists():
-        raise SystemExit("run the opencompass step first (it writes arc-e-mini.jsonl)")
+    data = _opencompass_data()
     out = DEV / "out_opencompass_n2"
     shutil.rmtree(out, ignore_errors=True)
     for key in ("gemma3", "smollm2"):

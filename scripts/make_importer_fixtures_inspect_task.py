@@ -38,10 +38,11 @@ def fail_on(sample_id: str):
 
 
 @task
-def arc_mini(scorers: str = "choice", fail_on_id: str = ""):
+def arc_mini(scorers: str | list[str] = "choice", fail_on_id: str = ""):
+    names = scorers.split(",") if isinstance(scorers, str) else list(scorers)  # -T a,b: a list
     solvers = ([fail_on(fail_on_id)] if fail_on_id else []) + [multiple_choice()]
     return Task(
         dataset=json_dataset(os.environ["FORGETMAP_FIXTURE_TASK_FILE"], record_to_sample),
         solver=solvers,
-        scorer=[SCORERS[s]() for s in scorers.split(",")],
+        scorer=[SCORERS[s]() for s in names],
     )
