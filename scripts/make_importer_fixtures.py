@@ -333,7 +333,7 @@ class ExactMatch(evaluate.Metric):
 
 def make_lm_eval_042() -> None:
     """lm-eval 0.4.2 (the layout before samples_<task>_<date>.jsonl: results.json and one JSON
-    array per task named after the model args), the MC and generation tasks, both models."""
+    array per task named after the model args), the MC and generation tasks, SmolLM2."""
     tasks_dir = DEV / "lm_eval_tasks"
     tasks_dir.mkdir(exist_ok=True)
     (tasks_dir / "arc_mini.yaml").write_text(LM_EVAL_MC.format(data=TASK_FILE))
@@ -346,7 +346,8 @@ def make_lm_eval_042() -> None:
     (metric_dir / "exact_match.py").write_text(EXACT_MATCH_MODULE)
     out = DEV / "out_lm_eval_042"
     shutil.rmtree(out, ignore_errors=True)
-    for key in ("smollm2", "gemma3"):
+    # SmolLM2 only: Gemma-3 needs transformers >= 4.50, newer than lm-eval 0.4.2 runs with
+    for key in ("smollm2",):
         run(
             [
                 venv_python("lmeval042"),

@@ -331,3 +331,40 @@ def test_no_items_in_common_says_the_seeds(tmp_path, capsys):
     code, err = _run(capsys, "compare", "--results", res, "--before", GEMMA, "--after", SMOL)
     assert code == 2 and "no items in common" in err and "They share no seed" in err
     assert "1234 (repeats 0-1)" in err and "99 (repeats 0-1)" in err
+
+
+# ---------------------------------------------------------------- lm-eval <= 0.4.2 layout
+def test_lm_eval_042_layout(tmp_path, capsys):
+    """lm-eval 0.4.2 (really run): results.json + one JSON array per task named after the model
+    args, no filter names, no seeds: read, every row checked against the raw arrays; no seed
+    recorded -> labelled 0 and said."""
+    root = FIX / "lm_eval_042"
+    store, err = _import(capsys, tmp_path / "res", "lm-eval", root)
+    assert store.models() == [SMOL]
+    assert "records no sampling seed" in err
+    for results in sorted(root.rglob("results.json")):
+        body = json.loads(results.read_text())
+        args = body["config"]["model_args"]
+        model = args.split("pretrained=")[1].split(",")[0]
+        rows = _rows(store, model)
+        prefix = re.sub("/|=", "__", args)
+        mc = json.loads((results.parent / f"{prefix}_arc_mini.jsonl").read_text())
+        gen = json.loads((results.parent / f"{prefix}_arc_mini_gen.jsonl").read_text())
+        assert len(rows) == len(mc) + len(gen) == 16 and {k[2] for k in rows} == {0}
+        for s in mc:
+            r = rows[("arc_mini", str(s["doc_id"]), 0)]
+            lls = [float(x[0]) for x in s["filtered_resps"]]
+            assert (
+                r["pred"] == "ABCDE"[lls.index(max(lls))] and r["gold"] == "ABCDE"[int(s["target"])]
+            )
+            assert r["correct"] is bool(s["acc"]) and r["extract_rule"] == "lm-eval:argmax:none/acc"
+            assert r["prompt_hash"]  # hashed from the logged context (0.4.2 logs no hash)
+        for s in gen:
+            r = rows[("arc_mini_gen", str(s["doc_id"]), 0)]
+            ans = s["filtered_resps"][0]
+            assert r["response"] == s["resps"][0][0]
+            assert r["pred"] == (None if ans.strip() in ("", "[invalid]") else ans.strip())
+            assert r["correct"] is bool(s["exact_match"])
+            assert r["extract_rule"] == "lm-eval:logged:letter/exact_match"
+        man = store.read_manifest(model, store.runs(model)[0])
+        assert man["tool_version"] == "<=0.4.2" and man["seed_source"].startswith("none")
