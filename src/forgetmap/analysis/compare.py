@@ -94,6 +94,7 @@ def compare(
     pairs: Sequence[tuple[str, str]],
     bootstrap: int = 1000,
     seed: int = 0,
+    chance_k: str | int = "item",
 ) -> Comparison:
     """Compare each (before, after) pair of models in a results store (or a records table).
 
@@ -105,16 +106,23 @@ def compare(
     sides; also issued as Python warnings). `.to_json()` is the
     `compare --json` document. Raises ForgetmapError for unknown models, duplicate records or a
     pair with no common items.
+
+    `chance_k` is the number of options the chance terms and ceilings count (docs/metrics.md):
+    `item` (each item's own k, the default), `nominal` (the registry's declared k of the task,
+    e.g. BBH's), or an integer N >= 2 for every multiple-choice item (4 reproduces the study's
+    convention outside BBH). Free-form items keep no chance term either way.
     """
     pairs = check_pairs(pairs)
+    rule = check_chance_k(chance_k)
     models = list(dict.fromkeys(m for p in pairs for m in p))
     frames, vocab = build_frames(store, models)
     grid = _Grid.of(vocab)
+    kt = chance_table(vocab, rule)
     jobs = parallel_map(
-        lambda p: _pair_counts(frames[pairs[p][0]], frames[pairs[p][1]], vocab, grid, p),
+        lambda p: _pair_counts(frames[pairs[p][0]], frames[pairs[p][1]], vocab, grid, p, kt),
         list(range(len(pairs))),
     )
-    cells = _CellArrays.build(jobs, vocab, bootstrap, seed)
+    cells = _CellArrays.build(jobs, kt, bootstrap, seed)
     ctx = _Context.build(pairs, frames, vocab, grid, cells, jobs, scorer_sets(store, models))
     results = [_pair_result(ctx, p) for p in range(len(pairs))]
     # category / Total CIs, noise floors, MDE (docs/statistics.md); pairs in parallel
@@ -131,8 +139,40 @@ def compare(
             bootstrap_seed=int(seed),
             ci_level=CI_LEVEL,
             mde={"alpha": MDE_ALPHA, "power": MDE_POWER},
+            chance_k=None if rule == "item" else rule,
         ),
     )
+
+
+def check_chance_k(value: str | int) -> str | int:
+    """`item`, `nominal` or an integer >= 2 (also given as text, e.g. from the CLI)."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if value in ("item", "nominal"):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 2:
+        return value
+    raise ForgetmapError(f"--chance-k must be item, nominal or an integer >= 2, got {value!r}")
+
+
+def chance_table(vocab: Vocab, rule: str | int) -> np.ndarray:
+    """k counted by the chance terms per (task, k-stratum): [tasks, strata]; 0 = none."""
+    ks = np.asarray(vocab.ks, dtype=np.int64)
+    table = np.broadcast_to(ks, (max(len(vocab.tasks), 1), len(ks))).copy()
+    if rule == "item":
+        return table
+    if isinstance(rule, int):
+        return np.where(table > 0, rule, 0)
+    from forgetmap.suite.registry import category_for, get_task
+
+    for t, name in enumerate(vocab.tasks):
+        if category_for(name) is None:
+            continue  # a task the registry does not know keeps its items' k
+        spec = get_task(name)
+        declared = spec.k_nominal or spec.k
+        if declared:
+            table[t] = np.where(ks > 0, declared, 0)
+    return table
 
 
 @dataclass(frozen=True)
@@ -149,7 +189,9 @@ class _Grid:
         return cls(len(vocab.tasks), max(vocab.n_seeds, 1), len(vocab.ks), max(vocab.n_items, 1))
 
 
-def _pair_counts(fb: ModelFrame, fa: ModelFrame, vocab: Vocab, g: _Grid, p: int) -> dict[str, Any]:
+def _pair_counts(
+    fb: ModelFrame, fa: ModelFrame, vocab: Vocab, g: _Grid, p: int, kt: np.ndarray
+) -> dict[str, Any]:
     """Transition counts per (task, seed, k) cell, no_answer flips, per-task prompt_hash and
     n_choices disagreements and the per-task item view of one pair."""
     paired = pair_frames(fb, fa)
@@ -177,7 +219,7 @@ def _pair_counts(fb: ModelFrame, fa: ModelFrame, vocab: Vocab, g: _Grid, p: int)
         "hash": np.bincount(task, weights=(hb >= 0) & (ha >= 0) & (hb != ha), minlength=g.T),
         "kdiff": np.bincount(task, weights=(kb > 0) & (ka > 0) & (kb != ka), minlength=g.T),
         "iv": _task_item_view(paired, task, ti, trans, g.T),
-        "patterns": pair_patterns(ti, task, key % g.S, trans, vocab.ks[kc], g.T, g.S),
+        "patterns": pair_patterns(ti, task, key % g.S, trans, kt[task, kc], g.T, g.S),
     }
 
 
@@ -212,11 +254,11 @@ class _CellArrays:
 
     @classmethod
     def build(
-        cls, jobs: list[dict[str, Any]], vocab: Vocab, bootstrap: int, seed: int
+        cls, jobs: list[dict[str, Any]], kt: np.ndarray, bootstrap: int, seed: int
     ) -> _CellArrays:
         dense = np.concatenate([j["dense"] for j in jobs])
         ids = np.concatenate([j["cells"] for j in jobs])
-        dk = np.broadcast_to(vocab.ks, (dense.shape[0], len(vocab.ks)))
+        dk = kt[ids[:, 1]]  # k of each stratum of each cell, under the chance-k rule
         met = metrics_from_strata(dense, dk)
         na10 = np.concatenate([j["na10"] for j in jobs])
         met["F_no_answer"] = na10 / met["n"]

@@ -446,6 +446,8 @@ class Settings(_Result):
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
     #: the test behind `mde_F_true`: {"alpha": 0.05, "power": 0.8}
     mde: dict[str, float] | None = optional()
+    #: options the chance terms count when not each item's own: "nominal" or an integer
+    chance_k: str | int | None = optional()
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], where: str = "settings") -> Settings:

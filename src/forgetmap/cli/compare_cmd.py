@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.text import Text
 
 from forgetmap.atomic import atomic_write, atomic_write_text
-from forgetmap.cli.options import results_option
+from forgetmap.cli.options import chance_k_option, results_option
 from forgetmap.errors import ForgetmapError
 from forgetmap.records import ResultsStore
 from forgetmap.report.terminal import summary_table
@@ -62,6 +62,7 @@ def _pairs_from_options(
     help="Bootstrap replicates for the 95% CIs (0: no CIs).",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap RNG seed.")
+@chance_k_option()
 @click.option("--quiet", is_flag=True, help="No table on the terminal.")
 def compare_cmd(
     results: Path,
@@ -72,6 +73,7 @@ def compare_cmd(
     csv_out: Path | None,
     bootstrap: int,
     seed: int,
+    chance_k: str,
     quiet: bool,
 ) -> None:
     """Chance-corrected forgetting (1→0) and backward transfer (0→1) between paired models."""
@@ -84,7 +86,7 @@ def compare_cmd(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         with err_console.status(f"comparing {len(pairs)} pair(s)…"):
-            result = compare(store, pairs, bootstrap=bootstrap, seed=seed)
+            result = compare(store, pairs, bootstrap=bootstrap, seed=seed, chance_k=chance_k)
     for w in caught:
         err_console.print(Text("warning: ", style="bold yellow") + Text(str(w.message)))
     if json_out is not None:

@@ -58,3 +58,15 @@ def protocol_option(
 def _set_study_repo(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
     if value:
         os.environ["FORGETMAP_STUDY_REPO"] = value
+
+
+def chance_k_option() -> Callable[[F], F]:
+    """`--chance-k item|nominal|N` (a str): the options compare's chance terms count."""
+    return click.option(
+        "--chance-k",
+        default="item",
+        show_default=True,
+        help="Options the chance terms and ceilings count: item (each item's own k), nominal "
+        "(the registry's declared k, e.g. BBH's) or N for every multiple-choice item (4: the "
+        "study's convention outside BBH).",
+    )

@@ -10,7 +10,7 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
-from forgetmap.cli.options import results_option
+from forgetmap.cli.options import chance_k_option, results_option
 from forgetmap.errors import ForgetmapError
 
 console = Console(stderr=True)
@@ -95,6 +95,7 @@ def _keep(
     type=click.IntRange(min=0),
     help="Bootstrap resamples for the 95% CIs (per-task CSV).",
 )
+@chance_k_option()
 @click.option("--no-interactive", is_flag=True, help="Skip the plotly page.")
 @click.option(
     "--formats",
@@ -112,6 +113,7 @@ def report_command(
     title: str | None,
     max_items: int,
     bootstrap: int,
+    chance_k: str,
     no_interactive: bool,
     formats: str,
 ) -> None:
@@ -168,7 +170,7 @@ def report_command(
             warnings.catch_warnings(record=True) as caught,
         ):
             warnings.simplefilter("always")
-            comparison = compare(store, wanted, bootstrap=bootstrap)
+            comparison = compare(store, wanted, bootstrap=bootstrap, chance_k=chance_k)
         for w in caught:  # one plain line each (they are in the report's summary too)
             console.print(f"[yellow]warning:[/] {escape(str(w.message))}", soft_wrap=True)
 
