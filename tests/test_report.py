@@ -169,15 +169,24 @@ def _expect(block: dict, metric: str, acc: str) -> tuple[float, float, float]:
     )
 
 
-@pytest.mark.parametrize(("metric", "acc"), [("F_true", "acc_pre"), ("BT_true", "acc_post")])
-def test_table_cells_equal_comparison_values(study, metric, acc):
+@pytest.mark.parametrize(
+    ("metric", "bracket", "acc"),
+    [
+        ("F_true", "ceiling", "F_max"),  # the study's tables: the ceiling in brackets
+        ("BT_true", "ceiling", "BT_max"),
+        ("F_true", "accuracy", "acc_pre"),
+        ("BT_true", "accuracy", "acc_post"),
+    ],
+)
+def test_table_cells_equal_comparison_values(study, metric, bracket, acc):
     from forgetmap.analysis.results import TOTAL, CategorySummary
     from forgetmap.report.model import build_model
     from forgetmap.report.tables import build_parts
 
     _, _, comparison = study
     model = build_model(comparison, GROUPS)
-    parts = build_parts(model, metric)
+    parts = build_parts(model, metric, bracket=bracket)
+    assert f"± std over seeds ({acc})" in parts[0].caption
     assert len(parts) == 1
     part = parts[0]
     cats = set(comparison["pairs"][0]["categories"])
@@ -482,8 +491,7 @@ def test_single_seed_tables_have_no_std(study):
             block = pair["total"] if row == "Total" else pair["categories"][row]
             assert block["F_true"]["std"] is None
             assert (
-                cell
-                == f"{block['F_true']['mean'] * 100:.1f} ({block['acc_pre']['mean'] * 100:.1f})"
+                cell == f"{block['F_true']['mean'] * 100:.1f} ({block['F_max']['mean'] * 100:.1f})"
             )
 
 
@@ -633,3 +641,21 @@ def test_many_pairs_split_over_several_radar_figures(study, tmp_path):
         "radar_all_pairs_2",
     ]
     assert "(2/2)" in result.captions[tmp_path / "radar_all_pairs_2.png"]
+
+
+def test_radar_on_the_studys_fixed_scale(study):
+    from forgetmap.errors import ForgetmapError
+    from forgetmap.report.figures import radar_figure
+    from forgetmap.report.model import build_model
+
+    model = build_model(study[2], GROUPS)
+    group = next(iter(model.groups))
+    pairs, cats = model.groups[group], model.group_categories(group)
+    fixed = radar_figure(pairs, cats, "t", scale="study")
+    for ax in fixed.axes[:2]:  # forgetting and backward transfer panels
+        assert ax.get_ylim() == (0.0, 50.0)
+        assert list(ax.get_yticks()) == [15.0, 30.0, 45.0]
+    auto = radar_figure(pairs, cats, "t")
+    assert auto.axes[0].get_ylim() != (0.0, 50.0) or auto.axes[1].get_ylim() != (0.0, 50.0)
+    with pytest.raises(ForgetmapError, match="--radar-scale must be one of auto, study"):
+        radar_figure(pairs, cats, "t", scale="big")

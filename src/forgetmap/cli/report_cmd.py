@@ -96,6 +96,21 @@ def _keep(
     help="Bootstrap resamples for the 95% CIs (per-task CSV).",
 )
 @chance_k_option()
+@click.option(
+    "--bracket",
+    type=click.Choice(["ceiling", "accuracy"]),
+    default="ceiling",
+    show_default=True,
+    help="What the tables' brackets show: the ceiling F_max/BT_max (as the study's tables) or "
+    "the accuracy acc_pre/acc_post.",
+)
+@click.option(
+    "--radar-scale",
+    type=click.Choice(["auto", "study"]),
+    default="auto",
+    show_default=True,
+    help="Radar charts' radial axis: fitted to the data, or the study's fixed 0-50 %.",
+)
 @click.option("--no-interactive", is_flag=True, help="Skip the plotly page.")
 @click.option(
     "--formats",
@@ -114,6 +129,8 @@ def report_command(
     max_items: int,
     bootstrap: int,
     chance_k: str,
+    bracket: str,
+    radar_scale: str,
     no_interactive: bool,
     formats: str,
 ) -> None:
@@ -184,6 +201,8 @@ def report_command(
         interactive=not no_interactive,
         console=console,
         formats=[f.strip().lower() for f in formats.split(",") if f.strip()],
+        bracket=bracket,
+        radar_scale=radar_scale,
     )
     click.echo(f"report: {path.resolve()}")
     click.echo(f"tables: {(out / 'tables').resolve()}  figures: {(out / 'figures').resolve()}")

@@ -64,12 +64,16 @@ def build_report(
     interactive: bool = True,
     console: Console | None = None,
     formats: Sequence[str] = FORMATS,
+    bracket: str = "ceiling",
+    radar_scale: str = "auto",
 ) -> Path:
     """Write the whole report into `out_dir`; returns the path of report.html.
 
     `groups` names sets of pairs (a study's groups); one figure/table set per group. Without a
     `store` the per-item drill-down is left out (the comparison holds no item text).
-    `formats`: figure files besides the PNG (svg, pdf).
+    `formats`: figure files besides the PNG (svg, pdf). `bracket`: what the tables' brackets
+    show, the ceiling F_max/BT_max (as the study's tables) or the accuracy; `radar_scale`: auto,
+    or study (its fixed 0-50 % axis).
     `item_cap` bounds the items listed per pair in the HTML, `item_budget` those of all pairs
     together (a 60-pair study lists fewer per pair), so the page stays openable; every flipped
     item goes to items/*.csv regardless.
@@ -95,17 +99,17 @@ def build_report(
         files.append(_write(out / "comparison.json", comparison.to_json()))
         parts = []
         for metric, stem in TABLE_FILES.items():
-            mparts = build_parts(model, metric)
+            mparts = build_parts(model, metric, bracket=bracket)
             parts += mparts
             files.append(_write(out / "tables" / f"{stem}.tex", to_latex(mparts)))
             files.append(_write(out / "tables" / f"{stem}.md", to_markdown(mparts)))
-            files.append(_write(out / "tables" / f"{stem}.csv", to_csv(model, metric)))
+            files.append(_write(out / "tables" / f"{stem}.csv", to_csv(model, metric, bracket)))
         files.append(_write(out / "tables" / "categories.csv", rows_to_csv(category_rows(model))))
         files.append(_write(out / "tables" / "per_task.csv", rows_to_csv(task_rows(model))))
         files.append(_write(out / "tables" / "per_task_seed.csv", rows_to_csv(cell_rows(model))))
         progress.update(job, advance=1, description="figures")
 
-        figset = write_figures(model, out / "figures", formats)
+        figset = write_figures(model, out / "figures", formats, radar_scale=radar_scale)
         for png in figset.files:
             files += [png, *(png.with_suffix(f".{e}") for e in formats if e != "png")]
         progress.update(job, advance=1, description="interactive figures")

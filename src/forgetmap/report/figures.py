@@ -163,8 +163,22 @@ METRIC_TITLES = {
 }
 
 
-def radar_figure(pairs: Sequence[PairView], cats: Sequence[str], title: str) -> Figure:
-    """Two polar panels (forgetting left, backward transfer right), one trace per pair."""
+#: radial axes of the radar charts: `auto` fits the data; `study` is the study's fixed axis
+#: (0-50 %, ticks 15/30/45, its src/analyze/radar.py), so charts compare across groups
+RADAR_SCALES = {"auto": None, "study": (15.0, 30.0, 45.0, 50.0)}
+
+
+def radar_figure(
+    pairs: Sequence[PairView], cats: Sequence[str], title: str, scale: str = "auto"
+) -> Figure:
+    """Two polar panels (forgetting left, backward transfer right), one trace per pair.
+
+    `scale`: a key of RADAR_SCALES (`study`: fixed 0-50 %, larger values reach the rim)."""
+    if scale not in RADAR_SCALES:
+        raise ForgetmapError(
+            f"--radar-scale must be one of {', '.join(RADAR_SCALES)}, got {scale!r}"
+        )
+    fixed = RADAR_SCALES[scale]
     n = len(cats)
     angles = np.linspace(0, 2 * np.pi, n, endpoint=False)
     closed = np.concatenate([angles, angles[:1]])
@@ -174,8 +188,12 @@ def radar_figure(pairs: Sequence[PairView], cats: Sequence[str], title: str) -> 
         vals = _values(pairs, cats, metric)
         lo, hi = _intervals(pairs, cats, metric)
         marks = _marks(pairs, cats, metric)
-        ticks = _nice_ticks(np.concatenate([vals.ravel(), hi.ravel()]))[1:]
-        rmax = float(ticks[-1])
+        if fixed is None:
+            ticks = _nice_ticks(np.concatenate([vals.ravel(), hi.ravel()]))[1:]
+            rmax = float(ticks[-1])
+        else:
+            ticks, rmax = np.asarray(fixed[:-1]), fixed[-1]
+            vals, lo, hi = (np.minimum(a, rmax) for a in (vals, lo, hi))
         ax.set_theta_offset(np.pi / 2)
         ax.set_theta_direction(-1)
         ax.set_ylim(0, rmax)
@@ -465,8 +483,14 @@ def size_figure(families: dict[str, list[tuple[float, PairView]]], title: str) -
 
 
 # -- driver ----------------------------------------------------------------------------------------
-def write_figures(model: ReportModel, out_dir: Path, formats: Sequence[str] = FORMATS) -> FigureSet:
-    """Every figure for every group into `out_dir`, as PNG plus the other `formats`."""
+def write_figures(
+    model: ReportModel,
+    out_dir: Path,
+    formats: Sequence[str] = FORMATS,
+    radar_scale: str = "auto",
+) -> FigureSet:
+    """Every figure for every group into `out_dir`, as PNG plus the other `formats`;
+    `radar_scale`: auto or study (RADAR_SCALES)."""
     bad = sorted(set(formats) - set(FORMATS))
     if bad:
         raise ForgetmapError(f"unknown figure format(s) {', '.join(bad)}; use {', '.join(FORMATS)}")
@@ -503,11 +527,12 @@ def write_figures(model: ReportModel, out_dir: Path, formats: Sequence[str] = FO
                 sfx = f"_{k}" if len(chunks) > 1 else ""
                 part = f" ({k}/{len(chunks)})" if len(chunks) > 1 else ""
                 if len(cats) >= 3:
+                    axis = " (the study's fixed 0-50 % axis)" if radar_scale == "study" else ""
                     add(
-                        radar_figure(chunk, cats, group + part),
+                        radar_figure(chunk, cats, group + part, radar_scale),
                         f"radar_{g}{sfx}",
                         f"{group}{part}: forgetting (left) and backward transfer (right) "
-                        "per category.",
+                        f"per category{axis}.",
                     )
                 else:
                     add(

@@ -1,8 +1,10 @@
 """The study's appendix tables: categories as rows, pairs as columns, at most 4 columns per part.
 
-Cells read `F_true ± std (acc_pre)` (forgetting) or `BT_true ± std (acc_post)` (backward
-transfer), ×100 with one decimal, exactly as in arXiv 2510.17776's appendix. Output as LaTeX
-(booktabs), Markdown and CSV, plus tidy numeric CSVs (per category, per task cell).
+Cells read `F_true ± std (F_max)` (forgetting) or `BT_true ± std (BT_max)` (backward transfer),
+×100 with one decimal, as the study's tables (arXiv 2510.17776; its latex_converter puts the
+ceiling, "Max Possible", in brackets); `bracket="accuracy"` puts acc_pre / acc_post there
+instead. Output as LaTeX (booktabs), Markdown and CSV, plus tidy numeric CSVs (per category, per
+task cell).
 """
 
 from __future__ import annotations
@@ -15,13 +17,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from forgetmap.analysis.results import TOTAL
+from forgetmap.errors import ForgetmapError
 from forgetmap.report.model import PairView, ReportModel, fmt_pct, order_categories
 
-# metric -> (accuracy shown in parentheses, human name)
-TABLE_METRICS: dict[str, tuple[str, str]] = {
-    "F_true": ("acc_pre", "Forgetting"),
-    "BT_true": ("acc_post", "Backward transfer"),
+# metric -> (ceiling, accuracy: what the brackets can show; human name)
+TABLE_METRICS: dict[str, tuple[str, str, str]] = {
+    "F_true": ("F_max", "acc_pre", "Forgetting"),
+    "BT_true": ("BT_max", "acc_post", "Backward transfer"),
 }
+BRACKETS = ("ceiling", "accuracy")
 MAX_COLUMNS = 4
 NOT_DISTINGUISHABLE = "†"
 NOISE_LEGEND = (
@@ -41,20 +45,30 @@ class TablePart:
     pairs: list[PairView]
     rows: list[str]  # categories then TOTAL
     cells: list[list[str]]  # rows x pairs, formatted
+    bracket: str = "ceiling"
 
     @property
     def caption(self) -> str:
-        acc, name = TABLE_METRICS[self.metric]
+        inner = bracket_metric(self.metric, self.bracket)
+        name = TABLE_METRICS[self.metric][2]
         part = f" (part {self.part}/{self.n_parts})" if self.n_parts > 1 else ""
-        text = f"{name} — {self.group}{part}: {self.metric} ± std over seeds ({acc}), ×100."
+        text = f"{name} — {self.group}{part}: {self.metric} ± std over seeds ({inner}), ×100."
         if any(NOT_DISTINGUISHABLE in c for row in self.cells for c in row):
             text += " " + NOISE_LEGEND
         return text
 
 
-def format_cell(pair: PairView, category: str, metric: str) -> str:
+def bracket_metric(metric: str, bracket: str) -> str:
+    """The metric a table cell shows in brackets: the ceiling (F_max/BT_max) or the accuracy."""
+    if bracket not in BRACKETS:
+        raise ForgetmapError(f"--bracket must be one of {', '.join(BRACKETS)}, got {bracket!r}")
+    ceiling, accuracy, _ = TABLE_METRICS[metric]
+    return ceiling if bracket == "ceiling" else accuracy
+
+
+def format_cell(pair: PairView, category: str, metric: str, bracket: str = "ceiling") -> str:
     """`12.3 ± 0.4 (56.7)`; without `± std` when there is one seed; '–' when missing."""
-    acc_metric = TABLE_METRICS[metric][0]
+    acc_metric = bracket_metric(metric, bracket)
     value = pair.stat(category, metric)
     if value is None:
         return "–"
@@ -66,8 +80,11 @@ def format_cell(pair: PairView, category: str, metric: str) -> str:
     return f"{text} ({fmt_pct(acc[0])})" if acc is not None else text
 
 
-def build_parts(model: ReportModel, metric: str, max_columns: int = MAX_COLUMNS) -> list[TablePart]:
-    """All parts of the `metric` table, group by group, each at most `max_columns` wide."""
+def build_parts(
+    model: ReportModel, metric: str, max_columns: int = MAX_COLUMNS, bracket: str = "ceiling"
+) -> list[TablePart]:
+    """All parts of the `metric` table, group by group, each at most `max_columns` wide;
+    `bracket`: ceiling (the study's tables) or accuracy in the cells' brackets."""
     if metric not in TABLE_METRICS:
         raise ValueError(f"no appendix table for metric {metric!r}")
     if max_columns < 1:
@@ -77,8 +94,8 @@ def build_parts(model: ReportModel, metric: str, max_columns: int = MAX_COLUMNS)
         rows = [*model.group_categories(group), TOTAL]
         chunks = [pairs[i : i + max_columns] for i in range(0, len(pairs), max_columns)]
         for i, chunk in enumerate(chunks, 1):
-            cells = [[format_cell(p, r, metric) for p in chunk] for r in rows]
-            parts.append(TablePart(group, metric, i, len(chunks), chunk, rows, cells))
+            cells = [[format_cell(p, r, metric, bracket) for p in chunk] for r in rows]
+            parts.append(TablePart(group, metric, i, len(chunks), chunk, rows, cells, bracket))
     return parts
 
 
@@ -170,14 +187,14 @@ def to_markdown(parts: Sequence[TablePart]) -> str:
 
 
 # -- CSV -------------------------------------------------------------------------------------------
-def to_csv(model: ReportModel, metric: str) -> str:
+def to_csv(model: ReportModel, metric: str, bracket: str = "ceiling") -> str:
     """The whole table unsplit (CSV has no page width): categories × every pair, formatted cells."""
     rows = [*model.categories, TOTAL]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["category", *(f"{p.before} -> {p.after}" for p in model.pairs)])
     for r in rows:
-        w.writerow([r, *(format_cell(p, r, metric) for p in model.pairs)])
+        w.writerow([r, *(format_cell(p, r, metric, bracket) for p in model.pairs)])
     return buf.getvalue()
 
 
