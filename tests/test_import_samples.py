@@ -368,3 +368,29 @@ def test_lm_eval_042_layout(tmp_path, capsys):
             assert r["extract_rule"] == "lm-eval:logged:letter/exact_match"
         man = store.read_manifest(model, store.runs(model)[0])
         assert man["tool_version"] == "<=0.4.2" and man["seed_source"].startswith("none")
+
+
+# ---------------------------------------------------------------- OpenCompass n > 1
+def test_opencompass_n2_every_replica_a_record(tmp_path, capsys):
+    """OpenCompass 0.5.4 with n = 2 (really run): 12 predictions = 6 items x 2 replicas; each
+    replica of an item is its own record (item i mod 6, replica i div 6 -> repeat), and the
+    verdict is AccEvaluator's (its details log no `correct`: prediction == reference)."""
+    run = next((FIX / "opencompass_n2").rglob("predictions")).parent
+    preds = json.loads((run / "predictions" / "gemma3-270m_hf" / "arc-e-mini-n2.json").read_text())
+    details = json.loads((run / "results" / "gemma3-270m_hf" / "arc-e-mini-n2.json").read_text())
+    assert "n=2" in next((run / "configs").glob("*.py")).read_text().replace(" ", "")
+    store, err = _import(capsys, tmp_path / "res", "opencompass", FIX / "opencompass_n2")
+    rows = _rows(store, "gemma3-270m_hf")
+    assert len(preds) == 12 and len(rows) == 12
+    assert sorted({k[2] for k in rows}) == [0, SEED_BASE]
+    for idx, p in preds.items():
+        replica, item = divmod(int(idx), 6)
+        assert p["origin_prompt"] == preds[str(item)]["origin_prompt"]  # same item, replica r
+        r = rows[("arc-e-mini-n2", str(item), replica * SEED_BASE)]
+        d = details["details"][idx]
+        assert r["response"] == p["prediction"] and r["pred"] == d["predictions"]
+        assert r["correct"] is (d["predictions"] == d["references"]) and r["gold"] == p["gold"]
+        assert r["extract_rule"] == "opencompass:logged:eval-details"
+    man = store.read_manifest("gemma3-270m_hf", store.runs("gemma3-270m_hf")[0])
+    assert man["datasets"]["arc-e-mini-n2"] == {"scorer": "eval-details", "replicas": 2, "items": 6}
+    assert "records no sampling seed" in err

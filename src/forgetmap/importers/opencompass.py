@@ -156,10 +156,8 @@ def _replicas(prompts: list[Any], details: list[dict[str, Any]] | None) -> int:
     """How many times the test set was repeated (OpenCompass `n`): from grouped details (one
     list entry per replica), else from the predictions themselves (n identical copies)."""
     m = len(prompts)
-    if details:
-        if m % len(details) == 0 and m // len(details) > 1:
-            return m // len(details)
-        return 1
+    if details and len(details) < m:  # grouped per item: one list entry per replica
+        return m // len(details) if m % len(details) == 0 else 1
     for n in range(m, 1, -1):  # largest n whose n blocks of prompts are identical
         if m % n == 0:
             size = m // n
@@ -183,6 +181,10 @@ def _detail_for(d: dict[str, Any], replica: int, n: int, where: str) -> dict[str
         else:
             out[k] = v
     return out
+
+
+def _first(v: Any) -> Any:
+    return (v[0] if v else None) if isinstance(v, list) else v
 
 
 def _import_dataset(parts: list[Path], dataset: str, model: str, seed: int, details):
@@ -224,8 +226,11 @@ def _import_dataset(parts: list[Path], dataset: str, model: str, seed: int, deta
         if details is not None:
             d = details[i] if len(details) == len(rows) else details[item]
             d = _detail_for(d, replica, n if len(details) == size else 1, where)
-            c = _as_bool(d.get("correct", d.get("is_correct")), where)
             pred = d.get("pred", d.get("predictions", response))
+            verdict = d.get("correct", d.get("is_correct"))
+            if verdict is None and "references" in d:  # AccEvaluator (0.5.4): no verdict logged
+                verdict = str(_first(pred)).strip() == str(_first(d["references"])).strip()
+            c = _as_bool(verdict, where)
             if isinstance(pred, list):
                 pred = pred[0] if pred else None
         else:
