@@ -236,3 +236,12 @@ def test_paper_grid_runs_the_studys_modes(study_repo: Path) -> None:
             assert m.backend_options["tensor_parallel_size"] == tp, mid
             checked += 1
     assert checked >= 38 and "Skywork/Skywork-OR1-7B" in st.model_sets["tuned"].models
+
+
+def test_study_name_is_its_own_not_a_merges():
+    """parse_study once reused `name` as a loop variable over the merges, so a study with merges
+    and no `title` got the last merge's name as name and title (paper.yaml: 'merge/...')."""
+    from forgetmap.study.config import load_study
+
+    st = load_study(Path(__file__).resolve().parents[1] / "configs" / "studies" / "paper.yaml")
+    assert st.merges and st.name == "paper"

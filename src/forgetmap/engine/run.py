@@ -118,25 +118,12 @@ def evaluate(
     RunSummary; the run manifest (protocol included) sits next to the records.
     """
     from forgetmap.suite.protocol import load_protocol
-    from forgetmap.suite.registry import resolve_tasks
 
     t0 = time.time()
     label = model_name or model
     seeds = [int(s) for s in seeds]
-    if not seeds or len(set(seeds)) != len(seeds):
-        raise ForgetmapError(f"--seeds must be distinct integers, got {seeds}")
-    if elicitation is not None and elicitation not in ELICITATIONS:
-        raise ForgetmapError(
-            f"unknown elicitation {elicitation!r}; choose one of {', '.join(ELICITATIONS)}"
-        )
-    if max_new_tokens < 1:
-        raise ForgetmapError("--max-new-tokens must be at least 1")
-    if isinstance(tasks, str) or (tasks and all(isinstance(t, str) for t in tasks)):
-        specs = resolve_tasks(suite, list(tasks.split(",")) if isinstance(tasks, str) else tasks)
-    elif tasks:
-        specs = list(tasks)
-    else:
-        specs = resolve_tasks(suite, None)
+    specs = _check_request(tasks, suite, seeds, elicitation, max_new_tokens)
+    sp = dict(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens)
     proto = load_protocol(protocol)
     loaded = [proto.load(s, data_dir=data_dir, limit=limit) for s in specs]
     store = ResultsStore(results)
@@ -166,48 +153,10 @@ def evaluate(
         entries, n_planned, n_skipped = _plan(
             store, label, specs, loaded, seeds, elicitation, data_dir, proto
         )
-        info = engine.info()
-        sampling = {
-            "temperature": temperature,
-            "top_p": top_p,
-            "max_new_tokens": max_new_tokens,
-            "seeds": seeds,
-        }
-        manifest: dict[str, Any] = {
-            "status": "running",
-            "backend": info.backend,
-            "backend_info": {
-                "model_path": info.model_path,
-                "device": info.device,
-                "dtype": info.dtype,
-                "has_chat_template": info.has_chat_template,
-                **info.extra,
-            },
-            "versions": {**_versions(), **info.versions},
-            "host": socket.gethostname(),
-            "platform": platform.platform(),
-            "model_spec": model,
-            "elicitation": elicitation,
-            "protocol": proto.manifest(specs),
-            "sampling": sampling,
-            "tasks": [s.name for s in specs],
-            "limit": limit,
-            "data_dir": str(data_dir or os.environ.get("FORGETMAP_DATA_DIR") or ""),
-            "datasets": {
-                lt.task: {
-                    "source": lt.source,
-                    "hub_revision": s.hub_revision,
-                    "n_items": len(lt.items),
-                    **({"n_excluded": len(lt.excluded)} if lt.excluded else {}),
-                }
-                for s, lt in zip(specs, loaded, strict=False)
-            },
-            "data_parallel": data_parallel,
-            "argv": sys.argv,
-            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t0)),
-            "n_planned": n_planned,
-            "n_skipped_resume": n_skipped,
-        }
+        manifest = _start_manifest(
+            engine.info(), model, elicitation, proto, specs, loaded, seeds, limit, data_dir,
+            data_parallel, sp, t0, n_planned, n_skipped,
+        )  # fmt: skip
         writer = _Writer(store, label, run_id, elicitation, flush_size, flush_seconds, proto)
         if n_planned - n_skipped > 0:
             store.write_manifest(label, run_id, manifest)
@@ -217,50 +166,126 @@ def evaluate(
                 if elicitation == "loglik":
                     _run_loglik(engine, entries, writer, advance)
                 else:
-                    sp = dict(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens)
                     _run_generate(engine, entries, sp, writer, advance)
             writer.flush()
             status = "complete"
         finally:
             writer.flush()
-            t_end = time.time()
-            gen_s = max(t_end - t_loaded, 1e-9)
-            manifest.update(
-                status=status,
-                finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t_end)),
-                timings={
-                    "load_data_s": round(t_load - t0, 3),
-                    "load_model_s": round(t_loaded - t_load, 3),
-                    "generate_s": round(gen_s, 3),
-                    "total_s": round(t_end - t0, 3),
-                },
-                n_written=writer.n_written,
-                tokens_in=writer.tokens_in,
-                tokens_out=writer.tokens_out,
-                throughput={
-                    "records_per_s": round(writer.n_written / gen_s, 3),
-                    "tokens_out_per_s": round(writer.tokens_out / gen_s, 3),
-                    "tokens_in_per_s": round(writer.tokens_in / gen_s, 3),
-                },
-            )
+            manifest.update(_end_fields(status, writer, t0, t_load, t_loaded))
             if writer.n_written or n_planned - n_skipped > 0:
                 store.write_manifest(label, run_id, manifest)
     finally:
         if not isinstance(backend, Backend):
             engine.close()
     return RunSummary(
-        model=label,
-        run_id=run_id,
-        results=Path(results),
-        elicitation=elicitation,
-        n_planned=n_planned,
-        n_skipped=n_skipped,
-        n_written=writer.n_written,
-        elapsed_s=time.time() - t0,
-        tokens_in=writer.tokens_in,
-        tokens_out=writer.tokens_out,
-        manifest=manifest,
-    )
+        label, run_id, Path(results), elicitation, n_planned, n_skipped, writer.n_written,
+        time.time() - t0, writer.tokens_in, writer.tokens_out, manifest,
+    )  # fmt: skip
+
+
+def _check_request(
+    tasks: str | Sequence[Any] | None,
+    suite: str | None,
+    seeds: list[int],
+    elicitation: str | None,
+    max_new_tokens: int,
+) -> list[Any]:
+    """Check the run's arguments (one clear error each) and resolve the tasks to TaskSpecs."""
+    from forgetmap.suite.registry import resolve_tasks
+
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ForgetmapError(f"--seeds must be distinct integers, got {seeds}")
+    if elicitation is not None and elicitation not in ELICITATIONS:
+        raise ForgetmapError(
+            f"unknown elicitation {elicitation!r}; choose one of {', '.join(ELICITATIONS)}"
+        )
+    if max_new_tokens < 1:
+        raise ForgetmapError("--max-new-tokens must be at least 1")
+    if isinstance(tasks, str) or (tasks and all(isinstance(t, str) for t in tasks)):
+        return resolve_tasks(suite, list(tasks.split(",")) if isinstance(tasks, str) else tasks)
+    if tasks:
+        return list(tasks)
+    return resolve_tasks(suite, None)
+
+
+def _start_manifest(
+    info: Any,
+    model: str,
+    elicitation: str,
+    proto: Any,
+    specs: Sequence[Any],
+    loaded: Sequence[Any],
+    seeds: list[int],
+    limit: int | None,
+    data_dir: str | os.PathLike[str] | None,
+    data_parallel: int,
+    sampling: dict[str, Any],
+    t0: float,
+    n_planned: int,
+    n_skipped: int,
+) -> dict[str, Any]:
+    """The run manifest as written when generation starts (docs/records.md: run metadata)."""
+    return {
+        "status": "running",
+        "backend": info.backend,
+        "backend_info": {
+            "model_path": info.model_path,
+            "device": info.device,
+            "dtype": info.dtype,
+            "has_chat_template": info.has_chat_template,
+            **info.extra,
+        },
+        "versions": {**_versions(), **info.versions},
+        "host": socket.gethostname(),
+        "platform": platform.platform(),
+        "model_spec": model,
+        "elicitation": elicitation,
+        "protocol": proto.manifest(specs),
+        "sampling": {**sampling, "seeds": seeds},
+        "tasks": [s.name for s in specs],
+        "limit": limit,
+        "data_dir": str(data_dir or os.environ.get("FORGETMAP_DATA_DIR") or ""),
+        "datasets": {
+            lt.task: {
+                "source": lt.source,
+                "hub_revision": s.hub_revision,
+                "n_items": len(lt.items),
+                **({"n_excluded": len(lt.excluded)} if lt.excluded else {}),
+            }
+            for s, lt in zip(specs, loaded, strict=False)
+        },
+        "data_parallel": data_parallel,
+        "argv": sys.argv,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t0)),
+        "n_planned": n_planned,
+        "n_skipped_resume": n_skipped,
+    }
+
+
+def _end_fields(
+    status: str, writer: _Writer, t0: float, t_load: float, t_loaded: float
+) -> dict[str, Any]:
+    """What the manifest gains when the run stops: status, timings, counts, throughput."""
+    t_end = time.time()
+    gen_s = max(t_end - t_loaded, 1e-9)
+    return {
+        "status": status,
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t_end)),
+        "timings": {
+            "load_data_s": round(t_load - t0, 3),
+            "load_model_s": round(t_loaded - t_load, 3),
+            "generate_s": round(gen_s, 3),
+            "total_s": round(t_end - t0, 3),
+        },
+        "n_written": writer.n_written,
+        "tokens_in": writer.tokens_in,
+        "tokens_out": writer.tokens_out,
+        "throughput": {
+            "records_per_s": round(writer.n_written / gen_s, 3),
+            "tokens_out_per_s": round(writer.tokens_out / gen_s, 3),
+            "tokens_in_per_s": round(writer.tokens_in / gen_s, 3),
+        },
+    }
 
 
 # -- planning -------------------------------------------------------------------------------------

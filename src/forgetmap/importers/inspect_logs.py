@@ -220,51 +220,7 @@ def _to_run(
     cols: dict[str, list[Any]] = defaultdict(list)
     scorer_used: str | None = None
     for s in samples:
-        sid = need(s, "id", f"{f}: sample")
-        where = f"{f}: sample {sid!r}"
-        epoch = int(s.get("epoch") or 1)
-        scores = s.get("scores")
-        if not scores:
-            err = s.get("error")
-            msg = (
-                f" (sample error: {err.get('message', err) if isinstance(err, dict) else err})"
-                if err
-                else ""
-            )
-            raise DataError(f"{where}: missing field 'scores' (sample not scored){msg}")
-        name = scorer or next(iter(scores))
-        if name not in scores:
-            raise ForgetmapError(f"{where}: no scorer {name!r} (has: {', '.join(scores)})")
-        scorer_used = name
-        score = scores[name]
-        value = need(score, "value", f"{where}: scores.{name}")
-        choices = s.get("choices") or []
-        target = need(s, "target", where)
-        answer = score.get("answer")
-        out = s.get("output") or {}
-        response = _completion(out)
-        cols["item_id"].append(str(sid))
-        cols["seed"].append(seed_label(base_seed, epoch - 1, where))
-        cols["correct"].append(_is_correct(value, where))
-        cols["gold"].append(str(target[0]) if isinstance(target, list) else str(target))
-        ans = None if answer is None or str(answer).strip() == "" else str(answer).strip()
-        cols["pred"].append(ans)
-        cols["extract_status"].append("ok" if ans is not None else "no_answer")
-        cols["extract_rule"].append(rule("inspect", "logged", name))
-        cols["response"].append(response)
-        cols["choices"].append([str(c) for c in choices] if choices else None)
-        cols["n_choices"].append(len(choices) if choices else None)
-        inp = s.get("input")
-        cols["question"].append(_input_text(inp))
-        cols["prompt_hash"].append(text_hash([inp, choices]))
-        meta = s.get("metadata") or {}
-        cat = meta.get("category") if isinstance(meta, dict) else None
-        cols["category"].append(str(cat) if cat is not None else None)
-        ch0 = (out.get("choices") or [{}])[0] if isinstance(out, dict) else {}
-        cols["finish_reason"].append(ch0.get("stop_reason") if isinstance(ch0, dict) else None)
-        usage = out.get("usage") or {} if isinstance(out, dict) else {}
-        cols["n_tokens_in"].append(usage.get("input_tokens"))
-        cols["n_tokens_out"].append(usage.get("output_tokens"))
+        scorer_used = _add_sample(cols, s, f, scorer, base_seed)
     n = len(cols["item_id"])
     cols.update(
         model=[run_model] * n, task=[task] * n, elicitation=[elicitation_for(False, True)] * n
@@ -297,6 +253,57 @@ def _to_run(
         sources=[str(f)],
         notes=notes,
     )
+
+
+def _add_sample(
+    cols: dict[str, list[Any]], s: dict[str, Any], f: Path, scorer: str | None, base_seed: int
+) -> str:
+    """Append one inspect sample to the record columns; returns the scorer that decided it."""
+    sid = need(s, "id", f"{f}: sample")
+    where = f"{f}: sample {sid!r}"
+    epoch = int(s.get("epoch") or 1)
+    scores = s.get("scores")
+    if not scores:
+        err = s.get("error")
+        msg = (
+            f" (sample error: {err.get('message', err) if isinstance(err, dict) else err})"
+            if err
+            else ""
+        )
+        raise DataError(f"{where}: missing field 'scores' (sample not scored){msg}")
+    name = scorer or next(iter(scores))
+    if name not in scores:
+        raise ForgetmapError(f"{where}: no scorer {name!r} (has: {', '.join(scores)})")
+    score = scores[name]
+    value = need(score, "value", f"{where}: scores.{name}")
+    choices = s.get("choices") or []
+    target = need(s, "target", where)
+    answer = score.get("answer")
+    out = s.get("output") or {}
+    response = _completion(out)
+    cols["item_id"].append(str(sid))
+    cols["seed"].append(seed_label(base_seed, epoch - 1, where))
+    cols["correct"].append(_is_correct(value, where))
+    cols["gold"].append(str(target[0]) if isinstance(target, list) else str(target))
+    ans = None if answer is None or str(answer).strip() == "" else str(answer).strip()
+    cols["pred"].append(ans)
+    cols["extract_status"].append("ok" if ans is not None else "no_answer")
+    cols["extract_rule"].append(rule("inspect", "logged", name))
+    cols["response"].append(response)
+    cols["choices"].append([str(c) for c in choices] if choices else None)
+    cols["n_choices"].append(len(choices) if choices else None)
+    inp = s.get("input")
+    cols["question"].append(_input_text(inp))
+    cols["prompt_hash"].append(text_hash([inp, choices]))
+    meta = s.get("metadata") or {}
+    cat = meta.get("category") if isinstance(meta, dict) else None
+    cols["category"].append(str(cat) if cat is not None else None)
+    ch0 = (out.get("choices") or [{}])[0] if isinstance(out, dict) else {}
+    cols["finish_reason"].append(ch0.get("stop_reason") if isinstance(ch0, dict) else None)
+    usage = out.get("usage") or {} if isinstance(out, dict) else {}
+    cols["n_tokens_in"].append(usage.get("input_tokens"))
+    cols["n_tokens_out"].append(usage.get("output_tokens"))
+    return name
 
 
 def _is_correct(value: Any, where: str) -> bool:

@@ -23,7 +23,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from forgetmap.analysis.results import Comparison
 from forgetmap.atomic import atomic_write_text
@@ -33,9 +33,10 @@ from forgetmap.report.figures import FORMATS, write_figures
 from forgetmap.report.html import embed_figure, render_report
 from forgetmap.report.interactive import write_interactive
 from forgetmap.report.items import DEFAULT_CAP, PairItems, collect_items
-from forgetmap.report.model import as_comparison, build_model
+from forgetmap.report.model import ReportModel, as_comparison, build_model
 from forgetmap.report.tables import (
     TABLE_METRICS,
+    TablePart,
     build_parts,
     category_rows,
     cell_rows,
@@ -97,16 +98,7 @@ def build_report(
     with progress:
         job = progress.add_task("tables", total=n_steps)
         files.append(_write(out / "comparison.json", comparison.to_json()))
-        parts = []
-        for metric, stem in TABLE_FILES.items():
-            mparts = build_parts(model, metric, bracket=bracket)
-            parts += mparts
-            files.append(_write(out / "tables" / f"{stem}.tex", to_latex(mparts)))
-            files.append(_write(out / "tables" / f"{stem}.md", to_markdown(mparts)))
-            files.append(_write(out / "tables" / f"{stem}.csv", to_csv(model, metric, bracket)))
-        files.append(_write(out / "tables" / "categories.csv", rows_to_csv(category_rows(model))))
-        files.append(_write(out / "tables" / "per_task.csv", rows_to_csv(task_rows(model))))
-        files.append(_write(out / "tables" / "per_task_seed.csv", rows_to_csv(cell_rows(model))))
+        parts = _write_tables(model, out, files, bracket)
         progress.update(job, advance=1, description="figures")
 
         figset = write_figures(model, out / "figures", formats, radar_scale=radar_scale)
@@ -124,21 +116,7 @@ def build_report(
         drill_notes: list[str] = []
         if store is not None:
             cap = min(item_cap, max(25, item_budget // len(model.pairs)))
-            for i, pair in enumerate(model.pairs, 1):
-                progress.update(job, description=f"items {pair.title}")
-                csv_path = out / "items" / f"{i:02d}_{pair.slug}.csv"
-                try:
-                    d = collect_items(store, pair, cap=cap, csv_path=csv_path)
-                except ForgetmapError as exc:  # e.g. a saved comparison and another results dir
-                    msg = f"{pair.title}: no item listing ({exc})"
-                    drill_notes.append(msg)
-                    console.print(
-                        f"[yellow]warning:[/] {escape(msg)}", soft_wrap=True, highlight=False
-                    )
-                else:
-                    drill.append(d)
-                    files.append(csv_path)
-                progress.update(job, advance=1)
+            drill, drill_notes = _drill_down(store, model, out, cap, files, progress, job, console)
         notes = list(figset.notes)
         if store is None:
             notes.append("No results directory given: the per-item drill-down is not included.")
@@ -158,6 +136,54 @@ def build_report(
         )
         report = _write(out / "report.html", html)
     return report
+
+
+def _write_tables(
+    model: ReportModel, out: Path, files: list[Path], bracket: str
+) -> list[TablePart]:
+    """The appendix tables (LaTeX, Markdown, CSV; `bracket`: ceiling or accuracy) and the tidy
+    CSVs; returns the table parts."""
+    parts: list[TablePart] = []
+    for metric, stem in TABLE_FILES.items():
+        mparts = build_parts(model, metric, bracket=bracket)
+        parts += mparts
+        files.append(_write(out / "tables" / f"{stem}.tex", to_latex(mparts)))
+        files.append(_write(out / "tables" / f"{stem}.md", to_markdown(mparts)))
+        files.append(_write(out / "tables" / f"{stem}.csv", to_csv(model, metric, bracket)))
+    files.append(_write(out / "tables" / "categories.csv", rows_to_csv(category_rows(model))))
+    files.append(_write(out / "tables" / "per_task.csv", rows_to_csv(task_rows(model))))
+    files.append(_write(out / "tables" / "per_task_seed.csv", rows_to_csv(cell_rows(model))))
+    return parts
+
+
+def _drill_down(
+    store: ResultsStore,
+    model: ReportModel,
+    out: Path,
+    cap: int,
+    files: list[Path],
+    progress: Progress,
+    job: TaskID,
+    console: Console,
+) -> tuple[list[PairItems], list[str]]:
+    """Each pair's flipped items (items/*.csv, and up to `cap` for the HTML); a pair whose
+    records are not in `store` gets a note instead of stopping the report."""
+    drill: list[PairItems] = []
+    notes: list[str] = []
+    for i, pair in enumerate(model.pairs, 1):
+        progress.update(job, description=f"items {pair.title}")
+        csv_path = out / "items" / f"{i:02d}_{pair.slug}.csv"
+        try:
+            d = collect_items(store, pair, cap=cap, csv_path=csv_path)
+        except ForgetmapError as exc:  # e.g. a saved comparison and another results dir
+            msg = f"{pair.title}: no item listing ({exc})"
+            notes.append(msg)
+            console.print(f"[yellow]warning:[/] {escape(msg)}", soft_wrap=True, highlight=False)
+        else:
+            drill.append(d)
+            files.append(csv_path)
+        progress.update(job, advance=1)
+    return drill, notes
 
 
 __all__ = ["TABLE_METRICS", "build_report"]

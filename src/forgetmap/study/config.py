@@ -288,14 +288,50 @@ def parse_study(doc: Any, path: Path, protocol: str | None = None) -> Study:
     if unknown:
         raise _err(src, unknown[0], f"unknown key (known: {', '.join(sorted(known))})")
     name = doc.get("name", path.stem)
-    backend = doc.get("backend", "vllm")
-    if backend not in BACKENDS:
-        raise _err(src, "backend", f"must be one of {', '.join(BACKENDS)}, got {backend!r}")
-    backend_options = _mapping(doc.get("backend_options"), src, "backend_options")
-    sampling = _sampling(doc.get("sampling"), src, "sampling", Sampling())
     limit = doc.get("limit")
     if limit is not None:
         limit = _int(limit, src, "limit")
+    defaults = _defaults(doc, src, path, protocol)
+    estimate = {"base": 512, "post": 1024}
+    for k, v in _mapping(doc.get("estimate"), src, "estimate").items():
+        if k not in KINDS:
+            raise _err(src, f"estimate.{k}", f"kinds are {', '.join(KINDS)}")
+        estimate[k] = _int(v, src, f"estimate.{k}")
+    merges = _merges(doc, src, path)
+    model_sets, models = _model_sets(doc, src, path, defaults, merges)
+    groups = _groups(doc, src, models, merges)
+    title = doc.get("title", name)
+    return Study(
+        name=str(name),
+        title=str(title),
+        source=path,
+        backend=defaults.backend,
+        sampling=defaults.sampling,
+        limit=limit,
+        model_sets=model_sets,
+        models=models,
+        groups=groups,
+        estimate=estimate,
+    )
+
+
+@dataclass
+class _Defaults:
+    """Study-level settings a model set or model inherits unless it sets its own."""
+
+    backend: str
+    backend_options: dict[str, Any]
+    sampling: Sampling
+    protocol: str
+    elicitation: dict[str, str]  # kind -> elicitation
+    suites: dict[str, str | None]  # kind -> suite
+    tasks: dict[str, tuple[str, ...]]  # kind -> tasks
+
+
+def _defaults(doc: dict[str, Any], src: str, path: Path, protocol: str | None) -> _Defaults:
+    backend = doc.get("backend", "vllm")
+    if backend not in BACKENDS:
+        raise _err(src, "backend", f"must be one of {', '.join(BACKENDS)}, got {backend!r}")
     if protocol is not None:
         study_protocol = _protocol(protocol, Path.cwd(), "--protocol", "value")
     else:
@@ -324,13 +360,19 @@ def parse_study(doc: Any, path: Path, protocol: str | None = None) -> Study:
     for k in KINDS:
         if suites[k] is None and not tasks[k]:
             suites[k] = {"base": "paper-base", "post": "paper"}[k]
-    estimate = {"base": 512, "post": 1024}
-    for k, v in _mapping(doc.get("estimate"), src, "estimate").items():
-        if k not in KINDS:
-            raise _err(src, f"estimate.{k}", f"kinds are {', '.join(KINDS)}")
-        estimate[k] = _int(v, src, f"estimate.{k}")
+    return _Defaults(
+        backend=backend,
+        backend_options=_mapping(doc.get("backend_options"), src, "backend_options"),
+        sampling=_sampling(doc.get("sampling"), src, "sampling", Sampling()),
+        protocol=study_protocol,
+        elicitation=elicit,
+        suites=suites,
+        tasks=tasks,
+    )
 
-    # merges: config files (relative to the study file) -> merge specs by merged-model name
+
+def _merges(doc: dict[str, Any], src: str, path: Path) -> dict[str, MergeSpec]:
+    """Merge config files (relative to the study file) -> merge specs by merged-model name."""
     merges: dict[str, MergeSpec] = {}
     raw_merges = doc.get("merges") or []
     if not isinstance(raw_merges, list):
@@ -345,13 +387,16 @@ def parse_study(doc: Any, path: Path, protocol: str | None = None) -> Study:
         if spec.name in merges:
             raise _err(src, f"merges[{i}]", f"two merges are named {spec.name!r}")
         merges[spec.name] = spec
+    return merges
 
-    # per-model settings
+
+def _model_sets(
+    doc: dict[str, Any], src: str, path: Path, defaults: _Defaults, merges: dict[str, MergeSpec]
+) -> tuple[dict[str, ModelSet], dict[str, Model]]:
+    """Model sets and their models (every model in exactly one set), settings resolved."""
     overrides = _mapping(doc.get("models"), src, "models")
     for mid, o in overrides.items():
         _mapping(o, src, f"models.{mid}", required=True)
-
-    # model sets: every model in exactly one
     raw_sets = _mapping(doc.get("model_sets"), src, "model_sets", required=True)
     if not raw_sets:
         raise _err(src, "model_sets", "at least one model set is needed")
@@ -375,7 +420,7 @@ def parse_study(doc: Any, path: Path, protocol: str | None = None) -> Study:
         set_protocol = (
             _protocol(sdoc["protocol"], path.parent, src, f"{key}.protocol")
             if "protocol" in sdoc
-            else study_protocol
+            else defaults.protocol
         )
         for j, mid in enumerate(members):
             if mid in models:
@@ -384,60 +429,87 @@ def parse_study(doc: Any, path: Path, protocol: str | None = None) -> Study:
                     f"{key}.models[{j}]",
                     f"{mid!r} is already in model set {models[mid].set!r}",
                 )
-            o = overrides.get(mid, {})
-            okey = f"models.{mid}"
-            bad = sorted(set(o) - {"path", "backend", "max_new_tokens", "elicitation", "suite", "tasks",
-                                   "quantize", "backend_options", "protocol"})  # fmt: skip
-            if bad:
-                raise _err(src, f"{okey}.{bad[0]}", "unknown key")
-            m_backend = o.get("backend", sdoc.get("backend", backend))
-            if m_backend not in BACKENDS:
-                raise _err(src, f"{okey}.backend", f"must be one of {', '.join(BACKENDS)}")
-            el = o.get("elicitation", sdoc.get("elicitation", elicit[kind]))
-            if el not in ELICITATIONS:
-                raise _err(src, f"{okey}.elicitation", f"must be one of {', '.join(ELICITATIONS)}")
-            mnt = o.get("max_new_tokens", sdoc.get("max_new_tokens", sampling.max_new_tokens))
-            mnt = _int(mnt, src, f"{okey}.max_new_tokens")
-            m_tasks = o.get("tasks", sdoc.get("tasks"))
-            m_tasks = _strs(m_tasks, src, f"{okey}.tasks") if m_tasks is not None else tasks[kind]
-            m_suite = o.get("suite", sdoc.get("suite", None if m_tasks else suites[kind]))
-            quant = None
-            if "quantize" in o:
-                q = _mapping(o["quantize"], src, f"{okey}.quantize", required=True)
-                if q.get("type") not in QUANT_TYPES:
-                    raise _err(
-                        src, f"{okey}.quantize.type", f"must be one of {', '.join(QUANT_TYPES)}"
-                    )
-                if not isinstance(q.get("from"), str):
-                    raise _err(src, f"{okey}.quantize.from", "must name the model to quantize")
-                quant = (q["from"], q["type"])
-            merge = merges.get(mid)
-            load = o.get("path", mid)
-            if not isinstance(load, str):
-                raise _err(src, f"{okey}.path", "must be a string")
-            models[mid] = Model(
-                id=mid,
-                set=sname,
-                kind=kind,
-                load=_resolve_load(load, path.parent),
-                backend=m_backend,
-                elicitation=el,
-                suite=m_suite,
-                tasks=m_tasks,
-                max_new_tokens=mnt,
-                protocol=(
-                    _protocol(o["protocol"], path.parent, src, f"{okey}.protocol")
-                    if "protocol" in o
-                    else set_protocol
-                ),
-                merge=merge,
-                quantize=quant,
-                backend_options={
-                    **backend_options,
-                    **_mapping(sdoc.get("backend_options"), src, f"{key}.backend_options"),
-                    **_mapping(o.get("backend_options"), src, f"{okey}.backend_options"),
-                },
-            )
+            models[mid] = _model(
+                mid, sname, kind, sdoc, overrides.get(mid, {}), set_protocol, defaults, merges,
+                src, path,
+            )  # fmt: skip
+    _check_references(src, overrides, merges, models)
+    return model_sets, models
+
+
+def _model(
+    mid: str,
+    sname: str,
+    kind: str,
+    sdoc: dict[str, Any],
+    o: dict[str, Any],
+    set_protocol: str,
+    defaults: _Defaults,
+    merges: dict[str, MergeSpec],
+    src: str,
+    path: Path,
+) -> Model:
+    """One model of set `sname`: its own settings (`o`), else the set's, else the study's."""
+    key = f"model_sets.{sname}"
+    okey = f"models.{mid}"
+    bad = sorted(set(o) - {"path", "backend", "max_new_tokens", "elicitation", "suite", "tasks",
+                           "quantize", "backend_options", "protocol"})  # fmt: skip
+    if bad:
+        raise _err(src, f"{okey}.{bad[0]}", "unknown key")
+    m_backend = o.get("backend", sdoc.get("backend", defaults.backend))
+    if m_backend not in BACKENDS:
+        raise _err(src, f"{okey}.backend", f"must be one of {', '.join(BACKENDS)}")
+    el = o.get("elicitation", sdoc.get("elicitation", defaults.elicitation[kind]))
+    if el not in ELICITATIONS:
+        raise _err(src, f"{okey}.elicitation", f"must be one of {', '.join(ELICITATIONS)}")
+    mnt = o.get("max_new_tokens", sdoc.get("max_new_tokens", defaults.sampling.max_new_tokens))
+    mnt = _int(mnt, src, f"{okey}.max_new_tokens")
+    m_tasks = o.get("tasks", sdoc.get("tasks"))
+    m_tasks = _strs(m_tasks, src, f"{okey}.tasks") if m_tasks is not None else defaults.tasks[kind]
+    m_suite = o.get("suite", sdoc.get("suite", None if m_tasks else defaults.suites[kind]))
+    quant = None
+    if "quantize" in o:
+        q = _mapping(o["quantize"], src, f"{okey}.quantize", required=True)
+        if q.get("type") not in QUANT_TYPES:
+            raise _err(src, f"{okey}.quantize.type", f"must be one of {', '.join(QUANT_TYPES)}")
+        if not isinstance(q.get("from"), str):
+            raise _err(src, f"{okey}.quantize.from", "must name the model to quantize")
+        quant = (q["from"], q["type"])
+    load = o.get("path", mid)
+    if not isinstance(load, str):
+        raise _err(src, f"{okey}.path", "must be a string")
+    return Model(
+        id=mid,
+        set=sname,
+        kind=kind,
+        load=_resolve_load(load, path.parent),
+        backend=m_backend,
+        elicitation=el,
+        suite=m_suite,
+        tasks=m_tasks,
+        max_new_tokens=mnt,
+        protocol=(
+            _protocol(o["protocol"], path.parent, src, f"{okey}.protocol")
+            if "protocol" in o
+            else set_protocol
+        ),
+        merge=merges.get(mid),
+        quantize=quant,
+        backend_options={
+            **defaults.backend_options,
+            **_mapping(sdoc.get("backend_options"), src, f"{key}.backend_options"),
+            **_mapping(o.get("backend_options"), src, f"{okey}.backend_options"),
+        },
+    )
+
+
+def _check_references(
+    src: str,
+    overrides: dict[str, Any],
+    merges: dict[str, MergeSpec],
+    models: dict[str, Model],
+) -> None:
+    """Every model named in `models`, `merges` or a `quantize.from` is in a model set."""
     for mid in overrides:
         if mid not in models:
             raise _err(src, f"models.{mid}", "this model is in no model set")
@@ -451,7 +523,11 @@ def parse_study(doc: Any, path: Path, protocol: str | None = None) -> Study:
         if m.quantize and m.quantize[0] not in models:
             raise _err(src, f"models.{m.id}.quantize.from", f"{m.quantize[0]!r} is in no model set")
 
-    # groups
+
+def _groups(
+    doc: dict[str, Any], src: str, models: dict[str, Model], merges: dict[str, MergeSpec]
+) -> dict[str, Group]:
+    """Groups of pairs; a group's merges add their `parent -> merge` pairs."""
     raw_groups = _mapping(doc.get("groups"), src, "groups", required=True)
     groups: dict[str, Group] = {}
     for gname, gdoc in raw_groups.items():
@@ -481,16 +557,4 @@ def parse_study(doc: Any, path: Path, protocol: str | None = None) -> Study:
         if dup:
             raise _err(src, key, f"pair {dup[0]} is listed twice")
         groups[gname] = Group(gname, str(gdoc.get("title", gname)), tuple(pairs), gmerges)
-    title = doc.get("title", name)
-    return Study(
-        name=str(name),
-        title=str(title),
-        source=path,
-        backend=backend,
-        sampling=sampling,
-        limit=limit,
-        model_sets=model_sets,
-        models=models,
-        groups=groups,
-        estimate=estimate,
-    )
+    return groups
