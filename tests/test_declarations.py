@@ -86,7 +86,7 @@ def test_the_scan_catches_branches_on_a_name() -> None:
 
 
 def test_declarations_cover_the_behaviour_that_used_to_be_code() -> None:
-    from forgetmap.suite.protocol import load_protocol
+    from forgetmap.suite.protocol_loader import load_protocol
     from forgetmap.suite.registry import get_task
 
     ifeval, salad, bbh = (

@@ -76,7 +76,7 @@ STUDY_LIKE_PINS = Path(__file__).parent / "golden" / "study_like_prompt_hashes.j
 def test_study_like_prompts_are_pinned(data_dir: Path) -> None:
     """The few-shot prompt (exemplars included) of the first evaluated item of every task under
     `study-like`: an edit of an exemplar or of its data shows up here."""
-    from forgetmap.suite.protocol import load_protocol
+    from forgetmap.suite.protocol_loader import load_protocol
 
     proto = load_protocol("study-like")
     got: dict[str, Any] = {}

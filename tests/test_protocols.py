@@ -15,7 +15,8 @@ from forgetmap.errors import ForgetmapError
 from forgetmap.records import ResultsStore
 from forgetmap.suite.loaders import load_items
 from forgetmap.suite.prompts import build_prompt
-from forgetmap.suite.protocol import SETTINGS, builtin_protocols, load_protocol
+from forgetmap.suite.protocol import SETTINGS, builtin_protocols
+from forgetmap.suite.protocol_loader import load_protocol
 
 
 def _write(tmp_path: Path, doc: object, name: str = "p.yaml") -> Path:

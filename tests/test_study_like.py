@@ -16,7 +16,8 @@ from test_runner_units import Instant
 from forgetmap.records import ResultsStore
 from forgetmap.suite.loaders import load_items
 from forgetmap.suite.prompts import build_prompt
-from forgetmap.suite.protocol import builtin_protocols, load_protocol
+from forgetmap.suite.protocol import builtin_protocols
+from forgetmap.suite.protocol_loader import load_protocol
 from forgetmap.suite.registry import get_task, list_tasks
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -22,7 +22,7 @@ from forgetmap.cli.main import main
 from forgetmap.errors import ForgetmapError
 from forgetmap.suite.loaders import load_items
 from forgetmap.suite.prompts import build_prompt
-from forgetmap.suite.protocol import load_protocol
+from forgetmap.suite.protocol_loader import load_protocol
 from forgetmap.suite.registry import get_task, list_tasks
 from forgetmap.suite.study_code import StudyCodeError
 from forgetmap.suite.study_protocol import load_study_protocol, study_task_name

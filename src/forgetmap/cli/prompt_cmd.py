@@ -35,7 +35,7 @@ def prompt(
     evaluated: asking for one is an error that says so."""
     from forgetmap.suite.loaders import load_items
     from forgetmap.suite.prompts import build_prompt, render
-    from forgetmap.suite.protocol import load_protocol
+    from forgetmap.suite.protocol_loader import load_protocol
 
     proto = load_protocol(protocol)
     items = load_items(task_name, data_dir=data_dir)

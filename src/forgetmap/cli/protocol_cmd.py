@@ -34,7 +34,8 @@ def protocols(protocol: str | None, task_name: str | None, as_json: bool) -> Non
     (errors name the file and key) and show, per benchmark, what it changes against the
     `forgetmap` protocol and which items it keeps out of evaluation; with --task, every setting
     of that task and the file and key it comes from. Format: docs/protocols.md."""
-    from forgetmap.suite.protocol import builtin_protocols, load_protocol
+    from forgetmap.suite.protocol import builtin_protocols
+    from forgetmap.suite.protocol_loader import load_protocol
     from forgetmap.suite.registry import all_tasks, get_task
 
     out = Console() if sys.stdout.isatty() else Console(width=160)

@@ -14,7 +14,7 @@ from rich.table import Table
 from forgetmap.cli.options import data_dir_option, protocol_option
 from forgetmap.suite.data import SOURCES, default_source
 from forgetmap.suite.data import data_dir as resolve_data_dir
-from forgetmap.suite.protocol import load_protocol
+from forgetmap.suite.protocol_loader import load_protocol
 from forgetmap.suite.registry import list_tasks
 from forgetmap.suite.task_table import task_row
 

@@ -117,7 +117,7 @@ def evaluate(
     `Protocol` (default `forgetmap`); items it uses as exemplars are not evaluated. Returns a
     RunSummary; the run manifest (protocol included) sits next to the records.
     """
-    from forgetmap.suite.protocol import load_protocol
+    from forgetmap.suite.protocol_loader import load_protocol
 
     t0 = time.time()
     label = model_name or model

@@ -252,7 +252,7 @@ def _resolve_load(value: str, base_dir: Path) -> str:
 
 def _protocol(value: Any, base_dir: Path, src: str, key: str) -> str:
     """A protocol name or file (relative paths next to the config), checked by loading it."""
-    from forgetmap.suite.protocol import load_protocol
+    from forgetmap.suite.protocol_loader import load_protocol
 
     if not isinstance(value, str) or not value:
         raise _err(src, key, f"must be a protocol name or file, got {value!r}")

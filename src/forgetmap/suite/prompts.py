@@ -38,8 +38,9 @@ from forgetmap.errors import DataError, ForgetmapError
 from forgetmap.letters import LETTERS
 from forgetmap.records.schema import ELICITATIONS
 from forgetmap.suite.items import Item
-from forgetmap.suite.protocol import Protocol, TaskProtocol, load_protocol, uses
+from forgetmap.suite.protocol import Protocol, TaskProtocol, uses
 from forgetmap.suite.protocol import render as render_template
+from forgetmap.suite.protocol_loader import load_protocol
 from forgetmap.suite.registry import TaskSpec, get_task
 
 __all__ = ["ELICITATIONS", "Prompt", "build_prompt", "fewshot_examples", "render"]

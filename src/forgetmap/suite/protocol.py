@@ -54,7 +54,7 @@ __all__ = [
     "Protocol",
     "TaskProtocol",
     "builtin_protocols",
-    "load_protocol",
+    "load_declared",
     "render",
 ]
 
@@ -599,17 +599,12 @@ def _check_shots(proto: Protocol, where: str) -> None:
 _LOADED: dict[str, Protocol] = {}
 
 
-def load_protocol(ref: str | Protocol | None = None) -> Protocol:
-    """The protocol `ref`: a built-in name, a YAML file path, a Protocol, or None (forgetmap).
+def load_declared(ref: str | None = None) -> Protocol:
+    """A declared protocol: a built-in name, a YAML file path, or None (forgetmap). Any
+    protocol, the study's included, is loaded with `forgetmap.suite.protocol_loader.load_protocol`.
 
     Files are re-read when they change (keyed by path and content hash)."""
-    if isinstance(ref, Protocol):
-        return ref
     ref = ref or DEFAULT_PROTOCOL
-    if ref == STUDY_PROTOCOL:  # built from the study's checkout (FORGETMAP_STUDY_REPO)
-        from forgetmap.suite.study_protocol import load_study_protocol
-
-        return load_study_protocol()
     text, source, _ = _read(ref)
     key = f"{source}|{_sha256(text)}"
     proto = _LOADED.get(key)

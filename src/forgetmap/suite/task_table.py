@@ -9,7 +9,8 @@ from typing import Any
 
 from forgetmap.errors import DataError
 from forgetmap.suite.loaders import DataWarning
-from forgetmap.suite.protocol import Protocol, load_protocol
+from forgetmap.suite.protocol import Protocol
+from forgetmap.suite.protocol_loader import load_protocol
 from forgetmap.suite.registry import TaskSpec
 
 
