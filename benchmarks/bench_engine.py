@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def bench_backend(name: str, args: argparse.Namespace) -> dict:
     from forgetmap.engine.backends import load_backend
     from forgetmap.engine.local_models import smollm2_gguf
-    from forgetmap.engine.run import evaluate
+    from forgetmap.engine.runner import evaluate
 
     t = time.perf_counter()
     backend = load_backend(name, str(smollm2_gguf()), batch_size=args.batch_size)
@@ -123,7 +123,7 @@ def _until_eos(row: list[int], eos: int) -> int:
 def harness_only(args: argparse.Namespace) -> dict:
     """Pure harness cost per record: the same evaluate() with a backend that answers instantly."""
     from forgetmap.engine.backends.base import Backend
-    from forgetmap.engine.run import evaluate
+    from forgetmap.engine.runner import evaluate
     from forgetmap.engine.types import BackendInfo, GenResult
 
     class Instant(Backend):

@@ -66,7 +66,7 @@ def make_rows(models, seeds=(0, 1, 2), seed=0, drop=0.05, row_category=None):
 
 
 def reference(rows, before, after):
-    """Straightforward per-item loops: the formulas of DESIGN section 4, written out."""
+    """Straightforward per-item loops: the formulas of docs/metrics.md, written out."""
     pre = {(r["task"], r["item_id"], r["seed"]): r for r in rows if r["model"] == before}
     post = {(r["task"], r["item_id"], r["seed"]): r for r in rows if r["model"] == after}
     cells = defaultdict(list)

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from test_engine_e2e import RUN, check_records, responses
 
-from forgetmap.engine.run import evaluate
+from forgetmap.engine.runner import evaluate
 from forgetmap.records import ResultsStore
 
 pytestmark = pytest.mark.slow

@@ -51,7 +51,7 @@ def _rows() -> list[dict]:
 
 
 def _hand(k: int) -> dict[str, float]:
-    """DESIGN section 4 with one k for every item (the study's formulas)."""
+    """docs/metrics.md with one k for every item (the study's formulas)."""
     n = len(ITEMS)
     n10 = sum(b and not a for _, b, a in ITEMS)
     n01 = sum(a and not b for _, b, a in ITEMS)

@@ -145,3 +145,14 @@ def test_checks_catch_lazy_relative_and_string_cycles(toy: Path):
     (toy / "toy" / "b.py").write_text("def g():\n    import toy.a\n")
     assert ["toy.a", "toy.b"] in import_cycles(toy, "toy")
     assert long_functions(toy, "toy") == ["toy/f.py:3 run: 121 lines"]
+
+
+def test_code_cites_docs_in_the_repository():
+    """Contracts live in docs/ (records.md, metrics.md, ...), not in a design file outside the
+    repository."""
+    cited = [
+        f"{p.relative_to(SRC)}"
+        for p in (SRC / "forgetmap").rglob("*")
+        if p.suffix in (".py", ".yaml") and "DESIGN" in p.read_text(encoding="utf-8")
+    ]
+    assert not cited, f"cite docs/ instead of DESIGN: {cited}"

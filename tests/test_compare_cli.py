@@ -43,7 +43,7 @@ def test_compare_one_pair_json_csv_and_table(results, tmp_path, capsys):
     assert "org/base → org/inst" in out and "Total" in out and "Science/Tech" in out
     data = json.loads((tmp_path / "c.json").read_text())
     pr = data["pairs"][0]
-    # DESIGN section 9 shape
+    # the compare document (docs/metrics.md)
     assert {"before", "after", "cells", "categories", "total", "unpaired"} <= set(pr)
     assert {"before_only", "after_only"} == set(pr["unpaired"])
     assert {"mean", "std", "ci95"} == set(pr["total"]["F_true"])  # ci95: docs/statistics.md

@@ -31,7 +31,7 @@ import pytest
 from forgetmap.analysis import compare, flipped_items
 from forgetmap.cli.main import main
 from forgetmap.records import ResultsStore
-from forgetmap.report.items import collect_items
+from forgetmap.report.drilldown import collect_items
 from forgetmap.report.model import build_model
 
 HERE = Path(__file__).parent

@@ -53,7 +53,7 @@ def _compare(tmp_path: Path, capsys, tool: str, folder: str) -> tuple[dict, list
 def test_compare_on_imported_real_logs(tmp_path, capsys, tool, folder):
     result, rows = _compare(tmp_path, capsys, tool, folder)
     pr = result["pairs"][0]
-    # a row's own category wins (before side first), as DESIGN section 9 says
+    # a row's own category wins (before side first), as docs/metrics.md says
     rows_cat: dict[str, str] = {}
     for side in (pr["before"], pr["after"]):
         for r in rows:

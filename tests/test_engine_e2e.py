@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from forgetmap.engine.run import evaluate
+from forgetmap.engine.runner import evaluate
 from forgetmap.errors import ForgetmapError
 from forgetmap.records import CONTRACT_COLUMNS, RECORD_SCHEMA, ResultsStore
 
@@ -24,7 +24,7 @@ RUN = dict(tasks=TASKS, seeds=(0, 1), limit=2, max_new_tokens=48, progress=False
 def check_records(
     t: pa.Table, model: str, elicitation: str, n_items: int = 2, seeds=(0, 1)
 ) -> None:
-    """Every DESIGN §3 column present and valid; exactly one record per (task, item, seed)."""
+    """Every contract column (docs/records.md) present and valid; exactly one record per (task, item, seed)."""
     assert t.schema.names == RECORD_SCHEMA.names
     assert set(CONTRACT_COLUMNS) <= set(t.column_names)
     assert t.num_rows == len(K) * n_items * len(seeds)

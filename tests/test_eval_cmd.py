@@ -1,4 +1,4 @@
-"""`forgetmap eval` command line: DESIGN §9 flags, and one-line user errors (exit 2)."""
+"""`forgetmap eval` command line: the documented flags, and one-line user errors (exit 2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The layering of DESIGN.md section 2 holds: lower layers never import higher ones, and the
+"""The layering of docs/architecture.md holds: lower layers never import higher ones, and the
 analysis/report path runs without torch (checked in a fresh interpreter)."""
 
 from __future__ import annotations

@@ -114,8 +114,8 @@ def test_k_per_item(loaded: dict[str, LoadedTask]) -> None:
 
 
 def test_bbh_k_follows_design(loaded: dict[str, LoadedTask]) -> None:
-    """Option-less tasks get DESIGN's fixed lists; parsed tasks keep each item's real count,
-    which never exceeds DESIGN's k except disambiguation_qa's three 4-option items."""
+    """Option-less tasks get the declared lists (tasks.yaml); parsed tasks keep each item's real count,
+    which never exceeds the declared k except disambiguation_qa's three 4-option items."""
     for name, lt in loaded.items():
         if not name.startswith("bbh:"):
             continue

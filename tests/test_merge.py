@@ -97,7 +97,7 @@ def _slerp(t: float, v0: np.ndarray, v1: np.ndarray) -> np.ndarray:
 
 @pytest.mark.slow
 def test_linear_and_slerp_match_formulas(parents: tuple[Path, Path], tmp_path: Path) -> None:
-    from forgetmap.merge.run import RECEIPT, run_merge
+    from forgetmap.merge.mergekit_runner import RECEIPT, run_merge
 
     a, b = parents
     names = [CHANGED, UNCHANGED, "model.embed_tokens.weight"]

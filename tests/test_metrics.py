@@ -1,4 +1,4 @@
-"""forgetmap.metrics: every formula against values worked by hand (DESIGN.md section 4)."""
+"""forgetmap.metrics: every formula against values worked by hand (docs/metrics.md)."""
 
 from __future__ import annotations
 

@@ -169,7 +169,7 @@ def test_eval_records_protocol_and_exclusions_in_the_manifest(
                        "reasoning": f"Reasoning {i}."} for i, it in enumerate(first)]}}})  # fmt: skip
     proto = load_protocol(str(path))
     assert proto.excluded("piqa:validation") == {it.item_id for it in first}
-    from forgetmap.engine.run import evaluate
+    from forgetmap.engine.runner import evaluate
 
     backend = Instant(chat=False)
     s = evaluate("m", backend=backend, tasks="piqa:validation", seeds=(0,), limit=5,
@@ -269,7 +269,7 @@ def test_option_layouts_change_prompt_gold_and_records(data_dir: Path, tmp_path:
     p = build_prompt("bbh:boolean_expressions", boolean[0], "cot_chat", protocol=proto)
     assert p.messages[0]["content"].endswith("A) False\nB) True")
     # recorded and scored with the protocol's letters
-    from forgetmap.engine.run import evaluate
+    from forgetmap.engine.runner import evaluate
 
     evaluate("m", backend=Instant(answer="Answer: A"), tasks="truthfulqa:mc1", seeds=(0,), limit=3,
              results=tmp_path / "r", progress=False, protocol=str(path))  # fmt: skip

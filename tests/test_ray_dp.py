@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from forgetmap.engine.run import evaluate
+from forgetmap.engine.runner import evaluate
 from forgetmap.records import ResultsStore
 
 pytestmark = pytest.mark.slow

@@ -1,4 +1,4 @@
-"""The task registry: every study task of DESIGN §5, its category, k and suites."""
+"""The task registry: every study task of the study's appendix B.2, its category, k and suites."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from forgetmap.suite.registry import (
     suite_names,
 )
 
-# DESIGN §5 "BBH option counts" (None: free-form)
+# the study's appendix B.2 "BBH option counts" (None: free-form)
 BBH_K = {
     "boolean_expressions": 2, "causal_judgement": 2, "date_understanding": 6,
     "disambiguation_qa": 3, "formal_fallacies": 2, "geometric_shapes": 11, "hyperbaton": 2,
@@ -36,7 +36,7 @@ BBH_VARYING = {
     "date_understanding", "disambiguation_qa", "ruin_names", "geometric_shapes",
 }  # fmt: skip
 
-# DESIGN §5 categories of the non-MMLU/BBH tasks
+# the study's appendix B.2 categories of the non-MMLU/BBH tasks
 OTHER_CATEGORY = {
     "commonsense_qa:validation": "Commonsense", "piqa:validation": "Commonsense",
     "arc:easy": "Logic", "arc:challenge": "Logic", "musr:murder_mysteries": "Logic",

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from forgetmap.engine.backends.base import Backend
-from forgetmap.engine.run import evaluate
+from forgetmap.engine.runner import evaluate
 from forgetmap.engine.types import BackendInfo, GenRequest, GenResult
 from forgetmap.errors import ForgetmapError
 from forgetmap.records import ResultsStore

@@ -12,13 +12,13 @@ from forgetmap.cli.main import main
 from forgetmap.errors import ForgetmapError
 from forgetmap.records import ResultsStore
 from forgetmap.study.config import Pair, load_study, parse_study
-from forgetmap.study.run import make_plan
+from forgetmap.study.pipeline import make_plan
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER = ROOT / "configs" / "studies" / "paper.yaml"
 CPU_SMALL = ROOT / "configs" / "studies" / "cpu-small.yaml"
 
-# DESIGN section 6, written out independently of paper.yaml
+# the study's grid, written out independently of paper.yaml
 Q = "Qwen/Qwen2.5-"
 EXPECTED_PAIRS = {
     "domain_continual_pretraining": [(f"{Q}{s}B", f"{Q}Coder-{s}B") for s in (3, 7, 14, 32)]

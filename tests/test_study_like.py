@@ -94,7 +94,7 @@ LEAK_TASKS = [
 def test_no_exemplar_leaks_into_evaluation(data_dir: Path, tmp_path: Path) -> None:
     """A base-model run under study-like with --limit 12: the exemplars sit among the first 12
     items of these splits, so without the exclusion they would be evaluated."""
-    from forgetmap.engine.run import evaluate
+    from forgetmap.engine.runner import evaluate
 
     proto = load_protocol("study-like")
     first12 = {t: [it.item_id for it in load_items(t, limit=12)] for t in LEAK_TASKS}

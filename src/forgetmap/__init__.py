@@ -26,7 +26,7 @@ from forgetmap.version import __version__
 # public name -> "module:attribute"
 _EXPORTS: dict[str, str] = {
     # evaluate a model on tasks x seeds into a results directory
-    "evaluate": "forgetmap.engine.run:evaluate",
+    "evaluate": "forgetmap.engine.runner:evaluate",
     # compare pairs of models: a typed Comparison (docs/metrics.md)
     "compare": "forgetmap.analysis.compare:compare",
     "Comparison": "forgetmap.analysis.results:Comparison",
@@ -35,7 +35,7 @@ _EXPORTS: dict[str, str] = {
     "build_report": "forgetmap.report.build:build_report",
     # studies: many pairs, merges, one report (docs/study.md)
     "load_study": "forgetmap.study.config:load_study",
-    "run_study": "forgetmap.study.run:run_study",
+    "run_study": "forgetmap.study.pipeline:run_study",
     # per-sample records (docs/records.md)
     "ResultsStore": "forgetmap.records.store:ResultsStore",
     # the task registry
@@ -81,11 +81,11 @@ if TYPE_CHECKING:  # for type checkers and IDEs; never executed
     from forgetmap.analysis.compare import compare
     from forgetmap.analysis.flips import flipped_items
     from forgetmap.analysis.results import Comparison
-    from forgetmap.engine.run import evaluate
+    from forgetmap.engine.runner import evaluate
     from forgetmap.errors import ForgetmapError
     from forgetmap.importers import import_logs
     from forgetmap.records.store import ResultsStore
     from forgetmap.report.build import build_report
     from forgetmap.study.config import load_study
-    from forgetmap.study.run import run_study
+    from forgetmap.study.pipeline import run_study
     from forgetmap.suite.registry import get_task, list_tasks

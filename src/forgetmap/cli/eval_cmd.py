@@ -1,4 +1,4 @@
-"""`forgetmap eval`: evaluate one model on tasks x seeds into a results directory (DESIGN §9)."""
+"""`forgetmap eval`: evaluate one model on tasks x seeds into a results directory."""
 
 from __future__ import annotations
 
@@ -113,7 +113,7 @@ def _seeds(value: str) -> list[int]:
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
 def eval_command(**o: Any) -> None:
     """Evaluate a model on tasks x seeds; resumes where a previous run stopped."""
-    from forgetmap.engine.run import evaluate
+    from forgetmap.engine.runner import evaluate
 
     if not o["suite"] and not o["tasks"]:
         raise ForgetmapError("give --suite NAME or --tasks T1,T2,...")

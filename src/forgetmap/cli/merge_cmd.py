@@ -47,7 +47,7 @@ def merge(config: Path, out_dir: Path, model_paths: tuple[str, ...], device: str
           overwrite: bool) -> None:  # fmt: skip
     """Merge two models with mergekit (linear weights or SLERP with t and a base model)."""
     from forgetmap.merge.config import load_merge
-    from forgetmap.merge.run import run_merge
+    from forgetmap.merge.mergekit_runner import run_merge
 
     spec = load_merge(config)
     console.print(f"merging [bold]{spec.name}[/]: {spec.describe()}")

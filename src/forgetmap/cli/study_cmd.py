@@ -41,7 +41,7 @@ def study(config: Path, results: Path, groups: tuple[str, ...], dry_run: bool, o
           protocol: str | None) -> None:  # fmt: skip
     """Evaluate each unique model of a study once, make its merges, compare all pairs, report."""
     from forgetmap.study.config import load_study
-    from forgetmap.study.run import make_plan, print_plan, run_study
+    from forgetmap.study.pipeline import make_plan, print_plan, run_study
 
     st = load_study(config, protocol=protocol)
     if dry_run:

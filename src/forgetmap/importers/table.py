@@ -1,4 +1,4 @@
-"""The flat table importer: CSV, JSONL or Parquet files with the DESIGN section-3 columns.
+"""The flat table importer: CSV, JSONL or Parquet files with the record columns of docs/records.md.
 
 This is the escape hatch for any tool without a dedicated importer: export one row per
 (model, task, item_id, seed) with at least `model, task, item_id, seed, correct` (category and

@@ -1,4 +1,4 @@
-"""Layer 2: pure numpy forgetting metrics (DESIGN.md section 4). No I/O, no table libraries."""
+"""Layer 2: pure numpy forgetting metrics (docs/metrics.md). No I/O, no table libraries."""
 
 from forgetmap.metrics.bootstrap import CI_METRICS, SizeTables, bootstrap_ci
 from forgetmap.metrics.core import (
@@ -11,7 +11,7 @@ from forgetmap.metrics.core import (
     transition_counts,
     transition_index,
 )
-from forgetmap.metrics.items import ITEM_VIEW_NAMES, item_view
+from forgetmap.metrics.item_view import ITEM_VIEW_NAMES, item_view
 from forgetmap.metrics.joint import JOINT_METRICS, JointStats, joint_stats, mde_factor
 from forgetmap.metrics.mcnemar import mcnemar_exact
 from forgetmap.metrics.patterns import Patterns, item_patterns

@@ -1,4 +1,4 @@
-"""Per-cell forgetting metrics (DESIGN.md section 4) from transition counts split into k-strata.
+"""Per-cell forgetting metrics (docs/metrics.md) from transition counts split into k-strata.
 
 A *cell* is one (pair, task, seed). Its N paired items are split into strata of equal option count
 k (one stratum in the common case). Everything here works on dense arrays of stratum counts
@@ -64,7 +64,7 @@ def metrics_from_strata(counts: np.ndarray, k: np.ndarray) -> dict[str, np.ndarr
     F_chance = (1-acc_pre)/(k-1)*(1-acc_post), BT_chance = (1-acc_pre)*(1-acc_post)/(k-1),
     F_true = max(F - F_chance, 0), F_max = max((k*acc_pre - 1)/(k-1), 0). With several strata the
     chance terms and ceilings are the n_g/N-weighted sums over strata of those terms, each evaluated
-    at the cell-level accuracies (DESIGN.md section 4).
+    at the cell-level accuracies (docs/metrics.md).
 
     NFI (negative flip impact) = n10 / (n00 + n10): the share of the after-model's errors that the
     before-model had right, i.e. the negative-flip rate F divided by the after-model's error rate

@@ -1,4 +1,4 @@
-"""Layer 1: the per-sample record contract (DESIGN.md section 3), its Parquet store and manifest."""
+"""Layer 1: the per-sample record contract (docs/records.md), its Parquet store and manifest."""
 
 from forgetmap.records.keys import check_unique_keys, key_codes
 from forgetmap.records.schema import (

@@ -1,6 +1,6 @@
 """The per-sample record schema: one row per (model, task, item_id, seed).
 
-Column names in CONTRACT_COLUMNS are a public contract (DESIGN.md section 3): add columns, never
+Column names in CONTRACT_COLUMNS are a public contract (docs/records.md): add columns, never
 rename these. Everything that produces records (engine, importers) passes its table through
 `conform`, so every Parquet file in a results directory has exactly RECORD_SCHEMA.
 """

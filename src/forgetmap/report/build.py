@@ -29,10 +29,10 @@ from forgetmap.analysis.results import Comparison
 from forgetmap.atomic import atomic_write_text
 from forgetmap.errors import ForgetmapError
 from forgetmap.records import ResultsStore
+from forgetmap.report.drilldown import DEFAULT_CAP, PairItems, collect_items
 from forgetmap.report.figures import FORMATS, write_figures
 from forgetmap.report.html import embed_figure, render_report
 from forgetmap.report.interactive import write_interactive
-from forgetmap.report.items import DEFAULT_CAP, PairItems, collect_items
 from forgetmap.report.model import ReportModel, as_comparison, build_model
 from forgetmap.report.tables import (
     TABLE_METRICS,

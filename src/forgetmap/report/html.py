@@ -17,7 +17,7 @@ from typing import Any
 import jinja2
 
 from forgetmap.analysis.results import TOTAL, Comparison
-from forgetmap.report.items import RESPONSE_TAIL, PairItems
+from forgetmap.report.drilldown import RESPONSE_TAIL, PairItems
 from forgetmap.report.model import PairView, ReportModel, fmt_pct
 from forgetmap.report.tables import TablePart
 from forgetmap.report.terminal import format_p

@@ -16,7 +16,7 @@ from typing import Any
 from forgetmap.analysis.results import Comparison, PairResult
 from forgetmap.errors import ForgetmapError
 
-# DESIGN section 5 order; categories not listed here follow alphabetically.
+# The study's category order (appendix B.2); categories not listed here follow alphabetically.
 CATEGORY_ORDER = (
     "Commonsense",
     "Culture",

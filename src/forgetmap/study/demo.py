@@ -21,7 +21,7 @@ from rich.console import Console
 
 from forgetmap.report.terminal import summary_table
 from forgetmap.study.config import Study, parse_study
-from forgetmap.study.run import StudyOutcome, run_study
+from forgetmap.study.pipeline import StudyOutcome, run_study
 from forgetmap.suite.registry import list_tasks
 
 BEFORE = "smollm2-135m-instruct"

@@ -2,7 +2,7 @@
 `if-verifiable` package (a packaged copy of google-research's instruction_following_eval), not
 a rewrite of them.
 
-A record of an IFEval prompt has ``n_choices`` null (no chance term: DESIGN §4), ``gold`` =
+A record of an IFEval prompt has ``n_choices`` null (no chance term: docs/metrics.md), ``gold`` =
 "pass", ``pred`` = "pass"/"fail" and ``correct`` = strict prompt-level pass (every instruction
 of the prompt followed by the raw response, as in the official `prompt_level_strict_acc`).
 
@@ -46,7 +46,7 @@ class IFEvalResult:
         return "pass" if self.passed else "fail"
 
     def record_fields(self) -> dict[str, Any]:
-        """The record columns this outcome sets (DESIGN §3): no k, gold "pass", no chance term."""
+        """The record columns this outcome sets (docs/records.md): no k, gold "pass", no chance term."""
         return {
             "n_choices": None,
             "gold": "pass",

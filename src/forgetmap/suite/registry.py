@@ -104,7 +104,7 @@ class TaskSpec:
     k: int | None  # options per item when fixed for the task; None when it varies or free-form
     free_form: bool = False  # answer mode free_form or instruction (no options)
     in_aggregate: bool = True
-    study: bool = True  # part of the study's suite (DESIGN §5)
+    study: bool = True  # part of the study's suite (the study's appendix B.2)
     answer_mode: str = "letter"  # one of ANSWER_MODES (forgetmap.suite.extract.AnswerMode)
     scorer: str = "extract"  # one of SCORERS
     adapter: str = ""
@@ -117,7 +117,9 @@ class TaskSpec:
     hub_config: str | None = None
     hub_split: str | None = None
     hub_revision: str | None = None
-    k_nominal: int | None = None  # declared option count (DESIGN §5); items keep their own k
+    k_nominal: int | None = (
+        None  # declared option count (the study's appendix B.2); items keep their own k
+    )
     n_items: int | None = None  # official number of items of the evaluated split (data check)
     fixed_choices: tuple[str, ...] = ()  # option list for BBH tasks whose inputs carry none
     splits: Mapping[str, SplitSpec] = field(default_factory=dict, compare=False, hash=False)

@@ -189,8 +189,8 @@ def _load_path(study: Study, results: Path, m: Model) -> str:
 
 def make_derived(study: Study, results: Path, models: list[Model], console: Console) -> None:
     """Make merges and quantizations that do not exist yet (sources first)."""
+    from forgetmap.merge.mergekit_runner import is_complete, run_merge
     from forgetmap.merge.quantize import quantize_gguf
-    from forgetmap.merge.run import is_complete, run_merge
 
     for m in models:
         out = derived_path(results, m)
@@ -235,7 +235,7 @@ def run_study(
 ) -> StudyOutcome:
     """Run the selected part of `study` into `results`; the report goes to `out` (default
     RESULTS/report)."""
-    from forgetmap.engine.run import evaluate
+    from forgetmap.engine.runner import evaluate
 
     console = console or Console(stderr=True)
     res = Path(results)
