@@ -462,7 +462,7 @@ def make_lighteval_samples() -> None:
         "FORGETMAP_FIXTURE_TASK_DIR20": str(TASK_FILE20.parent),
     }
     samples = "arc_letter_samples:easy|0"
-    # SmolLM2 only, the loglikelihood task in a run of its own: on a busy 2-core machine
+    # the loglikelihood task on SmolLM2 only, in a run of its own: on a busy 2-core machine
     # lighteval needs ~60-90 s per loglikelihood item (5 options, one item per batch), Gemma-3
     # (262k vocabulary) about twice that. FORGETMAP_FIXTURE_ONLY=0,2 runs a subset of the plan
     # (with FORGETMAP_FIXTURE_RESUME=1 two subsets can run side by side into one folder).
@@ -470,6 +470,7 @@ def make_lighteval_samples() -> None:
         ("smollm2", 0, True, "arc_loglik:easy|0"),
         ("smollm2", 0, True, samples),
         ("smollm2", None, True, samples),
+        ("gemma3", 0, False, samples),
     ]
     only = os.environ.get("FORGETMAP_FIXTURE_ONLY")
     if only:

@@ -371,7 +371,11 @@ def _import_details(
     most = int(pc.max(n_samples).as_py() or 0) if n_samples is not None else 0
     info: dict[str, Any] = {"metric": name, "samples_per_item": max(most, 1), "notes": []}
     if not loglik and most > 1:
-        return _several_samples(f, base, texts, value, name, seed, info), info
+        # lighteval's mean over the samples (avg@n), if logged, is what their verdicts should
+        # reproduce; else the chosen metric
+        mean = next((c for c in t.column_names if c.startswith(prefix + "avg@")), prefix + name)
+        agree_with = (mean[len(prefix) :], pc.cast(t.column(mean), pa.float64()))
+        return _several_samples(f, base, texts, agree_with, name, seed, info), info
     if not _zero_one(value):
         i = pc.index(pc.invert(pc.or_(pc.equal(value, 0.0), pc.equal(value, 1.0))), True).as_py()
         raise DataError(
@@ -417,7 +421,7 @@ def _several_samples(
     f: Path,
     base: dict[str, pa.Array],
     texts: pa.ChunkedArray,
-    value: pa.ChunkedArray,
+    logged: tuple[str, pa.ChunkedArray],
     name: str,
     seed: int,
     info: dict[str, Any],
@@ -435,7 +439,8 @@ def _several_samples(
     cols = {k: v.take(take) for k, v in base.items()}
     labels = [seed_label(seed, int(r), str(f)) for r in range(int(repeat.max()) + 1)]
     m = len(parent)
-    table = to_records(
+    # not conformed yet: pred/correct are filled by the extractor next
+    table = pa.table(
         {
             **cols,
             "seed": pa.array(np.asarray(labels, dtype=np.int64)[repeat]),
@@ -444,8 +449,7 @@ def _several_samples(
             "extract_status": pa.nulls(m, pa.string()),
             "extract_rule": pa.nulls(m, pa.string()),
             "correct": pa.nulls(m, pa.bool_()),
-        },
-        source=str(f),
+        }
     )
     table = reextract(table)
     rules = pa.array(
@@ -465,13 +469,14 @@ def _several_samples(
         .sort_by("i")
         .column("c_mean")
     )
+    mname, value = logged
     agree = pc.sum(pc.less(pc.abs(pc.subtract(per_item, value)), 1e-9)).as_py() or 0
     info["pred_from"] = ["forgetmap"]
-    info["forgetmap_vs_logged"] = {"metric": name, "items_agreeing": agree, "items": len(value)}
+    info["forgetmap_vs_logged"] = {"metric": mname, "items_agreeing": agree, "items": len(value)}
     info["notes"].append(
         f"{f}: {int(repeat.max()) + 1} samples per item, one record each; lighteval logs no "
         f"per-sample verdict, so pred/correct come from forgetmap's extractor (its per-item "
-        f"mean matches lighteval's '{name}' on {agree} of {len(value)} items)"
+        f"mean matches lighteval's '{mname}' on {agree} of {len(value)} items)"
     )
     return conform(table, source=str(f))
 
