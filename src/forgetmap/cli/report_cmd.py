@@ -78,6 +78,14 @@ def _keep(
     help="Use a saved `compare --json` file instead of comparing again.",
 )
 @click.option(
+    "--counts",
+    "counts_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Draw from transition counts instead of records: the study's comparison_results_all.csv "
+    "(columns task, seed, model_before, model_after, n, 0->0, 0->1, 1->0, 1->1); every pair in it "
+    "unless --pairs/--study; --chance-k default there: the study's (4 outside BBH).",
+)
+@click.option(
     "--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output dir."
 )
 @click.option("--title", default=None, help="Report title.")
@@ -124,6 +132,7 @@ def report_command(
     study_file: Path | None,
     only_groups: tuple[str, ...],
     comparison_file: Path | None,
+    counts_file: Path | None,
     out: Path,
     title: str | None,
     max_items: int,
@@ -142,12 +151,17 @@ def report_command(
     from forgetmap.records import ResultsStore
     from forgetmap.report.build import build_report
 
-    if comparison_file is None and (pairs_file is None) == (study_file is None):
+    given = comparison_file is not None or counts_file is not None
+    if comparison_file is not None and counts_file is not None:
+        raise ForgetmapError("give only one of --comparison FILE or --counts FILE")
+    if not given and (pairs_file is None) == (study_file is None):
         raise ForgetmapError("give exactly one of --pairs FILE or --study CONFIG (or --comparison)")
     if pairs_file is not None and study_file is not None:
         raise ForgetmapError("give only one of --pairs FILE or --study CONFIG")
-    if comparison_file is None and results is None:
-        raise ForgetmapError("--results DIR is required (unless --comparison FILE is given)")
+    if not given and results is None:
+        raise ForgetmapError(
+            "--results DIR is required (unless --comparison FILE or --counts FILE is given)"
+        )
     if results is not None and not results.is_dir():
         raise ForgetmapError(f"results directory {results} does not exist")
     store = ResultsStore(results) if results is not None else None
@@ -156,7 +170,7 @@ def report_command(
     if study_file is not None:
         groups, study_title = study_groups(study_file, only_groups)
         title = title or study_title
-        if store is not None and comparison_file is None:
+        if store is not None and not given:
             models = set(store.models())
             every = {p for ps in groups.values() for p in ps}
             groups = _keep(groups, {p for p in every if set(p) <= models}, str(store.root))
@@ -167,7 +181,28 @@ def report_command(
 
         groups = {"All pairs": read_pairs_file(pairs_file)}
 
-    if comparison_file is not None:
+    if counts_file is not None:
+        from forgetmap.analysis.counts import STUDY_RULE, compare_counts
+        from forgetmap.importers.post_forget import read_comparison_counts
+
+        counts = read_comparison_counts(counts_file)
+        pairs_in = list(
+            dict.fromkeys(
+                zip(
+                    counts.column("before").to_pylist(),
+                    counts.column("after").to_pylist(),
+                    strict=True,
+                )
+            )
+        )
+        if groups is None:
+            groups = {"All pairs": pairs_in}
+        else:
+            groups = _keep(groups, set(pairs_in), str(counts_file))
+        wanted = list(dict.fromkeys(p for g in groups.values() for p in g))
+        rule = STUDY_RULE if chance_k == "item" else chance_k
+        comparison = compare_counts(counts, chance_k=rule, source=str(counts_file), pairs=wanted)
+    elif comparison_file is not None:
         from forgetmap.analysis.results import Comparison
 
         comparison = Comparison.load(comparison_file)
