@@ -438,6 +438,7 @@ def _cells(ctx: _Context, pt: _PairTasks) -> list[Cell]:
     na10 = c.n10_no_answer[sel].astype(np.int64).tolist()
     na01 = c.n01_no_answer_before[sel].astype(np.int64).tolist()
     cis = {m: _jl(c.ci[m][sel]) for m in CI_METRICS}
+    rel = {m: _jl(c.met[m][sel]) for m in ("F_rel", "BT_rel")}
     seeds = ctx.vocab.seeds.tolist()
     out = []
     for j, (t, s) in enumerate(zip(c.task[sel].tolist(), c.seed[sel].tolist(), strict=True)):
@@ -452,6 +453,8 @@ def _cells(ctx: _Context, pt: _PairTasks) -> list[Cell]:
                 n10_no_answer=na10[j],
                 n01_no_answer_before=na01[j],
                 ci={m: (cis[m][j][0], cis[m][j][1]) for m in CI_METRICS},
+                F_rel=rel["F_rel"][j],
+                BT_rel=rel["BT_rel"][j],
             )
         )
     return out

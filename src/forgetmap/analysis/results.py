@@ -252,6 +252,9 @@ class Cell(_Result):
     n01_no_answer_before: int
     ci: dict[str, tuple[float | None, float | None]]
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: flips relative to the before-model's right answers, as the study's CSVs (docs/metrics.md)
+    F_rel: float | None = optional()
+    BT_rel: float | None = optional()
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], where: str = "cell") -> Cell:

@@ -32,6 +32,8 @@ METRIC_NAMES: tuple[str, ...] = (
     "BT_max",
     "conventional",
     "NFI",
+    "F_rel",
+    "BT_rel",
 )
 
 
@@ -69,6 +71,10 @@ def metrics_from_strata(counts: np.ndarray, k: np.ndarray) -> dict[str, np.ndarr
     NFI (negative flip impact) = n10 / (n00 + n10): the share of the after-model's errors that the
     before-model had right, i.e. the negative-flip rate F divided by the after-model's error rate
     1 - acc_post; NaN when the after-model makes no error.
+
+    F_rel = n10 / (n10 + n11) and BT_rel = n01 / (n10 + n11): flips relative to the before-model's
+    right answers, as the study's CSVs ("Rel. Forget.", "Rel. Improvement" = 1->0 and 0->1 over
+    n·acc_before); NaN when the before-model got nothing right.
     """
     counts = np.asarray(counts, dtype=np.float64)
     k = np.asarray(k, dtype=np.float64)
@@ -95,6 +101,10 @@ def metrics_from_strata(counts: np.ndarray, k: np.ndarray) -> dict[str, np.ndarr
         conventional = np.maximum(acc_pre - acc_post, 0.0)
         err_post = n00 + n10
         NFI = np.where(err_post > 0, n10 / np.where(err_post > 0, err_post, 1.0), np.nan)
+        # relative to the before-model's right answers, as the study's CSVs (create_csv.py)
+        right_pre = np.where(n10 + n11 > 0, n10 + n11, np.nan)
+        F_rel = n10 / right_pre
+        BT_rel = n01 / right_pre
     return {
         "n": n,
         "n00": n00,
@@ -114,6 +124,8 @@ def metrics_from_strata(counts: np.ndarray, k: np.ndarray) -> dict[str, np.ndarr
         "BT_max": BT_max,
         "conventional": conventional,
         "NFI": NFI,
+        "F_rel": F_rel,
+        "BT_rel": BT_rel,
     }
 
 
