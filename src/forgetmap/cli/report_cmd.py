@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
@@ -12,6 +13,9 @@ from rich.markup import escape
 
 from forgetmap.cli.options import chance_k_option, results_option
 from forgetmap.errors import ForgetmapError
+
+if TYPE_CHECKING:
+    from forgetmap.analysis.results import Comparison
 
 console = Console(stderr=True)
 
@@ -46,6 +50,26 @@ def _keep(
     if not kept:
         raise ForgetmapError(f"none of the study's pairs has results in {where}")
     return kept
+
+
+def _from_counts(
+    counts_file: Path, groups: dict[str, list[tuple[str, str]]] | None, chance_k: str
+) -> tuple[Comparison, dict[str, list[tuple[str, str]]]]:
+    """The comparison drawn from a file of transition counts (the study's CSV), and the groups
+    restricted to its pairs (all of them when none were asked for)."""
+    from forgetmap.analysis.counts import STUDY_RULE, compare_counts
+    from forgetmap.importers.post_forget import read_comparison_counts
+
+    counts = read_comparison_counts(counts_file)
+    befores, afters = counts.column("before").to_pylist(), counts.column("after").to_pylist()
+    pairs_in = list(dict.fromkeys(zip(befores, afters, strict=True)))
+    if groups is None:
+        groups = {"All pairs": pairs_in}
+    else:
+        groups = _keep(groups, set(pairs_in), str(counts_file))
+    wanted = list(dict.fromkeys(p for g in groups.values() for p in g))
+    rule = STUDY_RULE if chance_k == "item" else chance_k
+    return compare_counts(counts, chance_k=rule, source=str(counts_file), pairs=wanted), groups
 
 
 @click.command("report")
@@ -182,26 +206,7 @@ def report_command(
         groups = {"All pairs": read_pairs_file(pairs_file)}
 
     if counts_file is not None:
-        from forgetmap.analysis.counts import STUDY_RULE, compare_counts
-        from forgetmap.importers.post_forget import read_comparison_counts
-
-        counts = read_comparison_counts(counts_file)
-        pairs_in = list(
-            dict.fromkeys(
-                zip(
-                    counts.column("before").to_pylist(),
-                    counts.column("after").to_pylist(),
-                    strict=True,
-                )
-            )
-        )
-        if groups is None:
-            groups = {"All pairs": pairs_in}
-        else:
-            groups = _keep(groups, set(pairs_in), str(counts_file))
-        wanted = list(dict.fromkeys(p for g in groups.values() for p in g))
-        rule = STUDY_RULE if chance_k == "item" else chance_k
-        comparison = compare_counts(counts, chance_k=rule, source=str(counts_file), pairs=wanted)
+        comparison, groups = _from_counts(counts_file, groups, chance_k)
     elif comparison_file is not None:
         from forgetmap.analysis.results import Comparison
 
