@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from forgetmap.analysis.aggregate import aggregate, group_mean_std, item_view_of_groups
 from forgetmap.analysis.frames import ModelFrame, Vocab, build_frames, parallel_map
@@ -95,6 +96,7 @@ def compare(
     bootstrap: int = 1000,
     seed: int = 0,
     chance_k: str | int = "item",
+    multi_answer: str | None = None,
 ) -> Comparison:
     """Compare each (before, after) pair of models in a results store (or a records table).
 
@@ -111,10 +113,16 @@ def compare(
     `item` (each item's own k, the default), `nominal` (the registry's declared k of the task,
     e.g. BBH's), or an integer N >= 2 for every multiple-choice item (4 reproduces the study's
     convention outside BBH). Free-form items keep no chance term either way.
+
+    `multi_answer` rescoring of letter-set tasks (SALAD-Bench): None keeps `correct` as recorded
+    (the protocol's rule at evaluation); `exact_set` or `any_gold` (the study's: every predicted
+    letter is gold) recompute it from `pred` and `gold`, so both can be shown side by side.
     """
     pairs = check_pairs(pairs)
     rule = check_chance_k(chance_k)
     models = list(dict.fromkeys(m for p in pairs for m in p))
+    if multi_answer is not None:
+        store = rescore_letter_sets(store, models, multi_answer)
     frames, vocab = build_frames(store, models)
     grid = _Grid.of(vocab)
     kt = chance_table(vocab, rule)
@@ -140,8 +148,48 @@ def compare(
             ci_level=CI_LEVEL,
             mde={"alpha": MDE_ALPHA, "power": MDE_POWER},
             chance_k=None if rule == "item" else rule,
+            multi_answer=multi_answer,
         ),
     )
+
+
+MULTI_ANSWER = ("exact_set", "any_gold")
+
+
+def rescore_letter_sets(
+    source: ResultsStore | pa.Table, models: Sequence[str], multi_answer: str
+) -> pa.Table:
+    """The records of `models` with `correct` recomputed from pred and gold for the rows of
+    letter-set tasks (registry answer_mode letter_set) under the `multi_answer` rule."""
+    from forgetmap.suite.extract import is_correct
+    from forgetmap.suite.registry import category_for, get_task
+    from forgetmap.suite.scoring import scoring_mode
+
+    if multi_answer not in MULTI_ANSWER:
+        raise ForgetmapError(
+            f"--multi-answer must be one of {', '.join(MULTI_ANSWER)}, got {multi_answer!r}"
+        )
+    if isinstance(source, ResultsStore):
+        table = source.read(models=list(models))
+    else:
+        table = source.filter(pc.is_in(source.column("model"), pa.array(list(models))))
+    tasks = [t for t in pc.unique(table.column("task")).to_pylist() if category_for(t) is not None]
+    sets = [t for t in tasks if get_task(t).answer_mode == "letter_set"]
+    if not sets:
+        return table
+    rows = pc.is_in(table.column("task"), pa.array(sets)).to_numpy(zero_copy_only=False)
+    mode = scoring_mode(get_task(sets[0]), multi_answer)
+    pred = table.column("pred").to_pylist()
+    gold = table.column("gold").to_pylist()
+    correct = table.column("correct").to_pylist()
+    verdict: dict[tuple[str | None, str | None], bool] = {}  # per distinct (pred, gold)
+    for i in np.flatnonzero(rows).tolist():
+        key = (pred[i], gold[i])
+        if key not in verdict:
+            verdict[key] = is_correct(pred[i], gold[i], mode)
+        correct[i] = verdict[key]
+    col = pa.array(correct, table.schema.field("correct").type)
+    return table.set_column(table.schema.get_field_index("correct"), "correct", col)
 
 
 def check_chance_k(value: str | int) -> str | int:

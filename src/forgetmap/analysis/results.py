@@ -451,6 +451,8 @@ class Settings(_Result):
     mde: dict[str, float] | None = optional()
     #: options the chance terms count when not each item's own: "nominal" or an integer
     chance_k: str | int | None = optional()
+    #: letter-set tasks rescored from pred and gold: "exact_set" or "any_gold"
+    multi_answer: str | None = optional()
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], where: str = "settings") -> Settings:

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.text import Text
 
 from forgetmap.atomic import atomic_write, atomic_write_text
-from forgetmap.cli.options import chance_k_option, results_option
+from forgetmap.cli.options import chance_k_option, multi_answer_option, results_option
 from forgetmap.errors import ForgetmapError
 from forgetmap.records import ResultsStore
 from forgetmap.report.terminal import summary_table
@@ -63,6 +63,7 @@ def _pairs_from_options(
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap RNG seed.")
 @chance_k_option()
+@multi_answer_option()
 @click.option("--quiet", is_flag=True, help="No table on the terminal.")
 def compare_cmd(
     results: Path,
@@ -74,6 +75,7 @@ def compare_cmd(
     bootstrap: int,
     seed: int,
     chance_k: str,
+    multi_answer: str | None,
     quiet: bool,
 ) -> None:
     """Chance-corrected forgetting (1→0) and backward transfer (0→1) between paired models."""
@@ -86,7 +88,14 @@ def compare_cmd(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         with err_console.status(f"comparing {len(pairs)} pair(s)…"):
-            result = compare(store, pairs, bootstrap=bootstrap, seed=seed, chance_k=chance_k)
+            result = compare(
+                store,
+                pairs,
+                bootstrap=bootstrap,
+                seed=seed,
+                chance_k=chance_k,
+                multi_answer=multi_answer,
+            )
     for w in caught:
         err_console.print(Text("warning: ", style="bold yellow") + Text(str(w.message)))
     if json_out is not None:

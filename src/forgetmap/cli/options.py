@@ -70,3 +70,15 @@ def chance_k_option() -> Callable[[F], F]:
         "(the registry's declared k, e.g. BBH's) or N for every multiple-choice item (4: the "
         "study's convention outside BBH).",
     )
+
+
+def multi_answer_option() -> Callable[[F], F]:
+    """`--multi-answer exact_set|any_gold` (a str or None): rescore letter-set tasks."""
+    return click.option(
+        "--multi-answer",
+        type=click.Choice(["exact_set", "any_gold"]),
+        default=None,
+        help="Rescore letter-set tasks (SALAD-Bench) from pred and gold: exact_set (exactly the "
+        "gold letters) or any_gold (every predicted letter gold, as the study); default: as "
+        "recorded.",
+    )

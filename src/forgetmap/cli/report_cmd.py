@@ -11,7 +11,7 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
-from forgetmap.cli.options import chance_k_option, results_option
+from forgetmap.cli.options import chance_k_option, multi_answer_option, results_option
 from forgetmap.errors import ForgetmapError
 
 if TYPE_CHECKING:
@@ -128,6 +128,7 @@ def _from_counts(
     help="Bootstrap resamples for the 95% CIs (per-task CSV).",
 )
 @chance_k_option()
+@multi_answer_option()
 @click.option(
     "--bracket",
     type=click.Choice(["ceiling", "accuracy"]),
@@ -162,6 +163,7 @@ def report_command(
     max_items: int,
     bootstrap: int,
     chance_k: str,
+    multi_answer: str | None,
     bracket: str,
     radar_scale: str,
     no_interactive: bool,
@@ -227,7 +229,9 @@ def report_command(
             warnings.catch_warnings(record=True) as caught,
         ):
             warnings.simplefilter("always")
-            comparison = compare(store, wanted, bootstrap=bootstrap, chance_k=chance_k)
+            comparison = compare(
+                store, wanted, bootstrap=bootstrap, chance_k=chance_k, multi_answer=multi_answer
+            )
         for w in caught:  # one plain line each (they are in the report's summary too)
             console.print(f"[yellow]warning:[/] {escape(str(w.message))}", soft_wrap=True)
 
