@@ -203,6 +203,17 @@ def check_chance_k(value: str | int) -> str | int:
     raise ForgetmapError(f"--chance-k must be item, nominal or an integer >= 2, got {value!r}")
 
 
+def declared_k(task: str) -> int | None:
+    """The registry's declared number of options of `task` (None: unknown task, or none
+    declared because its items differ)."""
+    from forgetmap.suite.registry import category_for, get_task
+
+    if category_for(task) is None:
+        return None
+    spec = get_task(task)
+    return spec.k_nominal or spec.k
+
+
 def chance_table(vocab: Vocab, rule: str | int) -> np.ndarray:
     """k counted by the chance terms per (task, k-stratum): [tasks, strata]; 0 = none."""
     ks = np.asarray(vocab.ks, dtype=np.int64)
@@ -211,13 +222,8 @@ def chance_table(vocab: Vocab, rule: str | int) -> np.ndarray:
         return table
     if isinstance(rule, int):
         return np.where(table > 0, rule, 0)
-    from forgetmap.suite.registry import category_for, get_task
-
     for t, name in enumerate(vocab.tasks):
-        if category_for(name) is None:
-            continue  # a task the registry does not know keeps its items' k
-        spec = get_task(name)
-        declared = spec.k_nominal or spec.k
+        declared = declared_k(name)  # an unknown task keeps its items' k
         if declared:
             table[t] = np.where(ks > 0, declared, 0)
     return table

@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from forgetmap.analysis.compare import check_chance_k, compare
+from forgetmap.analysis.compare import check_chance_k, compare, declared_k
 from forgetmap.analysis.results import CategorySummary, Comparison, ItemView, PairResult, Stat
 from forgetmap.errors import ForgetmapError
 
@@ -44,18 +44,18 @@ def chance_ks(tasks: list[str], rule: str | int) -> dict[str, int]:
     out: dict[str, int] = {}
     missing = []
     for task in tasks:
-        spec = get_task(task) if category_for(task) is not None else None
-        if spec is not None and spec.free_form:
+        known = category_for(task) is not None
+        if known and get_task(task).free_form:
             out[task] = 0
             continue
         this: Any = rule
         if rule == STUDY_RULE:
-            bench = spec.benchmark if spec is not None else task.partition(":")[0]
+            bench = get_task(task).benchmark if known else task.partition(":")[0]
             this = study.get(bench, study["default"])
         if isinstance(this, int):
             out[task] = this
             continue
-        declared = (spec.k_nominal or spec.k) if spec is not None else None
+        declared = declared_k(task)
         if not declared:
             missing.append(task)
         out[task] = int(declared or 0)
