@@ -12,7 +12,7 @@ import pytest
 from test_analysis_compare import check_against_reference, make_rows
 
 from forgetmap.cli.main import main
-from forgetmap.records import ResultsStore, model_slug
+from forgetmap.records import ResultsStore, conform, model_dir_name
 
 MODELS = ["org/base", "org/inst"]
 
@@ -108,8 +108,12 @@ def test_missing_and_conflicting_options(results, tmp_path, capsys):
 
 def test_duplicate_rows(results, capsys):
     res, rows = results
-    dup = pa.Table.from_pylist([r for r in rows if r["model"] == MODELS[1]][:3])
-    ResultsStore(res).append(dup, MODELS[1], "run2")  # the same items again, in a second run
+    dup = conform(pa.Table.from_pylist([r for r in rows if r["model"] == MODELS[1]][:3]))
+    # the store refuses to write a key twice; results directories merged by copying can still
+    # repeat one, and compare must catch that
+    d = res / model_dir_name(MODELS[1]) / "copied-from-elsewhere"
+    d.mkdir()
+    pq.write_table(dup, d / "part-1.parquet")
     err = _bad(capsys, "compare", "--results", res, "--before", MODELS[0], "--after", MODELS[1])
     assert "(records of 'org/inst'): 3 duplicate (model, task, item_id, seed) key(s)" in err
     assert "model='org/inst'" in err and "(x2)" in err
@@ -124,7 +128,7 @@ def test_empty_intersection(results, capsys):
 
 
 def _foreign_file(res: Path, model: str, table: pa.Table) -> Path:
-    d = res / model_slug(model) / "imported"
+    d = res / model_dir_name(model) / "imported"
     d.mkdir(parents=True)
     pq.write_table(table, d / "part-0.parquet")
     return d / "part-0.parquet"
@@ -156,7 +160,7 @@ def test_records_of_another_model_in_a_model_dir(results, capsys):
 
 def test_corrupt_parquet(results, capsys):
     res, _ = results
-    part = next((res / model_slug(MODELS[1])).glob("*/*.parquet"))
+    part = ResultsStore(res).files([MODELS[1]])[0]
     part.write_bytes(b"PAR1 this is not parquet")
     err = _bad(capsys, "compare", "--results", res, "--before", MODELS[0], "--after", MODELS[1])
     assert str(part) in err and "not a readable Parquet" in err

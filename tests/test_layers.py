@@ -16,6 +16,7 @@ LAYER = {
     "errors": 0,
     "atomic": 0,
     "letters": 0,
+    "redact": 0,
     "records": 1,
     "metrics": 2,
     "suite": 3,

@@ -101,7 +101,7 @@ def test_store_roundtrip_and_manifest(tmp_path):
 
 def test_store_ignores_temp_files_of_a_crashed_write(tmp_path):
     store = ResultsStore(tmp_path)
-    f = store.append(_rows(), "m", "r")
+    f = store.append(_rows("m"), "m", "r")
     # a writer killed before its rename leaves only a dot-file behind
     (f.parent / ".part-crash.parquet.tmp").write_bytes(b"PAR1 half")
     assert store.read().num_rows == 3
@@ -116,7 +116,7 @@ def test_store_unknown_model_lists_known(tmp_path):
 
 def test_store_corrupt_parquet_named(tmp_path):
     store = ResultsStore(tmp_path)
-    f = store.append(_rows(), "m", "r")
+    f = store.append(_rows("m"), "m", "r")
     bad = f.parent / "part-0-bad.parquet"
     bad.write_bytes(b"not parquet at all")
     with pytest.raises(ForgetmapError, match="part-0-bad.parquet"):
@@ -125,6 +125,6 @@ def test_store_corrupt_parquet_named(tmp_path):
 
 def test_written_files_are_complete_parquet(tmp_path):
     store = ResultsStore(tmp_path)
-    f = store.append(_rows(), "m", "r")
+    f = store.append(_rows("m"), "m", "r")
     assert pq.read_table(f).num_rows == 3
     assert not [p for p in os.listdir(f.parent) if p.startswith(".")]

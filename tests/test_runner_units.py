@@ -61,7 +61,7 @@ def test_flush_batches_and_seed_order(data_dir: Path, tmp_path: Path) -> None:
     b = Instant()
     evaluate("m", backend=b, tasks="bbh:navigate", seeds=(0, 1, 2), limit=5, results=tmp_path,
              flush_size=4, progress=False)  # fmt: skip
-    parts = list(tmp_path.glob("m/*/part-*.parquet"))
+    parts = ResultsStore(tmp_path).files(["m"])
     assert len(parts) == 4  # 15 records in batches of 4 requests: 4+4+4+3
     # the seeds of one prompt are sent next to each other
     texts = [r.messages[0]["content"] for r in b.seen]
@@ -74,8 +74,17 @@ def test_changed_prompt_is_not_skipped(data_dir: Path, tmp_path: Path) -> None:
     evaluate("m", backend=Instant(), elicitation="cot_chat", **run)
     s = evaluate("m", backend=Instant(), elicitation="cot_chat", **run)
     assert (s.n_skipped, s.n_written) == (4, 0)
-    s = evaluate("m", backend=Instant(chat=False), elicitation="cot_fewshot", **run)
-    assert (s.n_skipped, s.n_written) == (0, 4)  # other prompt_hash: evaluated, never mixed
+    # the same items with another prompt: never mixed with the stored ones, never stored twice
+    with pytest.raises(ForgetmapError, match="4 item.*another prompt.*--model-name"):
+        evaluate("m", backend=Instant(chat=False), elicitation="cot_fewshot", **run)
+    s = evaluate("m", backend=Instant(chat=False), elicitation="cot_fewshot", **run,
+                 on_duplicate="skip")  # fmt: skip
+    assert (s.n_skipped, s.n_written) == (4, 0)  # kept the stored ones
+    s = evaluate("m", backend=Instant(chat=False), elicitation="cot_fewshot", **run,
+                 on_duplicate="replace")  # fmt: skip
+    assert (s.n_skipped, s.n_written) == (0, 4)  # evaluated again, replacing them
+    t = ResultsStore(tmp_path).read()
+    assert t.num_rows == 4 and set(t.column("elicitation").to_pylist()) == {"cot_fewshot"}
     # explicit elicitation and nothing left to do: returns without loading any model
     s = evaluate("m", backend="llamacpp", elicitation="cot_fewshot", **run)
     assert (s.n_skipped, s.n_written) == (4, 0)

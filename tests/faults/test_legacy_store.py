@@ -57,3 +57,21 @@ def test_compare_on_the_old_layout(legacy: Path, tmp_path: Path) -> None:
     assert pair["unpaired"] == {"before_only": 0, "after_only": 0}
     assert sum(c["n"] for c in pair["cells"]) == 4
     assert sum(c["n10"] for c in pair["cells"]) == 1  # the one row made correct before
+
+
+def test_old_store_takes_new_records_and_resumes_its_killed_run(legacy: Path, data_dir) -> None:
+    from test_runner_units import Instant
+
+    from forgetmap.engine.runner import evaluate
+
+    s = evaluate("x", backend=Instant(), model_name="killed/m:v1", tasks="arc:easy", limit=2,
+                 seeds=(0, 1), results=legacy, progress=False, on_duplicate="replace")  # fmt: skip
+    assert s.n_skipped + s.n_written == 4  # the killed run's record is kept or re-evaluated
+    store = ResultsStore(legacy)
+    t = store.read(models=["killed/m:v1"])
+    keys = list(zip(*(t.column(c).to_pylist() for c in KEY), strict=True))
+    assert len(keys) == len(set(keys)) == 4
+    assert store.read(models=["smollm2/135m:q4"]).num_rows == 4  # the other old models untouched
+    assert store.read().num_rows == 12
+    status = {(r.model, r.status) for r in store.run_infos()}
+    assert ("killed/m:v1", "interrupted") in status and ("killed/m:v1", "complete") in status

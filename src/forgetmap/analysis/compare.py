@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from forgetmap.analysis.aggregate import aggregate, group_mean_std, item_view_of_groups
-from forgetmap.analysis.frames import ModelFrame, Vocab, build_frames, parallel_map
+from forgetmap.analysis.frames import ModelFrame, Vocab, build_frames, parallel_map, read_lock
 from forgetmap.analysis.pairing import Paired, check_pairs, pair_frames
 from forgetmap.analysis.results import (
     AGG_METRICS,
@@ -121,18 +121,19 @@ def compare(
     pairs = check_pairs(pairs)
     rule = check_chance_k(chance_k)
     models = list(dict.fromkeys(m for p in pairs for m in p))
-    if multi_answer is not None:
-        store = rescore_letter_sets(store, models, multi_answer)
-    frames, vocab = build_frames(store, models)
-    grid = _Grid.of(vocab)
-    kt = chance_table(vocab, rule)
-    jobs = parallel_map(
-        lambda p: _pair_counts(frames[pairs[p][0]], frames[pairs[p][1]], vocab, grid, p, kt),
-        list(range(len(pairs))),
-    )
-    cells = _CellArrays.build(jobs, kt, bootstrap, seed)
-    ctx = _Context.build(pairs, frames, vocab, grid, cells, jobs, scorer_sets(store, models))
-    results = [_pair_result(ctx, p) for p in range(len(pairs))]
+    with read_lock(store, models):  # the files stay as they are until the comparison is done
+        if multi_answer is not None:
+            store = rescore_letter_sets(store, models, multi_answer)
+        frames, vocab = build_frames(store, models)
+        grid = _Grid.of(vocab)
+        kt = chance_table(vocab, rule)
+        jobs = parallel_map(
+            lambda p: _pair_counts(frames[pairs[p][0]], frames[pairs[p][1]], vocab, grid, p, kt),
+            list(range(len(pairs))),
+        )
+        cells = _CellArrays.build(jobs, kt, bootstrap, seed)
+        ctx = _Context.build(pairs, frames, vocab, grid, cells, jobs, scorer_sets(store, models))
+        results = [_pair_result(ctx, p) for p in range(len(pairs))]
     # category / Total CIs, noise floors, MDE (docs/statistics.md); pairs in parallel
     unc = parallel_map(lambda p: _uncertainty(ctx, jobs[p]["patterns"], p), list(range(len(pairs))))
     for r, u in zip(results, unc, strict=True):

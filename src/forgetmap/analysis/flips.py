@@ -12,6 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from forgetmap.analysis.frames import read_lock
 from forgetmap.analysis.pairing import Paired, pair_models
 from forgetmap.records import ResultsStore
 
@@ -50,8 +51,9 @@ def flipped_items(source: ResultsStore | pa.Table, before: str, after: str) -> p
     gold, pred_before/after, status_before/after, response_before/after, question; ordered by
     task, item_id, seed.
     """
-    paired, _ = pair_models(source, before, after)
-    return _flip_table(paired, np.flatnonzero(paired.flipped()))
+    with read_lock(source, [before, after]):  # responses are read after the pairing
+        paired, _ = pair_models(source, before, after)
+        return _flip_table(paired, np.flatnonzero(paired.flipped()))
 
 
 def _flip_table(paired: Paired, sel: np.ndarray) -> pa.Table:
@@ -110,6 +112,13 @@ def flip_listing(
     choices, category, before/after_correct, _pred, _status, _rule, _response (the last
     `response_tail` characters, where the answer is) and _len (full length).
     """
+    with read_lock(source, [before, after]):  # rows are read again after the pairing
+        return _flip_listing(source, before, after, cap, response_tail)
+
+
+def _flip_listing(
+    source: ResultsStore | pa.Table, before: str, after: str, cap: int, response_tail: int
+) -> FlipListing:
     paired, vocab = pair_models(source, before, after)
     item = paired.key // max(vocab.n_seeds, 1)  # (task, item) code, ordered like its names
     flipped = np.flatnonzero(paired.flipped())

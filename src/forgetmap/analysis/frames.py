@@ -9,6 +9,7 @@ contiguous - so all later work is numpy on integer arrays.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -28,8 +29,8 @@ from forgetmap.records import (
     ResultsStore,
     check_unique_keys,
     conform,
-    model_slug,
 )
+from forgetmap.records.names import belongs_in
 
 # Columns compare needs (optional ones may be absent from foreign files: they read as NULL).
 ANALYSIS_COLUMNS: tuple[str, ...] = (
@@ -80,9 +81,12 @@ class RowSource:
         sizes: Sequence[int] = (),
         table: pa.Table | None = None,
         table_rows: np.ndarray | None = None,
+        file_rows: Sequence[np.ndarray | None] = (),
     ):
         self.files = list(files)
         self.offsets = np.cumsum([0, *sizes]).astype(np.int64)
+        # per file, the row numbers kept when a file also held other models (old shared dirs)
+        self.file_rows = list(file_rows) or [None] * len(self.files)
         self.table = table
         self.table_rows = table_rows
 
@@ -100,7 +104,15 @@ class RowSource:
         for f in np.unique(file_of).tolist():
             sel = np.flatnonzero(file_of == f)
             local = rows[sel] - self.offsets[f]
-            parts.append(_read_columns(self.files[f], schema).take(pa.array(local)))
+            if self.file_rows[f] is not None:
+                local = self.file_rows[f][local]
+            try:
+                parts.append(_read_columns(self.files[f], schema).take(pa.array(local)))
+            except FileNotFoundError:
+                raise ForgetmapError(
+                    f"{self.files[f]}: removed while being compared (a concurrent "
+                    "`import --force` or `--on-duplicate replace`); run again"
+                ) from None
             where.append(sel)
         out = pa.concat_tables(parts)
         return out.take(pa.array(np.argsort(np.concatenate(where), kind="stable")))
@@ -152,19 +164,34 @@ def _read_model_tables(
             raise ForgetmapError(f"no records for model {m!r} in {store.root}")
         check_files(files)
         parts = [_read_file(f) for f in files]
-        for f, t in zip(files, parts, strict=True):
+        kept: list[np.ndarray | None] = [None] * len(parts)
+        for i, (f, t) in enumerate(zip(files, parts, strict=True)):
             names = set(
                 pc.unique(t.column("model").combine_chunks().dictionary_decode()).to_pylist()
             )
             if names - {m}:
-                raise ForgetmapError(
-                    f"{f}: holds records of {', '.join(sorted(names - {m}))}, not of {m!r} "
-                    "(files under a model's directory must be that model's records)"
-                )
-        return _concat(parts), RowSource(files, [t.num_rows for t in parts])
+                if any(not belongs_in(n, f.parent.parent.name) for n in names):
+                    raise ForgetmapError(
+                        f"{f}: holds records of {', '.join(sorted(names - {m}))}, not of {m!r} "
+                        "(files under a model's directory must be that model's records)"
+                    )
+                # a first-release directory that several names shared: this name's rows only
+                mine = pc.equal(t.column("model").combine_chunks().dictionary_decode(), m)
+                kept[i] = np.flatnonzero(mine.to_numpy(zero_copy_only=False))
+                parts[i] = t.take(pa.array(kept[i]))
+        return _concat(parts), RowSource(files, [t.num_rows for t in parts], file_rows=kept)
 
     # Parquet decoding releases the GIL: one model per thread
-    return dict(zip(models, parallel_map(read, models), strict=True))
+    with store.reading(models):  # no run swapped away between listing and reading
+        return dict(zip(models, parallel_map(read, models), strict=True))
+
+
+def read_lock(source: ResultsStore | pa.Table, models: Sequence[str]) -> Any:
+    """The store's read lock on `models` (a no-op for a table): held over an analysis that reads
+    files again later (RowSource.take), so a concurrent swap cannot pull them away."""
+    if isinstance(source, ResultsStore):
+        return source.reading(list(models))
+    return contextlib.nullcontext()
 
 
 def parallel_map(fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
@@ -282,7 +309,7 @@ def build_frames(
     models = list(dict.fromkeys(models))
     if isinstance(source, ResultsStore):
         read = _read_model_tables(source, models)
-        where = {m: f"{source.root / model_slug(m)} (records of {m!r})" for m in models}
+        where = {m: f"{source.model_dir(m)} (records of {m!r})" for m in models}
     elif isinstance(source, pa.Table):
         read = _split_table(source, models)
         where = {m: f"records of {m!r}" for m in models}

@@ -10,7 +10,7 @@ import click
 from rich.console import Console
 from rich.text import Text
 
-from forgetmap.atomic import atomic_write, atomic_write_text
+from forgetmap.atomic import atomic_write, atomic_write_text, check_output
 from forgetmap.cli.options import chance_k_option, multi_answer_option, results_option
 from forgetmap.errors import ForgetmapError
 from forgetmap.records import ResultsStore
@@ -82,9 +82,11 @@ def compare_cmd(
     from forgetmap.analysis.compare import compare
 
     pairs = _pairs_from_options(before, after, pairs_file)
-    if not results.is_dir():
-        raise ForgetmapError(f"results directory {results} does not exist")
+    for out in (json_out, csv_out):
+        if out is not None:
+            check_output(out)  # before the work, not after it
     store = ResultsStore(results)
+    store.check_root()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         with err_console.status(f"comparing {len(pairs)} pair(s)…"):

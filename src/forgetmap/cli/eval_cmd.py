@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from forgetmap.cli.options import data_dir_option, protocol_option, results_option
 from forgetmap.engine.backends import BACKEND_OPTIONS, BACKENDS, backend_options
@@ -109,6 +110,14 @@ def _seeds(value: str) -> list[int]:
     help="Records per atomic write (a crash loses at most this many).",
 )
 @click.option("--run-id", default=None, help="Run id (default: timestamp + random).")
+@click.option(
+    "--on-duplicate",
+    type=click.Choice(["error", "skip", "replace"]),
+    default="error",
+    show_default=True,
+    help="Items already stored for this model name with another prompt (changed prompts or "
+    "elicitation): refuse, keep the stored records, or evaluate again and replace them.",
+)
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
 def eval_command(**o: Any) -> None:
@@ -141,6 +150,7 @@ def eval_command(**o: Any) -> None:
         data_parallel=int(o["data_parallel"]),
         flush_size=int(o["flush_size"]),
         run_id=o["run_id"],
+        on_duplicate=str(o["on_duplicate"]),
         progress=not o["no_progress"],
         trust_remote_code=bool(o["trust_remote_code"]),
         **kw,
@@ -157,6 +167,7 @@ def eval_command(**o: Any) -> None:
                     "n_planned": summary.n_planned,
                     "n_skipped": summary.n_skipped,
                     "n_written": summary.n_written,
+                    "n_concurrent": summary.n_concurrent,
                     "elapsed_s": round(summary.elapsed_s, 3),
                     "tokens_in": summary.tokens_in,
                     "tokens_out": summary.tokens_out,
@@ -166,8 +177,10 @@ def eval_command(**o: Any) -> None:
         )
         return
     Console(stderr=True).print(
-        f"[bold]{summary.model}[/]: wrote {summary.n_written} record(s), "
-        f"{summary.n_skipped} already done, {summary.n_planned} planned "
+        f"[bold]{escape(summary.model)}[/]: wrote {summary.n_written} record(s), "
+        f"{summary.n_skipped} already done, "
+        + (f"{summary.n_concurrent} stored by a concurrent run, " if summary.n_concurrent else "")
+        + f"{summary.n_planned} planned "
         f"({summary.elicitation}, protocol {m.get('protocol', {}).get('name', '?')}) "
         f"in {summary.elapsed_s:.1f}s; "
         f"{summary.tokens_out} tokens out -> {summary.results}"

@@ -35,6 +35,14 @@ _reextract = click.option(
     help="Recompute pred/extract_status/correct from the raw responses with forgetmap's extractor.",
 )
 _force = click.option("--force", is_flag=True, help="Replace runs that were already imported.")
+_on_duplicate = click.option(
+    "--on-duplicate",
+    type=click.Choice(["error", "skip", "replace"]),
+    default="error",
+    show_default=True,
+    help="Records whose (task, item_id, seed) another run of the model already stored: refuse "
+    "the import naming them, keep the stored rows, or replace them with the imported ones.",
+)
 _seed = click.option(
     "--seed",
     type=click.IntRange(min=0),
@@ -55,11 +63,17 @@ def import_group() -> None:
     or the study's released results (post-forget)."""
 
 
-def _finish(runs: Sequence[ImportedRun], results: Path, reextract: bool, force: bool) -> None:
+def _finish(
+    runs: Sequence[ImportedRun],
+    results: Path,
+    reextract: bool,
+    force: bool,
+    on_duplicate: str = "error",
+) -> None:
     refused = list(getattr(runs, "refused", []))
     if reextract:
         runs = reextract_runs(runs)
-    summary = write_runs(runs, results, force=force)
+    summary = write_runs(runs, results, force=force, on_duplicate=on_duplicate)
     t = Table(title=f"imported into {results}", show_lines=False)
     for c in ("model", "records", "tasks", "seeds", "accuracy"):
         t.add_column(
@@ -92,6 +106,13 @@ def _finish(runs: Sequence[ImportedRun], results: Path, reextract: bool, force: 
             f"[yellow]skipped[/] {m} run {r}: the same source run is already stored as run "
             f"{stored} (use --force to replace it)"
         )
+    for m, r, n_skip, n_repl in summary.duplicates:
+        what = (
+            f"{n_skip} already stored by another run (kept those)"
+            if n_skip
+            else f"{n_repl} replaced (rows of other runs with the same keys removed)"
+        )
+        console.print(f"[yellow]duplicates[/] {escape(m)} run {r}: {what}")
     for ref in refused:
         console.print(f"[red]refused[/] {escape(ref.source)}: {escape(ref.reason)}")
     console.print(
@@ -138,14 +159,20 @@ def _scorers_text(run: ImportedRun) -> str:
 @_model
 @_reextract
 @_force
+@_on_duplicate
 def import_table_cmd(
-    paths: tuple[str, ...], results: Path, model: str | None, reextract: bool, force: bool
+    paths: tuple[str, ...],
+    results: Path,
+    model: str | None,
+    reextract: bool,
+    force: bool,
+    on_duplicate: str,
 ) -> None:
     """Flat CSV/JSONL/Parquet tables with the record columns (model, task, item_id, seed, correct,
     …; category and n_choices optional)."""
     from forgetmap.importers.table import import_table
 
-    _finish(import_table(paths, model=model), results, reextract, force)
+    _finish(import_table(paths, model=model), results, reextract, force, on_duplicate)
 
 
 def _tool_command(tool: str, help_text: str, extra: Sequence = ()) -> click.Command:
@@ -157,6 +184,7 @@ def _tool_command(tool: str, help_text: str, extra: Sequence = ()) -> click.Comm
     @_reextract
     @_force
     @_strict
+    @_on_duplicate
     def cmd(
         path: str,
         results: Path,
@@ -165,11 +193,12 @@ def _tool_command(tool: str, help_text: str, extra: Sequence = ()) -> click.Comm
         reextract: bool,
         force: bool,
         strict: bool,
+        on_duplicate: str,
         **kw,
     ) -> None:
         kw = {k: v for k, v in kw.items() if v is not None and v != ()}
         runs = get_importer(tool)(path, model=model, seed=seed, strict=strict, **kw)
-        _finish(runs, results, reextract, force)
+        _finish(runs, results, reextract, force, on_duplicate)
 
     for opt in extra:
         cmd = opt(cmd)
@@ -253,6 +282,7 @@ import_group.add_command(
 @_results
 @_reextract
 @_force
+@_on_duplicate
 def import_post_forget_cmd(
     revision: str | None,
     source: str | None,
@@ -260,6 +290,7 @@ def import_post_forget_cmd(
     results: Path,
     reextract: bool,
     force: bool,
+    on_duplicate: str,
 ) -> None:
     """The study's released per-sample results (Hugging Face dataset post-forget/post-forget,
     lighteval details/results per model), downloaded at a pinned revision and imported, items
@@ -268,7 +299,7 @@ def import_post_forget_cmd(
 
     report: list[PostForgetImport] = []
     runs = import_post_forget(revision=revision, source=source, data_dir=data_dir, report=report)
-    _finish(runs, results, reextract, force)
+    _finish(runs, results, reextract, force, on_duplicate)
     _post_forget_summary(report[0])
 
 

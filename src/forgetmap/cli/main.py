@@ -23,10 +23,12 @@ from forgetmap.cli import (
     prompt_cmd,
     protocol_cmd,
     report_cmd,
+    runs_cmd,
     study_cmd,
     tasks_cmd,
 )
 from forgetmap.errors import ForgetmapError
+from forgetmap.redact import redact_text
 from forgetmap.version import __version__
 
 err_console = Console(stderr=True, soft_wrap=True)
@@ -41,6 +43,7 @@ def cli() -> None:
 COMMANDS: list[click.Command] = [
     *import_cmd.commands,
     *export_cmd.commands,
+    *runs_cmd.commands,
     *compare_cmd.commands,
     *plan_cmd.commands,
     *tasks_cmd.commands,
@@ -62,11 +65,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cli.main(args=argv, prog_name="forgetmap", standalone_mode=False)
     except ForgetmapError as exc:
-        err_console.print(Text("error: ", style="bold red") + Text(str(exc)))
+        # one line (the message's own newlines too), and never a credential from a URL or key
+        message = " ".join(redact_text(str(exc)).split("\n"))
+        err_console.print(Text("error: ", style="bold red") + Text(message))
         return 2
     except click.exceptions.Abort:
         err_console.print("aborted")
         return 130
+    except click.UsageError as exc:  # a bad flag or value: one line too, with where to look
+        hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
+        message = " ".join(redact_text(exc.format_message()).split("\n"))
+        err_console.print(Text("error: ", style="bold red") + Text(message + hint))
+        return exc.exit_code
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code

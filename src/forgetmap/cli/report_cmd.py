@@ -11,6 +11,7 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
+from forgetmap.atomic import check_output
 from forgetmap.cli.options import chance_k_option, multi_answer_option, results_option
 from forgetmap.errors import ForgetmapError
 
@@ -188,9 +189,10 @@ def report_command(
         raise ForgetmapError(
             "--results DIR is required (unless --comparison FILE or --counts FILE is given)"
         )
-    if results is not None and not results.is_dir():
-        raise ForgetmapError(f"results directory {results} does not exist")
+    check_output(out, directory=True)  # before the work, not after it
     store = ResultsStore(results) if results is not None else None
+    if store is not None:
+        store.check_root()
 
     groups: dict[str, list[tuple[str, str]]] | None = None
     if study_file is not None:

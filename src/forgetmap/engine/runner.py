@@ -4,9 +4,19 @@ Every (task, item, seed) still missing from the store becomes one request of a s
 (the study re-created its engine for every task and seed). The stream is sorted so that requests
 sharing a prompt sit together (the seeds of one item follow each other: llama.cpp reuses the KV
 prefix, HF batches equal lengths, vLLM's prefix cache hits), and results are written through
-`ResultsStore.append` in small atomic batches. A crash or SIGKILL loses at most the batch not yet
+`ResultsStore.write` in small atomic batches. A crash or SIGKILL loses at most the batch not yet
 flushed; a rerun skips every (task, item_id, seed, prompt_hash) already stored for the model, so no
 record is ever written twice.
+
+Two runs of one model at once (two jobs, a retried job) cooperate through the store: each batch is
+checked against the stored keys under the model's lock (what the other run stored first is dropped,
+never written twice), and before each engine batch the requests another run has stored meanwhile
+are dropped too, so the work is not done twice either. A run holds its run lock while it lives, so
+`forgetmap runs` tells a running run from a killed one (interrupted).
+
+Keys stored with another prompt (changed prompts or elicitation under the same model name) are an
+error unless `on_duplicate` says to keep them ("skip") or evaluate again and replace them
+("replace").
 
 `loglik` elicitation: pred is the option with the highest summed log-likelihood. Scoring has no
 randomness, so it is computed once per item and the same record is written for every seed
@@ -22,7 +32,7 @@ import secrets
 import socket
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,8 +43,9 @@ from forgetmap.engine.backends import load_backend
 from forgetmap.engine.backends.base import Backend, require_chat_template
 from forgetmap.engine.types import GenRequest, GenResult, LoglikRequest, SamplingParams
 from forgetmap.errors import ForgetmapError
-from forgetmap.records import RECORD_SCHEMA, ResultsStore
+from forgetmap.records import DUPLICATE_POLICIES, RECORD_SCHEMA, ResultsStore, check_model_name
 from forgetmap.records.schema import ELICITATIONS
+from forgetmap.records.store import RunInfo
 
 DEFAULT_SEEDS = (0, 1, 2)
 
@@ -54,6 +65,7 @@ class RunSummary:
     tokens_in: int = 0
     tokens_out: int = 0
     manifest: dict[str, Any] = field(default_factory=dict)
+    n_concurrent: int = 0  # records a concurrent run of the model stored first (not written here)
 
 
 @dataclass
@@ -77,13 +89,9 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
 
 
-def done_keys(store: ResultsStore, model: str) -> set[tuple[str, str, int, str]]:
+def done_keys(store: ResultsStore, model: str) -> set[tuple[str, str, int, str | None]]:
     """(task, item_id, seed, prompt_hash) of every record already stored for `model`."""
-    if not store.root.exists() or not store.files([model]):
-        return set()
-    t = store.read([model], columns=["task", "item_id", "seed", "prompt_hash"])
-    cols = [t.column(c).to_pylist() for c in ("task", "item_id", "seed", "prompt_hash")]
-    return set(zip(*cols, strict=False))
+    return store.stored_keys(model)
 
 
 def evaluate(
@@ -107,6 +115,7 @@ def evaluate(
     progress: bool = True,
     run_id: str | None = None,
     protocol: str | Any | None = None,
+    on_duplicate: str = "error",
     **backend_kw: Any,
 ) -> RunSummary:
     """Evaluate `model` on `tasks` (names, globs or TaskSpecs; or `suite`) for every seed.
@@ -116,11 +125,17 @@ def evaluate(
     `model` as given). `protocol` is a built-in protocol name, a protocol file or a loaded
     `Protocol` (default `forgetmap`); items it uses as exemplars are not evaluated. Returns a
     RunSummary; the run manifest (protocol included) sits next to the records.
+    `on_duplicate`: items already stored for the model with another prompt are an error, or are
+    kept ("skip"), or evaluated again and replaced ("replace").
     """
     from forgetmap.suite.protocol_loader import load_protocol
 
     t0 = time.time()
-    label = model_name or model
+    label = check_model_name(model_name or model)
+    if on_duplicate not in DUPLICATE_POLICIES:
+        raise ForgetmapError(
+            f"--on-duplicate must be one of {', '.join(DUPLICATE_POLICIES)}, got {on_duplicate!r}"
+        )
     seeds = [int(s) for s in seeds]
     specs = _check_request(tasks, suite, seeds, elicitation, max_new_tokens)
     sp = dict(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens)
@@ -132,7 +147,7 @@ def evaluate(
     if elicitation is not None and not isinstance(backend, Backend):
         # Prompts are known without the model: a finished run returns without loading it.
         entries, n_planned, n_skipped = _plan(
-            store, label, specs, loaded, seeds, elicitation, data_dir, proto
+            store, label, specs, loaded, seeds, elicitation, data_dir, proto, on_duplicate
         )
         if not entries:
             return RunSummary(
@@ -151,36 +166,74 @@ def evaluate(
             require_chat_template(engine, model)
 
         entries, n_planned, n_skipped = _plan(
-            store, label, specs, loaded, seeds, elicitation, data_dir, proto
+            store, label, specs, loaded, seeds, elicitation, data_dir, proto, on_duplicate
         )
         manifest = _start_manifest(
             engine.info(), model, elicitation, proto, specs, loaded, seeds, limit, data_dir,
             data_parallel, sp, t0, n_planned, n_skipped,
         )  # fmt: skip
-        writer = _Writer(store, label, run_id, elicitation, flush_size, flush_seconds, proto)
-        if n_planned - n_skipped > 0:
-            store.write_manifest(label, run_id, manifest)
-        status = "interrupted"
-        try:
-            with _progress(progress, n_planned - n_skipped, label) as advance:
-                if elicitation == "loglik":
-                    _run_loglik(engine, entries, writer, advance)
-                else:
-                    _run_generate(engine, entries, sp, writer, advance)
-            writer.flush()
-            status = "complete"
-        finally:
-            writer.flush()
-            manifest.update(_end_fields(status, writer, t0, t_load, t_loaded))
-            if writer.n_written or n_planned - n_skipped > 0:
+        manifest["on_duplicate"] = on_duplicate
+        writer = _Writer(
+            store, label, run_id, elicitation, flush_size, flush_seconds, proto, on_duplicate
+        )
+        if entries:
+            with store.start_run(label, run_id) as others:
+                _note_others(label, others)
                 store.write_manifest(label, run_id, manifest)
+                _execute(engine, entries, writer, manifest, progress, sp, (t0, t_load, t_loaded))
     finally:
         if not isinstance(backend, Backend):
             engine.close()
     return RunSummary(
         label, run_id, Path(results), elicitation, n_planned, n_skipped, writer.n_written,
-        time.time() - t0, writer.tokens_in, writer.tokens_out, manifest,
+        time.time() - t0, writer.tokens_in, writer.tokens_out, manifest, writer.n_concurrent,
     )  # fmt: skip
+
+
+def _note_others(label: str, others: list[RunInfo]) -> None:
+    """Tell the user that another run of this model is in progress, and what happens now."""
+    if not others:
+        return
+    from rich.console import Console
+    from rich.markup import escape
+
+    who = "; ".join(
+        f"run {o.run_id} (pid {o.manifest.get('pid', '?')} on {o.manifest.get('host', '?')}, "
+        f"started {o.manifest.get('started', '?')})"
+        for o in others
+    )
+    Console(stderr=True, soft_wrap=True).print(
+        f"[yellow]note[/] another run of {escape(label)} is in progress: {escape(who)}. Both go "
+        "on; what one of them has stored, the other skips, and no record is written twice.",
+        highlight=False,
+    )
+
+
+def _execute(
+    engine: Backend,
+    entries: list[_Entry],
+    writer: _Writer,
+    manifest: dict[str, Any],
+    progress: bool,
+    sp: dict[str, Any],
+    times: tuple[float, float, float],
+) -> None:
+    """Every request, flushed as it goes; the manifest ends complete or interrupted."""
+    t0, t_load, t_loaded = times
+    status = "interrupted"
+    try:
+        todo = sum(len(e.seeds) for e in entries)
+        with _progress(progress, todo, writer.model) as advance:
+            if writer.elicitation == "loglik":
+                _run_loglik(engine, entries, writer, advance)
+            else:
+                _run_generate(engine, entries, sp, writer, advance)
+        writer.flush()
+        status = "complete"
+    finally:
+        writer.flush()
+        manifest.update(_end_fields(status, writer, t0, t_load, t_loaded))
+        writer.store.write_manifest(writer.model, writer.run_id, manifest)
 
 
 def _check_request(
@@ -237,6 +290,7 @@ def _start_manifest(
         },
         "versions": {**_versions(), **info.versions},
         "host": socket.gethostname(),
+        "pid": os.getpid(),
         "platform": platform.platform(),
         "model_spec": model,
         "elicitation": elicitation,
@@ -278,6 +332,7 @@ def _end_fields(
             "total_s": round(t_end - t0, 3),
         },
         "n_written": writer.n_written,
+        "n_concurrent": writer.n_concurrent,
         "tokens_in": writer.tokens_in,
         "tokens_out": writer.tokens_out,
         "throughput": {
@@ -321,11 +376,17 @@ def _plan(
     elicitation: str,
     data_dir: Any,
     protocol: Any,
+    on_duplicate: str = "error",
 ) -> tuple[list[_Entry], int, int]:
-    """Prompts of every item, minus the (task, item_id, seed, prompt_hash) already stored."""
+    """Prompts of every item, minus the (task, item_id, seed, prompt_hash) already stored.
+
+    An item stored with another prompt_hash is a conflict: an error naming it, kept
+    (on_duplicate="skip") or evaluated again, replacing it ("replace")."""
     from forgetmap.suite.prompts import build_prompt
 
     done = done_keys(store, label)
+    other_prompt = {k[:3]: k[3] for k in done}
+    conflicts: list[tuple[str, str, int]] = []
     entries: list[_Entry] = []
     n_planned = n_skipped = 0
     for spec, lt in zip(specs, loaded, strict=False):
@@ -342,10 +403,23 @@ def _plan(
             todo = [
                 s for s in seeds if (spec.name, item.item_id, s, prompt.prompt_hash) not in done
             ]
+            clash = [s for s in todo if (spec.name, item.item_id, s) in other_prompt]
+            if clash and on_duplicate != "replace":
+                conflicts.extend((spec.name, item.item_id, s) for s in clash)
+                todo = [s for s in todo if s not in clash]
             n_planned += len(seeds)
             n_skipped += len(seeds) - len(todo)
             if todo:
                 entries.append(_Entry(spec, item, prompt, todo))
+    if conflicts and on_duplicate == "error":
+        t, i, s = conflicts[0]
+        raise ForgetmapError(
+            f"model {label!r}: {len(conflicts)} item(s) are already stored in {store.root} with "
+            f"another prompt (e.g. {t} item {i!r} seed {s}; changed prompts, protocol, "
+            "elicitation or few-shot settings); store this run under another --model-name, or "
+            "pass --on-duplicate skip to keep the stored records or --on-duplicate replace to "
+            "evaluate them again and replace them"
+        )
     return entries, n_planned, n_skipped
 
 
@@ -386,11 +460,39 @@ def _run_generate(
     ]
     chunk = max(1, engine.batch_size)
     batches = [reqs[i : i + chunk] for i in range(0, len(reqs), chunk)]
-    for batch, res in engine.run_batches(batches):
+    fresh = _not_stored_meanwhile(batches, units, writer, advance)
+    for batch, res in engine.run_batches(fresh):
         for req, r in zip(batch, res, strict=False):
             writer.add_generation(units[req.key], r)
         advance(len(batch), sum(r.n_tokens_out for r in res))
         writer.maybe_flush()
+
+
+def _not_stored_meanwhile(
+    batches: list[list[GenRequest]],
+    units: list[_Unit],
+    writer: _Writer,
+    advance: Callable[[int, int], None],
+    every_s: float = 1.0,
+) -> Iterator[list[GenRequest]]:
+    """The batches, minus requests whose record a concurrent run of the model has stored since
+    the plan was made (checked at most every `every_s`: a directory listing, plus reading the
+    keys of files not seen before)."""
+    last = 0.0
+    stored: set = set()
+    for batch in batches:
+        if time.time() - last >= every_s:
+            stored, last = writer.store.stored_keys(writer.model), time.time()
+        keep = [r for r in batch if _key(units[r.key]) not in stored]
+        if len(keep) < len(batch):
+            writer.n_concurrent += len(batch) - len(keep)
+            advance(len(batch) - len(keep), 0)
+        if keep:
+            yield keep
+
+
+def _key(u: _Unit) -> tuple[str, str, int, str]:
+    return (u.entry.spec.name, u.entry.item.item_id, u.seed, u.entry.prompt.prompt_hash)
 
 
 def _run_loglik(
@@ -427,12 +529,15 @@ class _Writer:
         flush_size: int,
         flush_seconds: float,
         protocol: Any,
+        on_duplicate: str = "error",
     ):
         self.store, self.model, self.run_id, self.elicitation = store, model, run_id, elicitation
         self.protocol = protocol
         self.flush_size, self.flush_seconds = max(1, flush_size), flush_seconds
+        # keys a concurrent run stored first are skipped; "replace" re-evaluates other prompts'
+        self.policy = "replace" if on_duplicate == "replace" else "skip"
         self.rows: dict[str, list[Any]] = {c: [] for c in _COLS}
-        self.n_written = self.tokens_in = self.tokens_out = 0
+        self.n_written = self.tokens_in = self.tokens_out = self.n_concurrent = 0
         self.last_flush = time.time()
 
     def _add(self, e: _Entry, seed: int, response: str, fields: dict[str, Any], r: Any) -> None:
@@ -489,9 +594,12 @@ class _Writer:
         if not n:
             return
         table = pa.table(self.rows)
-        self.store.append(table, self.model, self.run_id, source=f"run {self.run_id}")
-        self.n_written += n
         self.rows = {c: [] for c in _COLS}
+        res = self.store.write(
+            table, self.model, self.run_id, source=f"run {self.run_id}", on_duplicate=self.policy
+        )
+        self.n_written += res.n_written
+        self.n_concurrent += res.n_skipped
 
 
 # -- progress and manifest ------------------------------------------------------------------------

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +28,8 @@ from forgetmap.importers._common import (
     seed_label,
     split_seed_label,
 )
-from forgetmap.records import ResultsStore, conform
+from forgetmap.records import DUPLICATE_POLICIES, ResultsStore, conform
+from forgetmap.records.store import duplicate_error
 
 # tool name (CLI) -> "module:function"; modules import lazily so one broken importer (or a
 # missing optional dependency) never breaks the others.
@@ -87,34 +87,56 @@ class WriteSummary:
     written: list[tuple[str, str, int]]  # (model, run_id, rows)
     skipped: list[tuple[str, str]]  # (model, run_id) already imported
     same_run: list[tuple[str, str, str]] = field(default_factory=list)  # (model, run_id, stored)
+    # (model, run_id, rows skipped, rows replaced) where keys were stored by other runs
+    duplicates: list[tuple[str, str, int, int]] = field(default_factory=list)
 
 
 def write_runs(
-    runs: Sequence[ImportedRun], results: str | Path, force: bool = False
+    runs: Sequence[ImportedRun],
+    results: str | Path,
+    force: bool = False,
+    on_duplicate: str = "error",
 ) -> WriteSummary:
-    """Store runs under `results`. A run already there (same deterministic run id: same source
-    files) is skipped unless `force`, so importing twice never duplicates records."""
+    """Store runs under `results`, each written whole and atomically (`ResultsStore.write` with
+    `replace_run`: a failed write keeps what was there). A run already there (same deterministic
+    run id: same source files, or the same source run under another id) is skipped unless
+    `force`, which replaces it in the same swap. Keys already stored by *other* runs of the model
+    follow `on_duplicate` (docs/records.md): "error" (checked for every run before anything is
+    written, so an import is all or nothing), "skip" or "replace"."""
+    if on_duplicate not in DUPLICATE_POLICIES:
+        raise ForgetmapError(
+            f"--on-duplicate must be one of {', '.join(DUPLICATE_POLICIES)}, got {on_duplicate!r}"
+        )
     _check_across_runs(runs)
     store = ResultsStore(results)
-    written, skipped, same = [], [], []
+    written, skipped, same, todo = [], [], [], []
     for r in runs:
         d = store.run_dir(r.model, r.run_id)
-        existing = sorted(d.glob("*.parquet")) if d.exists() else []
-        if existing and not force:
+        if d.is_dir() and any(d.glob("*.parquet")) and not force:
             skipped.append((r.model, r.run_id))
             continue
         stored = _stored_as(store, r)
         if stored is not None and not force:
             same.append((r.model, r.run_id, stored))
             continue
-        if stored is not None:  # --force: the new import of that source run replaces it
-            shutil.rmtree(store.run_dir(r.model, stored))
-        for old in existing:
-            old.unlink()
-        store.append(r.table, r.model, r.run_id, source=", ".join(r.sources))
-        store.write_manifest(r.model, r.run_id, {**r.manifest, "n_records": r.table.num_rows})
-        written.append((r.model, r.run_id, r.table.num_rows))
-    return WriteSummary(written, skipped, same)
+        todo.append((r, () if stored is None else (stored,)))  # --force: it replaces that run
+    if on_duplicate == "error":
+        for r, retire in todo:
+            keys = store.duplicates(r.table, r.model, exclude_run=r.run_id)
+            if retire:
+                keys = keys.filter(pc.invert(pc.is_in(keys.column("run_id"), pa.array(retire))))
+            if keys.num_rows:
+                raise duplicate_error(r.model, keys)
+    dups = []
+    for r, retire in todo:
+        res = store.write(
+            r.table, r.model, r.run_id, source=", ".join(r.sources) or r.model,
+            on_duplicate=on_duplicate, manifest=r.manifest, replace_run=True, also_replace=retire,
+        )  # fmt: skip
+        written.append((r.model, r.run_id, res.n_written))
+        if res.n_skipped or res.n_replaced:
+            dups.append((r.model, r.run_id, res.n_skipped, res.n_replaced))
+    return WriteSummary(written, skipped, same, dups)
 
 
 def _stored_as(store: ResultsStore, run: ImportedRun) -> str | None:

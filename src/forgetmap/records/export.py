@@ -1,16 +1,19 @@
 """Records out of a results directory as one flat file (`forgetmap export`): Parquet, JSON Lines or
-CSV, chosen by the file suffix, written atomically."""
+CSV, chosen by the file suffix (or `fmt`), written atomically; a device, pipe or symlink is
+written through (`/dev/stdout`), never replaced."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
 import pyarrow as pa
 
-from forgetmap.atomic import atomic_write
+from forgetmap.atomic import atomic_write, check_output
 from forgetmap.errors import ForgetmapError
 from forgetmap.records.schema import CONTRACT_COLUMNS
 from forgetmap.records.store import ResultsStore
@@ -23,30 +26,37 @@ def export_records(
     out: str | os.PathLike[str],
     models: Sequence[str] | None = None,
     all_columns: bool = False,
+    fmt: str | None = None,
 ) -> pa.Table:
     """Write the records of `models` (all by default) to `out`, sorted by model, task and seed;
     only the contract columns (docs/records.md) unless `all_columns`. Returns the table written."""
     out = Path(out)
-    check_format(out)
+    check_format(out, fmt)
+    check_output(out)  # a directory, or a path under a file: before reading anything
+    store.check_root()
     table = store.read(models=list(models) if models else None)
     if table.num_rows == 0:
         raise ForgetmapError(f"no records in {store.root}")
     if not all_columns:
         table = table.select(list(CONTRACT_COLUMNS))
     table = table.sort_by([("model", "ascending"), ("task", "ascending"), ("seed", "ascending")])
-    write_table(table, out)
+    write_table(table, out, fmt)
     return table
 
 
-def check_format(out: Path) -> None:
-    if out.suffix.lower() not in FORMATS:
-        raise ForgetmapError(f"--out {out}: unsupported format; use one of {', '.join(FORMATS)}")
+def check_format(out: Path, fmt: str | None = None) -> None:
+    if fmt is not None and "." + fmt not in FORMATS:
+        raise ForgetmapError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    if fmt is None and out.suffix.lower() not in FORMATS:
+        raise ForgetmapError(
+            f"--out {out}: unsupported format; use one of {', '.join(FORMATS)} (or --format)"
+        )
 
 
-def write_table(table: pa.Table, out: Path) -> None:
-    """Write `table` as Parquet, JSON Lines or CSV (by suffix), atomically."""
-    check_format(out)
-    suffix = out.suffix.lower()
+def write_table(table: pa.Table, out: Path, fmt: str | None = None) -> None:
+    """Write `table` as Parquet, JSON Lines or CSV (`fmt`, else by suffix), atomically."""
+    check_format(out, fmt)
+    suffix = "." + fmt if fmt else out.suffix.lower()
     if suffix == ".parquet":
         import pyarrow.parquet as pq
 
@@ -63,6 +73,10 @@ def write_table(table: pa.Table, out: Path) -> None:
             try:
                 con.register("t", table)
                 con.execute(f"COPY t TO '{_sql_path(p)}' (FORMAT JSON)")
+            except duckdb.IOException as exc:  # e.g. a full disk: an OSError for atomic_write
+                found = re.search(r'"errno":\s*"?(\d+)', str(exc))
+                code = int(found.group(1)) if found else errno.EIO
+                raise OSError(code, os.strerror(code)) from None
             finally:
                 con.close()
 

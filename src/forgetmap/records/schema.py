@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from forgetmap.errors import SchemaError
+from forgetmap.records.names import bad_name_reason
 
 CONTRACT_FIELDS: list[pa.Field] = [
     pa.field("model", pa.string(), nullable=False),
@@ -51,7 +52,8 @@ ELICITATIONS = ("cot_chat", "cot_fewshot", "loglik")
 
 
 def model_slug(model: str) -> str:
-    """File-system name of a model id (`Qwen/Qwen2.5-7B` -> `Qwen__Qwen2.5-7B`)."""
+    """A readable file name for a model id (`Qwen/Qwen2.5-7B` -> `Qwen__Qwen2.5-7B`); not
+    injective (`org/m` and `org__m` share it): results directories use `model_dir_name`."""
     return model.replace("/", "__").replace("\\", "__").replace(":", "_")
 
 
@@ -87,7 +89,41 @@ def conform(
             raise SchemaError(
                 f"{source}: column '{name}' has {nulls} empty value(s) (first at row {idx})"
             )
+    _check_model_names(out.column("model"), source)
+    _check_gold_letters(out, source)
     return out.cast(RECORD_SCHEMA)
+
+
+def _check_model_names(col: pa.ChunkedArray, source: str) -> None:
+    """Model names become directory names: empty ones and control characters are refused."""
+    for name in pc.unique(col).to_pylist():
+        reason = bad_name_reason(name)
+        if reason:
+            idx = pc.index(col, name).as_py()
+            raise SchemaError(f"{source}: column 'model' row {idx}: model name {name!r} {reason}")
+
+
+def _check_gold_letters(t: pa.Table, source: str) -> None:
+    """A multiple-choice gold (k > 0) is option letters within the item's k: 'Z' with k=4 is a
+    broken row, not an answer nobody can give. Several letters ('AC') mark several correct options
+    (SALAD-Bench MRQ). Free-form items (k null or 0) keep any gold."""
+    k, gold = t.column("n_choices"), t.column("gold")
+    mc = pc.and_(pc.fill_null(pc.greater(k, 0), False), pc.is_valid(gold))
+    if not pc.any(mc).as_py():
+        return
+    bad = pa.array([False] * t.num_rows)
+    for kv in pc.unique(pc.filter(k, mc)).to_pylist():
+        last = chr(ord("A") + min(kv, 26) - 1)
+        ok = pc.match_substring_regex(gold, f"^[A-{last}]+$")
+        rows = pc.and_(mc, pc.equal(k, kv))
+        bad = pc.or_(bad, pc.and_(rows, pc.invert(pc.fill_null(ok, False))))
+    if pc.any(bad).as_py():
+        i = pc.index(bad, True).as_py()
+        kv = k[i].as_py()
+        raise SchemaError(
+            f"{source}: column 'gold' row {i}: {gold[i].as_py()!r} is not an option letter of an "
+            f"item with {kv} option{'s' if kv != 1 else ''} (A-{chr(ord('A') + min(kv, 26) - 1)})"
+        )
 
 
 def _cast_column(col: pa.ChunkedArray, field: pa.Field, source: str) -> pa.ChunkedArray:
@@ -106,6 +142,17 @@ def _cast_column(col: pa.ChunkedArray, field: pa.Field, source: str) -> pa.Chunk
                     f"{source}: column '{field.name}' must be boolean (true/false/1/0), got {bad!r}"
                 )
             return _str_to_bool(lowered)
+        if pa.types.is_boolean(target) and (
+            pa.types.is_integer(col.type) or pa.types.is_floating(col.type)
+        ):
+            ok = pc.fill_null(pc.is_in(col, pa.array([0, 1], col.type)), True)
+            if not pc.all(ok).as_py():
+                i = pc.index(ok, False).as_py()
+                raise SchemaError(
+                    f"{source}: column '{field.name}' row {i}: {col[i].as_py()!r} is not a "
+                    "boolean (true/false/1/0)"
+                )
+            return pc.cast(col, target)
         if pa.types.is_string(target) and not (
             pa.types.is_string(col.type) or pa.types.is_large_string(col.type)
         ):

@@ -26,7 +26,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from forgetmap.analysis.results import Comparison
-from forgetmap.atomic import atomic_write_text
+from forgetmap.atomic import atomic_write_text, make_dirs
 from forgetmap.errors import ForgetmapError
 from forgetmap.records import ResultsStore
 from forgetmap.report.drilldown import DEFAULT_CAP, PairItems, collect_items
@@ -81,7 +81,7 @@ def build_report(
     """
     comparison = as_comparison(comparison)
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    make_dirs(out)
     model = build_model(comparison, groups)
     console = console or Console(stderr=True)
     files: list[Path] = []

@@ -10,6 +10,7 @@ task cell).
 from __future__ import annotations
 
 import csv
+import html
 import io
 import math
 from collections.abc import Mapping, Sequence
@@ -165,7 +166,10 @@ def to_latex(parts: Sequence[TablePart]) -> str:
 
 # -- Markdown --------------------------------------------------------------------------------------
 def _md_escape(text: str) -> str:
-    return text.replace("|", r"\|")
+    """Model and task names are data: raw HTML in them must not render (a Markdown table is
+    often shown as HTML), a `|` must not split the cell, a newline must not end the row."""
+    text = " ".join(text.replace("\\", "\\\\").splitlines())
+    return html.escape(text, quote=False).replace("|", r"\|")
 
 
 def part_to_markdown(part: TablePart) -> str:

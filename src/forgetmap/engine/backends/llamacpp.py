@@ -57,17 +57,24 @@ class LlamaCppBackend(Backend):
                 "--backend llamacpp needs llama-cpp-python: pip install 'forgetmap[llamacpp]'"
             ) from None
         self.path = path
-        self.llm = Llama(
-            model_path=str(path),
-            n_ctx=n_ctx or max_model_len or 4096,
-            n_gpu_layers=n_gpu_layers,
-            n_threads=n_threads
-            or int(os.environ.get("FORGETMAP_THREADS", 0))
-            or max(1, (os.cpu_count() or 2) // 2),
-            seed=0,
-            logits_all=need_loglik,
-            verbose=False,
-        )
+        _check_gguf(path)
+        try:
+            self.llm = Llama(
+                model_path=str(path),
+                n_ctx=n_ctx or max_model_len or 4096,
+                n_gpu_layers=n_gpu_layers,
+                n_threads=n_threads
+                or int(os.environ.get("FORGETMAP_THREADS", 0))
+                or max(1, (os.cpu_count() or 2) // 2),
+                seed=0,
+                logits_all=need_loglik,
+                verbose=False,
+            )
+        except ValueError as exc:  # llama-cpp-python's "Failed to load model from file"
+            raise ForgetmapError(
+                f"{path}: llama.cpp cannot load this GGUF model (corrupt or truncated file, or an "
+                f"architecture this llama.cpp does not know): {str(exc).splitlines()[0]}"
+            ) from None
         self.need_loglik = need_loglik
         self.batch_size = batch_size
         self._formatter = None
@@ -174,3 +181,14 @@ class LlamaCppBackend(Backend):
 
     def close(self) -> None:
         self.llm.close()
+
+
+def _check_gguf(path: Path) -> None:
+    """A file that does not even start with the GGUF magic is refused before llama.cpp sees it."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+    except OSError as exc:
+        raise ForgetmapError(f"{path}: cannot read the model file ({exc.strerror})") from None
+    if head[:4] != b"GGUF":
+        raise ForgetmapError(f"{path}: not a GGUF model file (it does not start with 'GGUF')")

@@ -15,18 +15,23 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+from urllib.parse import parse_qsl
 
 from forgetmap.engine.backends.base import Backend
 from forgetmap.engine.types import BackendInfo, GenRequest, GenResult
 from forgetmap.errors import ForgetmapError
+from forgetmap.redact import redact_text, redact_url
 
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 
 
 def normalize_base_url(url: str) -> str:
-    """`http://host:8000`, `http://host:8000/` and `http://host:8000/v1` all mean the /v1 API."""
-    url = url.rstrip("/")
-    return url if url.endswith("/v1") else url + "/v1"
+    """`http://host:8000`, `http://host:8000/` and `http://host:8000/v1` all mean the /v1 API
+    (a query string, e.g. `?api_key=...`, is kept after the path)."""
+    base, sep, query = url.partition("?")
+    base = base.rstrip("/")
+    base = base if base.endswith("/v1") else base + "/v1"
+    return base + sep + query
 
 
 class OpenAIBackend(Backend):
@@ -55,7 +60,11 @@ class OpenAIBackend(Backend):
         url = base_url or os.environ.get("OPENAI_BASE_URL")
         if not url:
             raise ForgetmapError("--backend openai needs --base-url (or OPENAI_BASE_URL)")
-        self.base_url = normalize_base_url(url)
+        full = normalize_base_url(url)
+        # the real URL (credentials included) lives only in the HTTP client; everything shown
+        # or stored (messages, manifest) uses the redacted one
+        self.base_url = redact_url(full)
+        client_url, _, query = full.partition("?")
         self.model = model
         self.concurrency = max(1, concurrency)
         self.max_retries = max(0, max_retries)
@@ -67,7 +76,8 @@ class OpenAIBackend(Backend):
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         self._httpx = httpx
         self.client = httpx.Client(
-            base_url=self.base_url,
+            base_url=client_url,
+            params=dict(parse_qsl(query, keep_blank_values=True)),
             headers=headers,
             timeout=httpx.Timeout(timeout_s, connect=10.0),
             limits=httpx.Limits(max_connections=self.concurrency),
@@ -83,7 +93,7 @@ class OpenAIBackend(Backend):
             try:
                 resp = self.client.request(method, path, json=body)
             except self._httpx.TransportError as exc:
-                last = f"{type(exc).__name__}: {exc}"
+                last = redact_text(f"{type(exc).__name__}: {exc}")
                 continue
             if resp.status_code in RETRY_STATUS:
                 last = f"HTTP {resp.status_code}: {resp.text[:200]}"
