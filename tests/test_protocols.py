@@ -183,7 +183,7 @@ def test_eval_records_protocol_and_exclusions_in_the_manifest(
     assert m["excluded"] == {"piqa:validation": sorted(it.item_id for it in first)}
     assert m["chance_k"] == {"piqa:validation": "item"}
     assert s.manifest["datasets"]["piqa:validation"]["n_excluded"] == 2
-    stored = json.loads(next((tmp_path / "r").glob("m/*/manifest.json")).read_text())
+    stored = json.loads(next((tmp_path / "r").glob("m-*/*/manifest.json")).read_text())
     assert stored["protocol"]["name"] == "held-out"
     # the same prompts under another protocol name are not evaluated twice
     same = _write(tmp_path, {**yaml.safe_load(path.read_text()), "name": "renamed"}, "q.yaml")

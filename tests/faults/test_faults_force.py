@@ -68,7 +68,7 @@ def test_readers_never_see_a_replaced_run_missing(tmp_path: Path) -> None:
             try:
                 seen.append(ResultsStore(tmp_path).read(models=["b"]).num_rows)
                 r = compare(ResultsStore(tmp_path), [("a", "b")], bootstrap=0)
-                seen.append(r["pairs"][0]["n_paired"])
+                seen.append(r.pairs[0].n_paired)
             except BaseException as exc:  # noqa: BLE001 - any failure is the finding
                 errors.append(exc)
                 return

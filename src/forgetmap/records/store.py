@@ -48,6 +48,7 @@ import pyarrow.parquet as pq
 
 from forgetmap.atomic import atomic_write, atomic_write_bytes, make_dirs, os_error
 from forgetmap.errors import ForgetmapError, SchemaError
+from forgetmap.records.keys import check_unique_keys
 from forgetmap.records.locks import MODEL_LOCK, RunLock, locked, locked_all, run_is_live
 from forgetmap.records.names import (
     belongs_in,
@@ -56,7 +57,7 @@ from forgetmap.records.names import (
     legacy_dir_name,
     model_dir_name,
 )
-from forgetmap.records.schema import KEY_COLUMNS, RECORD_SCHEMA, REQUIRED_COLUMNS, conform
+from forgetmap.records.schema import RECORD_SCHEMA, REQUIRED_COLUMNS, conform
 
 MANIFEST = "manifest.json"
 DUPLICATE_POLICIES = ("error", "skip", "replace")
@@ -742,20 +743,7 @@ def _own_rows(table: pa.Table, model: str, source: str) -> pa.Table:
     if pc.any(other).as_py():
         first = pc.filter(table.column("model"), other)[0].as_py()
         raise ForgetmapError(f"{source}: rows of model {first!r} cannot be stored as {model!r}")
-    if table.num_rows > 1:
-        keys = (
-            table.select(list(KEY_COLUMNS))
-            .group_by(list(KEY_COLUMNS))
-            .aggregate([([], "count_all")])
-        )
-        if keys.num_rows < table.num_rows:
-            dup = keys.filter(pc.greater(keys["count_all"], 1)).slice(0, 1).to_pylist()[0]
-            raise DuplicateKeysError(
-                f"{source}: key ({dup['task']}, {dup['item_id']!r}, seed {dup['seed']}) occurs "
-                f"twice in the new records of {model!r}",
-                model,
-                keys.filter(pc.greater(keys["count_all"], 1)).select(list(ITEM_KEY)),
-            )
+    check_unique_keys(table, source)  # a key twice inside the new records themselves
     return table
 
 
