@@ -72,7 +72,10 @@ def test_golden_prompts_of_every_benchmark(study):
         if e["sha256"] is None:
             with pytest.raises(ForgetmapError) as exc:  # the study drops it or fails on it
                 build_prompt(spec, item, elicitation, data_dir=data_dir, protocol=study)
-            assert ("dropped by the study's code" in str(exc.value)) == ("error" not in e), where
+            msg = str(exc.value)
+            assert ("dropped by" in msg) == ("error" not in e), where
+            assert ("the study's code fails on it" in msg) == ("error" in e), where
+            assert "\n" not in msg and "Reasoning" not in msg, msg  # one line, no study text
             dropped += "error" not in e
             failed += "error" in e
             continue
@@ -97,6 +100,8 @@ def test_study_settings(study):
     assert study.excluded("bbh:movie_recommendation") and not study.excluded("piqa:validation")
     manifest = study.manifest([get_task("bbh:ruin_names")])
     assert manifest["name"] == "study" and len(manifest["excluded"]["bbh:ruin_names"]) == 2
+    dyck = study.load("bbh:dyck_languages")  # the study's few-shot module fails on every item
+    assert not dyck.items and len(dyck.excluded) == 250
     assert manifest["source"].startswith("study:") and len(manifest["sha256"]) == 64
 
 

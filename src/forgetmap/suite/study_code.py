@@ -653,5 +653,7 @@ def _safe_format(
     """str.format with plain field names only (no attribute or index lookups)."""
     for _, field, _, _ in string.Formatter().parse(fmt):
         if field is not None and field and not (field.isidentifier() or field.isdigit()):
-            raise mod.error(node, f"format field {{{field}}} is not a plain name")
+            raise mod.error(
+                node, "str.format meets a field that is not a plain name (a brace in the text?)"
+            )
     return fmt.format(*args, **kwargs)

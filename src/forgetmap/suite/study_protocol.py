@@ -38,12 +38,12 @@ from typing import Any
 
 import yaml
 
-from forgetmap.errors import ForgetmapError
+from forgetmap.errors import DataError, ForgetmapError
 from forgetmap.letters import LETTERS
 from forgetmap.suite.items import Item, LoadedTask
 from forgetmap.suite.protocol import Protocol, TaskProtocol
 from forgetmap.suite.registry import TaskSpec, all_tasks, get_task
-from forgetmap.suite.study_code import StudyModule, is_doc
+from forgetmap.suite.study_code import StudyCodeError, StudyModule, is_doc
 
 __all__ = [
     "MODES",
@@ -134,6 +134,7 @@ class StudyDoc:
     query: str
     choices: tuple[str, ...] | None  # None: the registry's options (BBH letters the input lists)
     gold: str | None
+    error: str | None = None  # the study's code fails on this item (its run of the task did)
 
 
 @dataclass
@@ -242,7 +243,10 @@ class StudyCheckout:
             raise ForgetmapError(f"{spec.name}: item {item.item_id} has no source row to render")
         line = {**row, "__few_shots": False, "__index": index}
         mod.watched = None
-        doc = mod.call(cfg["prompt_function"], line, cfg["name"])
+        try:
+            doc = mod.call(cfg["prompt_function"], line, cfg["name"])
+        except StudyCodeError as exc:  # e.g. its few-shot dyck_languages template: braces
+            return StudyDoc("", None, None, error=str(exc).splitlines()[0])
         if doc == [] or doc is None:
             return None
         if not is_doc(doc) or not isinstance(doc.get("query"), str):
@@ -297,6 +301,11 @@ class StudyProtocol(Protocol):
                 f"{spec.name}: item {item.item_id} is dropped by the study's code "
                 "(its prompt function returns no document); it is not evaluated under `study`"
             )
+        if doc.error is not None:
+            raise ForgetmapError(
+                f"{spec.name}: item {item.item_id}: the study's code fails on it ({doc.error}); "
+                "it is not evaluated under `study`"
+            )
         return doc
 
     def render_prompt(
@@ -316,7 +325,10 @@ class StudyProtocol(Protocol):
         for mode in MODES.values():
             if self.checkout.config(mode, spec) is None:
                 continue
-            doc = self.study_doc(spec, item, mode, data_dir)
+            found = self.checkout.item_doc(mode, spec, item, data_dir)
+            if found is None or found.error is not None:
+                continue  # not evaluated in this mode: the other mode's layout, else the item's
+            doc = found
             choices = list(doc.choices) if doc.choices is not None else list(item.choices)
             gold = doc.gold or item.gold
             if choices == list(item.choices) and gold == item.gold:
@@ -325,17 +337,21 @@ class StudyProtocol(Protocol):
         return item
 
     def excluded(self, task: str | TaskSpec) -> frozenset[str]:
-        """Items the study's code drops (their prompt function returns no document)."""
+        """Items the study's code drops (their prompt function returns no document) or fails
+        on, in either mode."""
         spec = get_task(task)
         dropped: set[str] = set()
         for mode in MODES.values():
             if self.checkout.config(mode, spec) is not None:
-                docs = self.checkout.queries(mode, spec)
-                dropped.update(i for i, d in docs.items() if d is None)
+                try:
+                    docs = self.checkout.queries(mode, spec)
+                except DataError:  # no benchmark files: nothing to exclude (loading says why)
+                    return frozenset()
+                dropped.update(i for i, d in docs.items() if d is None or d.error is not None)
         return frozenset(dropped)
 
     def excluded_reason(self) -> str:
-        return "dropped by the study's code (its prompt function returns no document)"
+        return "dropped by the study's code (its prompt function returns no document or fails)"
 
     def load(
         self,
