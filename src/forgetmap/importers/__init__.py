@@ -17,7 +17,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from forgetmap.errors import ForgetmapError
+from forgetmap.errors import DataError, ForgetmapError
 from forgetmap.importers._common import (
     SEED_BASE,
     ImportBatch,
@@ -28,8 +28,10 @@ from forgetmap.importers._common import (
     seed_label,
     split_seed_label,
 )
-from forgetmap.records import DUPLICATE_POLICIES, ResultsStore, conform
+from forgetmap.records import DUPLICATE_POLICIES, ResultsStore, check_unique_keys, conform
+from forgetmap.records.schema import KEY_COLUMNS
 from forgetmap.records.store import duplicate_error
+from forgetmap.suite.extract import reextract
 
 # tool name (CLI) -> "module:function"; modules import lazily so one broken importer (or a
 # missing optional dependency) never breaks the others.
@@ -53,14 +55,6 @@ def get_importer(tool: str) -> Callable[..., list[ImportedRun]]:
 def reextract_runs(runs: Sequence[ImportedRun]) -> ImportBatch:
     """Recompute pred/extract_status/extract_rule/correct from `response` with forgetmap's
     extractor (`forgetmap.suite.extract.reextract`)."""
-    try:
-        mod = importlib.import_module("forgetmap.suite.extract")
-        reextract = mod.reextract
-    except (ModuleNotFoundError, AttributeError):
-        raise ForgetmapError(
-            "--reextract needs forgetmap's answer extractor (forgetmap.suite.extract.reextract), "
-            "which is not available in this installation"
-        ) from None
     out = ImportBatch(refused=getattr(runs, "refused", ()))
     for r in runs:
         if (
@@ -156,30 +150,23 @@ def _stored_as(store: ResultsStore, run: ImportedRun) -> str | None:
 
 def _check_across_runs(runs: Sequence[ImportedRun]) -> None:
     """Two runs of one import recorded under the same model must not repeat a
-    (task, item_id, seed): e.g. two models' logs imported with one --model name."""
+    (task, item_id, seed): e.g. two models' logs imported with one --model name. (Each run's
+    own keys are unique already, so a repeated key here is one that occurs in two runs.)"""
     by_model: dict[str, list[ImportedRun]] = {}
     for r in runs:
         by_model.setdefault(r.model, []).append(r)
     for model, rs in by_model.items():
         if len(rs) < 2:
             continue
-        keys = pa.concat_tables(
-            [
-                r.table.select(["task", "item_id", "seed"]).append_column(
-                    "run", pa.array([r.run_id] * r.table.num_rows, pa.string())
-                )
-                for r in rs
-            ]
-        )
-        counts = keys.group_by(["task", "item_id", "seed"]).aggregate([("run", "count_distinct")])
-        dup = counts.filter(pc.greater(counts["run_count_distinct"], 1))
-        if dup.num_rows:
-            k = dup.slice(0, 1).to_pylist()[0]
-            raise ForgetmapError(
-                f"model {model!r}: {dup.num_rows} (task, item_id, seed) key(s) occur in more than "
-                f"one imported run, e.g. task={k['task']!r} item_id={k['item_id']!r} "
-                f"seed={k['seed']}; import such logs separately with different --model or --seed"
+        keys = pa.concat_tables([r.table.select(list(KEY_COLUMNS)) for r in rs])
+        try:
+            check_unique_keys(
+                keys, f"model {model!r}, keys that occur in more than one imported run"
             )
+        except DataError as exc:
+            raise ForgetmapError(
+                f"{exc} Import such logs separately with different --model or --seed."
+            ) from None
 
 
 def concat(runs: Sequence[ImportedRun]) -> pa.Table:
