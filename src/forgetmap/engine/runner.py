@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -46,6 +46,12 @@ from forgetmap.errors import ForgetmapError
 from forgetmap.records import DUPLICATE_POLICIES, RECORD_SCHEMA, ResultsStore, check_model_name
 from forgetmap.records.schema import ELICITATIONS
 from forgetmap.records.store import RunInfo
+
+if TYPE_CHECKING:
+    from forgetmap.engine.types import BackendInfo, LoglikResult
+    from forgetmap.suite.items import LoadedTask
+    from forgetmap.suite.protocol import Protocol
+    from forgetmap.suite.registry import TaskSpec
 
 DEFAULT_SEEDS = (0, 1, 2)
 
@@ -97,7 +103,7 @@ def done_keys(store: ResultsStore, model: str) -> set[tuple[str, str, int, str |
 def evaluate(
     model: str,
     backend: str | Backend = "hf",
-    tasks: str | Sequence[Any] | None = None,
+    tasks: str | Sequence[str | TaskSpec] | None = None,
     seeds: Sequence[int] = DEFAULT_SEEDS,
     results: str | os.PathLike[str] = "results",
     elicitation: str | None = None,
@@ -114,7 +120,7 @@ def evaluate(
     flush_seconds: float = 20.0,
     progress: bool = True,
     run_id: str | None = None,
-    protocol: str | Any | None = None,
+    protocol: str | Protocol | None = None,
     on_duplicate: str = "error",
     **backend_kw: Any,
 ) -> RunSummary:
@@ -140,6 +146,7 @@ def evaluate(
     specs = _check_request(tasks, suite, seeds, elicitation, max_new_tokens)
     sp = dict(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens)
     proto = load_protocol(protocol)
+    data_dir = Path(data_dir) if data_dir is not None else None
     loaded = [proto.load(s, data_dir=data_dir, limit=limit) for s in specs]
     store = ResultsStore(results)
     run_id = run_id or new_run_id()
@@ -237,7 +244,7 @@ def _execute(
 
 
 def _check_request(
-    tasks: str | Sequence[Any] | None,
+    tasks: str | Sequence[str | TaskSpec] | None,
     suite: str | None,
     seeds: list[int],
     elicitation: str | None,
@@ -254,20 +261,22 @@ def _check_request(
         )
     if max_new_tokens < 1:
         raise ForgetmapError("--max-new-tokens must be at least 1")
-    if isinstance(tasks, str) or (tasks and all(isinstance(t, str) for t in tasks)):
-        return resolve_tasks(suite, list(tasks.split(",")) if isinstance(tasks, str) else tasks)
+    if isinstance(tasks, str):
+        return resolve_tasks(suite, tasks.split(","))
+    if tasks and all(isinstance(t, str) for t in tasks):
+        return resolve_tasks(suite, [str(t) for t in tasks])
     if tasks:
         return list(tasks)
     return resolve_tasks(suite, None)
 
 
 def _start_manifest(
-    info: Any,
+    info: BackendInfo,
     model: str,
     elicitation: str,
-    proto: Any,
-    specs: Sequence[Any],
-    loaded: Sequence[Any],
+    proto: Protocol,
+    specs: Sequence[TaskSpec],
+    loaded: Sequence[LoadedTask],
     seeds: list[int],
     limit: int | None,
     data_dir: str | os.PathLike[str] | None,
@@ -294,7 +303,7 @@ def _start_manifest(
         "platform": platform.platform(),
         "model_spec": model,
         "elicitation": elicitation,
-        "protocol": proto.manifest(specs),
+        "protocol": proto.manifest(list(specs)),
         "sampling": {**sampling, "seeds": seeds},
         "tasks": [s.name for s in specs],
         "limit": limit,
@@ -370,12 +379,12 @@ def _open_engine(
 def _plan(
     store: ResultsStore,
     label: str,
-    specs: Sequence[Any],
-    loaded: Sequence[Any],
+    specs: Sequence[TaskSpec],
+    loaded: Sequence[LoadedTask],
     seeds: list[int],
     elicitation: str,
-    data_dir: Any,
-    protocol: Any,
+    data_dir: Path | None,
+    protocol: Protocol,
     on_duplicate: str = "error",
 ) -> tuple[list[_Entry], int, int]:
     """Prompts of every item, minus the (task, item_id, seed, prompt_hash) already stored.
@@ -528,7 +537,7 @@ class _Writer:
         elicitation: str,
         flush_size: int,
         flush_seconds: float,
-        protocol: Any,
+        protocol: Protocol,
         on_duplicate: str = "error",
     ):
         self.store, self.model, self.run_id, self.elicitation = store, model, run_id, elicitation
@@ -540,7 +549,14 @@ class _Writer:
         self.n_written = self.tokens_in = self.tokens_out = self.n_concurrent = 0
         self.last_flush = time.time()
 
-    def _add(self, e: _Entry, seed: int, response: str, fields: dict[str, Any], r: Any) -> None:
+    def _add(
+        self,
+        e: _Entry,
+        seed: int,
+        response: str,
+        fields: dict[str, Any],
+        r: GenResult | LoglikResult,
+    ) -> None:
         item, spec = e.item, e.spec
         row = {
             "model": self.model,
@@ -566,7 +582,7 @@ class _Writer:
         self.tokens_in += r.n_tokens_in
         self.tokens_out += getattr(r, "n_tokens_out", 0)
 
-    def _multi(self, spec: Any) -> str:
+    def _multi(self, spec: TaskSpec) -> str:
         return self.protocol.for_task(spec)["multi_answer"]
 
     def add_generation(self, unit: _Unit, r: GenResult) -> None:
@@ -576,7 +592,7 @@ class _Writer:
         fields = score_response(e.spec, e.item, r.text, self._multi(e.spec))
         self._add(e, unit.seed, r.text, fields, r)
 
-    def add_loglik(self, e: _Entry, r: Any) -> None:
+    def add_loglik(self, e: _Entry, r: LoglikResult) -> None:
         from forgetmap.suite.scoring import score_loglik
 
         fields, response = score_loglik(e.spec, e.item, r.logliks, self._multi(e.spec))
