@@ -38,6 +38,7 @@ from forgetmap.analysis.results import (
     Comparison,
     GroupItemView,
     ItemView,
+    Mismatch,
     PairResult,
     Pooled,
     Settings,
@@ -90,6 +91,9 @@ def _jl(a: np.ndarray) -> list[Any]:
     return out.tolist()
 
 
+ON_MISMATCH = ("warn", "exclude", "error")
+
+
 def compare(
     store: ResultsStore | pa.Table,
     pairs: Sequence[tuple[str, str]],
@@ -97,6 +101,7 @@ def compare(
     seed: int = 0,
     chance_k: str | int = "item",
     multi_answer: str | None = None,
+    on_mismatch: str = "warn",
 ) -> Comparison:
     """Compare each (before, after) pair of models in a results store (or a records table).
 
@@ -117,7 +122,16 @@ def compare(
     `multi_answer` rescoring of letter-set tasks (SALAD-Bench): None keeps `correct` as recorded
     (the protocol's rule at evaluation); `exact_set` or `any_gold` (the study's: every predicted
     letter is gold) recompute it from `pred` and `gold`, so both can be shown side by side.
+
+    Paired rows whose gold, options or question differ between the sides are not the same item
+    (`Paired.mismatches`): counted per task in `mismatched` and warned about (`on_mismatch`
+    "warn"), left out of the cells and counted in `unpaired.mismatched` ("exclude"), or an error
+    ("error"). Rows without a partner are named in `warnings` too.
     """
+    if on_mismatch not in ON_MISMATCH:
+        raise ForgetmapError(
+            f"on_mismatch must be one of {', '.join(ON_MISMATCH)}, got {on_mismatch!r}"
+        )
     pairs = check_pairs(pairs)
     rule = check_chance_k(chance_k)
     models = list(dict.fromkeys(m for p in pairs for m in p))
@@ -128,7 +142,9 @@ def compare(
         grid = _Grid.of(vocab)
         kt = chance_table(vocab, rule)
         jobs = parallel_map(
-            lambda p: _pair_counts(frames[pairs[p][0]], frames[pairs[p][1]], vocab, grid, p, kt),
+            lambda p: _pair_counts(
+                frames[pairs[p][0]], frames[pairs[p][1]], vocab, grid, p, kt, on_mismatch
+            ),
             list(range(len(pairs))),
         )
         cells = _CellArrays.build(jobs, kt, bootstrap, seed)
@@ -245,13 +261,28 @@ class _Grid:
 
 
 def _pair_counts(
-    fb: ModelFrame, fa: ModelFrame, vocab: Vocab, g: _Grid, p: int, kt: np.ndarray
+    fb: ModelFrame,
+    fa: ModelFrame,
+    vocab: Vocab,
+    g: _Grid,
+    p: int,
+    kt: np.ndarray,
+    on_mismatch: str = "warn",
 ) -> dict[str, Any]:
     """Transition counts per (task, seed, k) cell, no_answer flips, per-task prompt_hash and
-    n_choices disagreements and the per-task item view of one pair."""
+    n_choices disagreements, items that are not the same on both sides, and the per-task item
+    view of one pair."""
     paired = pair_frames(fb, fa)
     if paired.size == 0:
         raise ForgetmapError(_empty_message(vocab, fb, fa))
+    mism = _mismatch_counts(paired, vocab, g, on_mismatch)
+    if on_mismatch == "exclude" and mism["excluded"].any():
+        paired = paired.subset(~mism["mask"])
+        if paired.size == 0:
+            raise ForgetmapError(
+                f"{fb.model!r} and {fa.model!r}: every paired item differs between the two "
+                "sides (gold, options or question), so none is left to compare"
+            )
     ib, ia, key = paired.ib, paired.ia, paired.key
     cb, ca = fb.correct[ib], fa.correct[ia]
     trans = 2 * cb.astype(np.int64) + ca
@@ -275,7 +306,45 @@ def _pair_counts(
         "kdiff": np.bincount(task, weights=(kb > 0) & (ka > 0) & (kb != ka), minlength=g.T),
         "iv": _task_item_view(paired, task, ti, trans, g.T),
         "patterns": pair_patterns(ti, task, key % g.S, trans, kt[task, kc], g.T, g.S),
+        "mismatch": {k: v for k, v in mism.items() if k != "mask"},
+        "seeds": (np.unique(fb.key % g.S), np.unique(fa.key % g.S)),
     }
+
+
+MISMATCH_FIELDS = ("gold", "options", "question")
+
+
+def _mismatch_counts(paired: Paired, vocab: Vocab, g: _Grid, on_mismatch: str) -> dict[str, Any]:
+    """Per task: mismatched items and rows, items per differing field, rows excluded; the row
+    mask; and the first example (raised as the error under on_mismatch="error")."""
+    fields = paired.mismatches()
+    mask = fields["gold"] | fields["options"] | fields["question"]
+    ti = paired.key // g.S  # (task, item) code
+    task = ti // g.NI
+    out: dict[str, Any] = {"mask": mask, "rows": np.bincount(task[mask], minlength=g.T)}
+
+    def items(m: np.ndarray) -> np.ndarray:  # distinct items per task among rows `m`
+        return np.bincount(np.unique(ti[m]) // g.NI, minlength=g.T)
+
+    out["items"] = items(mask)
+    for name in MISMATCH_FIELDS:
+        out[name] = items(fields[name])
+    out["excluded"] = out["rows"] if on_mismatch == "exclude" else np.zeros(g.T, np.int64)
+    if mask.any():
+        i = int(np.flatnonzero(mask)[0])
+        t, item = int(task[i]), int(ti[i] % g.NI)
+        which = [n for n in MISMATCH_FIELDS if fields[n][i]]
+        out["example"] = (vocab.tasks[t], vocab.item_ids[item].as_py(), which)
+        if on_mismatch == "error":
+            b, a = paired.before.model, paired.after.model
+            n = int(out["items"].sum())
+            raise ForgetmapError(
+                f"{b} -> {a}: {n} paired item(s) are not the same item on both sides, e.g. "
+                f"task {out['example'][0]} item {out['example'][1]!r}: "
+                f"{', '.join(which)} differ(s); pass --on-mismatch warn to compare them anyway "
+                "or --on-mismatch exclude to leave them out"
+            )
+    return out
 
 
 def _task_item_view(
@@ -346,6 +415,8 @@ class _Context:
     info: dict[str, tuple[str | None, bool]]  # task -> (registry category, in_aggregate)
     hash_pt: np.ndarray  # per (pair, task): paired rows whose prompt_hash differs
     kdiff_pt: np.ndarray  # per (pair, task): paired rows whose n_choices differs
+    mismatch: list[dict[str, Any]]  # per pair: _mismatch_counts (arrays per task)
+    seeds_by_pair: list[tuple[list[int], list[int]]]  # per pair: seeds before, seeds after
     iv: dict[str, np.ndarray]  # per (pair, task): item view
     rows_by: dict[str, dict[str, int]]  # model -> task -> rows
     task_stats: dict[str, tuple[list[Any], list[Any]]]  # metric -> (mean, std) per (pair, task)
@@ -387,6 +458,11 @@ class _Context:
             info=task_info([vocab.tasks[t] for t in sorted(set(cells.task.tolist()))]),
             hash_pt=np.concatenate([j["hash"] for j in jobs]),
             kdiff_pt=np.concatenate([j["kdiff"] for j in jobs]),
+            mismatch=[j["mismatch"] for j in jobs],
+            seeds_by_pair=[
+                (vocab.seeds[j["seeds"][0]].tolist(), vocab.seeds[j["seeds"][1]].tolist())
+                for j in jobs
+            ],
             iv={name: np.concatenate([v[name] for v in ivs]) for name in ivs[0]},
             rows_by={
                 m: {vocab.tasks[t]: int(n) for t, n in enumerate(f.rows_by_task.tolist()) if n}
@@ -466,6 +542,7 @@ def _pair_result(ctx: _Context, p: int) -> PairResult:
     pt = _pair_tasks(ctx, p)
     cats, total = _categories(ctx, p, pt)
     unpaired_by_task = _unpaired(ctx, p, pt)
+    excluded = int(ctx.mismatch[p]["excluded"].sum())
     seeds = ctx.vocab.seeds.tolist()
     return PairResult(
         before=before,
@@ -479,11 +556,30 @@ def _pair_result(ctx: _Context, p: int) -> PairResult:
         unpaired=Unpaired(
             before_only=sum(u.before_only for u in unpaired_by_task.values()),
             after_only=sum(u.after_only for u in unpaired_by_task.values()),
+            mismatched=excluded or None,
         ),
         unpaired_by_task=unpaired_by_task,
         excluded_from_aggregate=sorted(ctx.vocab.tasks[t] for t in pt.tasks if not pt.in_agg[t]),
-        warnings=_warnings(ctx, p, pt),
+        warnings=_warnings(ctx, p, pt, unpaired_by_task),
+        mismatched=_mismatched(ctx, p),
     )
+
+
+def _mismatched(ctx: _Context, p: int) -> dict[str, Mismatch] | None:
+    m = ctx.mismatch[p]
+    tasks = np.flatnonzero(m["items"]).tolist()
+    if not tasks:
+        return None
+    return {
+        ctx.vocab.tasks[t]: Mismatch(
+            items=int(m["items"][t]),
+            rows=int(m["rows"][t]),
+            gold=int(m["gold"][t]),
+            options=int(m["options"][t]),
+            question=int(m["question"][t]),
+        )
+        for t in tasks
+    }
 
 
 def _cells(ctx: _Context, pt: _PairTasks) -> list[Cell]:
@@ -605,18 +701,55 @@ def _unpaired(ctx: _Context, p: int, pt: _PairTasks) -> dict[str, Unpaired]:
     c = ctx.cells
     paired_task = np.bincount(c.task[pt.sel], weights=c.met["n"][pt.sel], minlength=ctx.grid.T)
     code = {name: i for i, name in enumerate(ctx.vocab.tasks)}
+    excluded = ctx.mismatch[p]["excluded"]
     out = {}
     for t in sorted(set(by_b) | set(by_a)):
         paired = int(paired_task[code[t]]) if t in code else 0
+        if t in code:  # rows left out as mismatched are counted apart (Unpaired.mismatched)
+            paired += int(excluded[code[t]])
         bo, ao = by_b.get(t, 0) - paired, by_a.get(t, 0) - paired
         if bo or ao:
             out[t] = Unpaired(before_only=bo, after_only=ao)
     return out
 
 
-def _warnings(ctx: _Context, p: int, pt: _PairTasks) -> list[str]:
+def _warnings(
+    ctx: _Context, p: int, pt: _PairTasks, unpaired_by_task: dict[str, Unpaired]
+) -> list[str]:
     before, after = ctx.pairs[p]
     out = []
+    bo = sum(u.before_only for u in unpaired_by_task.values())
+    ao = sum(u.after_only for u in unpaired_by_task.values())
+    if bo or ao:
+        sb, sa = ctx.seeds_by_pair[p]
+        seeds = (
+            f"; seeds before {','.join(map(str, sb))}, after {','.join(map(str, sa))}"
+            if sb != sa
+            else ""
+        )
+        tasks = sorted(unpaired_by_task)
+        shown = ", ".join(tasks[:5]) + (f", ... ({len(tasks)} tasks)" if len(tasks) > 5 else "")
+        out.append(
+            f"{before} -> {after}: unpaired rows left out of every metric: {bo} before-only and "
+            f"{ao} after-only (no partner with the same task, item_id and seed){seeds}; "
+            f"tasks: {shown}"
+        )
+    m = ctx.mismatch[p]
+    for t in np.flatnonzero(m["items"]).tolist():
+        name = ctx.vocab.tasks[t]
+        what = ", ".join(f"{f} {int(m[f][t])}" for f in MISMATCH_FIELDS if m[f][t])
+        ex = m["example"]
+        e = f", e.g. item {ex[1]!r} ({', '.join(ex[2])})" if ex[0] == name else ""
+        action = (
+            "left out of the cells (counted as unpaired)"
+            if m["excluded"][t]
+            else "compared anyway (--on-mismatch exclude leaves them out)"
+        )
+        out.append(
+            f"{before} -> {after}: {int(m['items'][t])} paired item(s) of task {name} are not "
+            f"the same item on both sides ({int(m['rows'][t])} rows; items whose {what} "
+            f"differ{e}); {action}"
+        )
     for t in pt.tasks:
         g, name = p * ctx.grid.T + t, ctx.vocab.tasks[t]
         if ctx.hash_pt[g] > 0:

@@ -30,6 +30,7 @@ from forgetmap.records import (
     check_unique_keys,
     conform,
 )
+from forgetmap.records.identity import hash_strings, options_text
 from forgetmap.records.names import belongs_in
 
 # Columns compare needs (optional ones may be absent from foreign files: they read as NULL).
@@ -45,6 +46,10 @@ ANALYSIS_COLUMNS: tuple[str, ...] = (
     "category",
 )
 _DICT_COLS = ("model", "task", "item_id", "extract_status", "prompt_hash", "category")
+# What makes two paired rows the same item, compared between the two sides of a pair: the gold
+# letter and fingerprints of the option texts and of the question (records.identity). Null where
+# a log does not have it (then not compared).
+IDENTITY_COLUMNS: tuple[str, ...] = ("gold", "options", "question")
 
 
 @dataclass
@@ -143,6 +148,7 @@ class ModelFrame:
     k_code: np.ndarray  # index into Vocab.ks
     no_answer: np.ndarray  # bool: extract_status == 'no_answer'
     hash_code: np.ndarray  # int64, -1 = null
+    identity: dict[str, np.ndarray]  # IDENTITY_COLUMNS -> global code per sorted row, -1 = null
     cat_by_task: np.ndarray  # per task code: category code of its rows, -1 = none
     rows_by_task: np.ndarray  # per task code: number of rows
     row: np.ndarray  # per sorted position: the row number in `source`
@@ -207,10 +213,20 @@ def parallel_map(fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
 def _read_file(f: Path) -> pa.Table:
     names = pq.read_schema(f).names
     cols = [c for c in ANALYSIS_COLUMNS if c in names]
+    # the item's fingerprints; the texts only for files written before those were stored
+    extra = [c for c in ("gold", "question_hash", "options_hash") if c in names]
+    extra += [
+        src for h, src in (("question_hash", "question"), ("options_hash", "choices"))
+        if h not in names and src in names
+    ]  # fmt: skip
+    dict_cols = (*_DICT_COLS, "gold", "question_hash", "options_hash", "question")
     try:
-        t = pq.read_table(f, columns=cols, read_dictionary=[c for c in _DICT_COLS if c in cols])
+        t = pq.read_table(
+            f, columns=cols + extra, read_dictionary=[c for c in dict_cols if c in cols + extra]
+        )
     except Exception as exc:  # noqa: BLE001 - corrupt data pages etc.
         raise ForgetmapError(f"{f}: not a readable Parquet records file ({exc})") from None
+    ident = _identity_columns(t)
     n = t.num_rows
     for c in ("model", "task", "item_id", "seed", "correct"):
         if t.column(c).null_count:
@@ -222,6 +238,8 @@ def _read_file(f: Path) -> pa.Table:
                 typ = pa.dictionary(pa.int32(), typ)
             t = t.append_column(c, pa.nulls(n, typ))
     t = t.select(list(ANALYSIS_COLUMNS))
+    for name, col in ident.items():
+        t = t.append_column(name, col)
     for c in ("correct", "seed", "n_choices"):
         want = RECORD_SCHEMA.field(c).type
         if t.column(c).type != want:
@@ -234,6 +252,40 @@ def _read_file(f: Path) -> pa.Table:
             col = col.cast(pa.dictionary(pa.int32(), pa.string()))
         t = t.set_column(t.schema.get_field_index(c), c, col)
     return t
+
+
+def _identity_columns(t: pa.Table) -> dict[str, pa.ChunkedArray]:
+    """IDENTITY_COLUMNS of `t` as dictionary<int32, string> columns (all null where absent):
+    the gold letter and the question / option-text fingerprints (records.identity), computed
+    from the texts for files written before the fingerprints were stored."""
+    typ = pa.dictionary(pa.int32(), pa.string())
+    sources = {
+        "gold": lambda: t.column("gold") if "gold" in t.column_names else None,
+        "question": lambda: (
+            t.column("question_hash") if "question_hash" in t.column_names
+            else hash_strings(t.column("question")) if "question" in t.column_names
+            else None
+        ),
+        "options": lambda: (
+            t.column("options_hash") if "options_hash" in t.column_names
+            else hash_strings(options_text(t.column("choices"))) if "choices" in t.column_names
+            else None
+        ),
+    }  # fmt: skip
+    out = {}
+    for name in IDENTITY_COLUMNS:
+        col = sources[name]()
+        if col is None or pa.types.is_null(col.type):
+            out[name] = pa.chunked_array([pa.nulls(t.num_rows, typ)], typ)
+            continue
+        if isinstance(col, pa.Array):
+            col = pa.chunked_array([col])
+        if pa.types.is_dictionary(col.type):
+            col = col.cast(typ)
+        else:
+            col = pc.dictionary_encode(col.cast(pa.string())).cast(typ)
+        out[name] = col
+    return out
 
 
 def _concat(parts: list[pa.Table]) -> pa.Table:
@@ -257,7 +309,10 @@ def _split_table(table: pa.Table, models: Sequence[str]) -> dict[str, tuple[pa.T
     for m in models:
         mask = pc.equal(table.column("model"), m)
         rows = np.flatnonzero(np.asarray(mask.to_numpy(zero_copy_only=False), bool))
-        out[m] = (_read_file_like(table.filter(mask)), RowSource(table=full, table_rows=rows))
+        part = _read_file_like(table.filter(mask))
+        for name, col in _identity_columns(full.filter(mask)).items():
+            part = part.append_column(name, col)
+        out[m] = (part.unify_dictionaries(), RowSource(table=full, table_rows=rows))
     return out
 
 
@@ -317,7 +372,7 @@ def build_frames(
         raise TypeError(f"expected a ResultsStore or a pyarrow Table, got {type(source).__name__}")
     tables = {m: t for m, (t, _) in read.items()}
 
-    cols = ("task", "item_id", "prompt_hash", "category", "extract_status")
+    cols = ("task", "item_id", "prompt_hash", "category", "extract_status", *IDENTITY_COLUMNS)
     per_model = parallel_map(
         lambda m: {c: _dict_and_indices(tables[m].column(c)) for c in cols}, list(tables)
     )
@@ -328,6 +383,7 @@ def build_frames(
     g_items = _unique_values([d for d, _ in parts["item_id"].values()])
     g_hash = _unique_values([d for d, _ in parts["prompt_hash"].values()])
     g_cat = _unique_values([d for d, _ in parts["category"].values()])
+    g_ident = {c: _unique_values([d for d, _ in parts[c].values()]) for c in IDENTITY_COLUMNS}
     seeds = np.unique(
         np.concatenate([pc.unique(t.column("seed")).to_numpy() for t in tables.values()])
     ).astype(np.int64)
@@ -374,6 +430,7 @@ def build_frames(
             k_code=np.searchsorted(ks, kcols[m])[order],
             no_answer=(si == na_code)[order],
             hash_code=_to_global(*parts["prompt_hash"][m], g_hash)[order],
+            identity={c: _to_global(*parts[c][m], g_ident[c])[order] for c in IDENTITY_COLUMNS},
             cat_by_task=cat_by_task,
             rows_by_task=np.bincount(task, minlength=T),
             row=order,

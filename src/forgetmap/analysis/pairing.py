@@ -51,6 +51,23 @@ class Paired:
         """Mask of paired rows whose correctness changed."""
         return self.correct_before != self.correct_after
 
+    def mismatches(self) -> dict[str, np.ndarray]:
+        """Per field, the paired rows that are not the same item on both sides: `gold` letter,
+        `options` (their texts, or their number k), `question` text; a field missing on a side
+        is not compared. Pairing by (task, item_id, seed) trusts ids; two dataset revisions, or
+        two option layouts, reuse ids for other items."""
+        out = {}
+        for name in ("gold", "options", "question"):
+            b, a = self.before.identity[name][self.ib], self.after.identity[name][self.ia]
+            out[name] = (b >= 0) & (a >= 0) & (b != a)
+        kb, ka = self.before.k_code[self.ib], self.after.k_code[self.ia]
+        out["options"] |= (kb > 0) & (ka > 0) & (kb != ka)
+        return out
+
+    def subset(self, keep: np.ndarray) -> Paired:
+        """The paired rows selected by mask `keep`."""
+        return Paired(self.before, self.after, self.key[keep], self.ib[keep], self.ia[keep])
+
     def take(self, columns: Sequence[str], where: np.ndarray | None = None) -> dict[str, pa.Table]:
         """Record `columns` of both sides for the paired rows selected by `where` (an index or
         mask into the paired rows; all of them by default): {"before": table, "after": table}."""

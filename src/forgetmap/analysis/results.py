@@ -208,9 +208,30 @@ class Unpaired(_Result):
     before_only: int
     after_only: int
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
+    # rows of both sides left out because the two sides are not the same item
+    # (compare on_mismatch="exclude"); written only then
+    mismatched: int | None = optional()
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], where: str = "unpaired") -> Unpaired:
+        known, extra = cls._split(d, where)
+        return cls(**known, extra=extra)
+
+
+@dataclass
+class Mismatch(_Result):
+    """Paired items of one task that are not the same item on both sides (e.g. two dataset
+    revisions): how many items and rows, and per field how many items differ in it."""
+
+    items: int
+    rows: int
+    gold: int
+    options: int  # option texts or option count
+    question: int
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], where: str = "mismatched") -> Mismatch:
         known, extra = cls._split(d, where)
         return cls(**known, extra=extra)
 
@@ -394,6 +415,8 @@ class PairResult(_Result):
     #: each model against itself across seeds, per category and "Total":
     #: {"before": {row: {"F_true": Interval, "BT_true": Interval}}, "after": {...}}
     noise_floor: dict[str, dict[str, dict[str, Interval]]] | None = optional()
+    # task -> items whose gold, options or question differ between the sides; only when some do
+    mismatched: dict[str, Mismatch] | None = optional()
 
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()
@@ -427,6 +450,11 @@ class PairResult(_Result):
                     for row, ms in rows.items()
                 }
                 for side, rows in known["noise_floor"].items()
+            }
+        if known.get("mismatched") is not None:
+            known["mismatched"] = {
+                t: Mismatch.from_dict(v, f"{w} mismatched {t}")
+                for t, v in known["mismatched"].items()
             }
         return cls(**known, extra=extra)
 

@@ -64,7 +64,16 @@ def _pairs_from_options(
 @click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap RNG seed.")
 @chance_k_option()
 @multi_answer_option()
-@click.option("--quiet", is_flag=True, help="No table on the terminal.")
+@click.option(
+    "--on-mismatch",
+    type=click.Choice(["warn", "exclude", "error"]),
+    default="warn",
+    show_default=True,
+    help="Paired items whose gold, options or question differ between the two sides (e.g. two "
+    "dataset revisions): compare them with a warning, leave them out (counted as unpaired), or "
+    "stop.",
+)
+@click.option("--quiet", is_flag=True, help="No table on the terminal (warnings still shown).")
 def compare_cmd(
     results: Path,
     before: str | None,
@@ -76,6 +85,7 @@ def compare_cmd(
     seed: int,
     chance_k: str,
     multi_answer: str | None,
+    on_mismatch: str,
     quiet: bool,
 ) -> None:
     """Chance-corrected forgetting (1→0) and backward transfer (0→1) between paired models."""
@@ -97,6 +107,7 @@ def compare_cmd(
                 seed=seed,
                 chance_k=chance_k,
                 multi_answer=multi_answer,
+                on_mismatch=on_mismatch,
             )
     for w in caught:
         err_console.print(Text("warning: ", style="bold yellow") + Text(str(w.message)))

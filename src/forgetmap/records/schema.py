@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from forgetmap.errors import SchemaError
+from forgetmap.records.identity import content_hashes
 from forgetmap.records.names import bad_name_reason
 
 CONTRACT_FIELDS: list[pa.Field] = [
@@ -39,6 +40,9 @@ EXTRA_FIELDS: list[pa.Field] = [
     pa.field("n_tokens_out", pa.int32()),
     pa.field("finish_reason", pa.string()),
     pa.field("run_id", pa.string()),
+    # fingerprints of the item's question and option texts (records.identity; filled by conform)
+    pa.field("question_hash", pa.string()),
+    pa.field("options_hash", pa.string()),
 ]
 
 RECORD_SCHEMA = pa.schema(CONTRACT_FIELDS + EXTRA_FIELDS)
@@ -91,7 +95,23 @@ def conform(
             )
     _check_model_names(out.column("model"), source)
     _check_gold_letters(out, source)
-    return out.cast(RECORD_SCHEMA)
+    return _with_content_hashes(out).cast(RECORD_SCHEMA)
+
+
+def _with_content_hashes(t: pa.Table) -> pa.Table:
+    """Fill question_hash / options_hash where missing and the texts are there."""
+    need = [
+        (c, src)
+        for c, src in (("question_hash", "question"), ("options_hash", "choices"))
+        if t.column(c).null_count > t.column(src).null_count
+    ]
+    if not need:
+        return t
+    hashes = content_hashes(t.column("question"), t.column("choices"))
+    for c, _ in need:
+        i = t.schema.get_field_index(c)
+        t = t.set_column(i, c, pc.coalesce(t.column(c), hashes[c]))
+    return t
 
 
 def _check_model_names(col: pa.ChunkedArray, source: str) -> None:
