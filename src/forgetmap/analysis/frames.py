@@ -148,7 +148,8 @@ class ModelFrame:
     k_code: np.ndarray  # index into Vocab.ks
     no_answer: np.ndarray  # bool: extract_status == 'no_answer'
     hash_code: np.ndarray  # int64, -1 = null
-    identity: dict[str, np.ndarray]  # IDENTITY_COLUMNS -> global code per sorted row, -1 = null
+    # IDENTITY_COLUMNS -> global code per sorted row, and "k" (n_choices as recorded); -1 = null
+    identity: dict[str, np.ndarray]
     cat_by_task: np.ndarray  # per task code: category code of its rows, -1 = none
     rows_by_task: np.ndarray  # per task code: number of rows
     row: np.ndarray  # per sorted position: the row number in `source`
@@ -391,6 +392,7 @@ def build_frames(
         m: np.asarray(pc.fill_null(t.column("n_choices"), 0).to_numpy(), dtype=np.int64)
         for m, t in tables.items()
     }
+    raw_k = kcols  # as recorded (0 = none), compared between the sides: k=1 is a broken row
     kcols = {m: np.where(k >= 2, k, 0) for m, k in kcols.items()}
     ks = np.unique(
         np.concatenate(
@@ -430,7 +432,10 @@ def build_frames(
             k_code=np.searchsorted(ks, kcols[m])[order],
             no_answer=(si == na_code)[order],
             hash_code=_to_global(*parts["prompt_hash"][m], g_hash)[order],
-            identity={c: _to_global(*parts[c][m], g_ident[c])[order] for c in IDENTITY_COLUMNS},
+            identity={
+                **{c: _to_global(*parts[c][m], g_ident[c])[order] for c in IDENTITY_COLUMNS},
+                "k": np.where(raw_k[m] > 0, raw_k[m], -1)[order],
+            },
             cat_by_task=cat_by_task,
             rows_by_task=np.bincount(task, minlength=T),
             row=order,

@@ -60,8 +60,8 @@ class Paired:
         for name in ("gold", "options", "question"):
             b, a = self.before.identity[name][self.ib], self.after.identity[name][self.ia]
             out[name] = (b >= 0) & (a >= 0) & (b != a)
-        kb, ka = self.before.k_code[self.ib], self.after.k_code[self.ia]
-        out["options"] |= (kb > 0) & (ka > 0) & (kb != ka)
+        kb, ka = self.before.identity["k"][self.ib], self.after.identity["k"][self.ia]
+        out["options"] |= (kb >= 0) & (ka >= 0) & (kb != ka)
         return out
 
     def subset(self, keep: np.ndarray) -> Paired:
