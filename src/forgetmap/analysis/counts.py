@@ -29,7 +29,9 @@ from forgetmap.errors import ForgetmapError
 
 COUNT_COLUMNS = ("n00", "n01", "n10", "n11")
 STUDY_RULE = "study"  # chance k as the study's analysis counted it (suite/study_checkout.yaml)
-_B, _A = "\x00before", "\x00after"
+# stand-in model names (replaced by the real ones in the result; names with control characters
+# cannot be records: records.names)
+_B, _A = "counts:before", "counts:after"
 
 
 def chance_ks(tasks: list[str], rule: str | int) -> dict[str, int]:
