@@ -11,7 +11,7 @@ dir, patches them there, and the fixtures keep no study text (see "redact" below
 
 Steps (python scripts/make_post_forget_fixtures.py [STEP ...]; all by default), run with the
 project's venv; lighteval runs from the study venv (--study-venv, default /work/venvs/study:
-lighteval==0.10.0 torch==2.13.0 'transformers<4.56' datasets==3.6.0 langdetect):
+lighteval==0.10.0 torch==2.13.0 'transformers<4.56' datasets==3.6.0 langdetect 'pyarrow<20' xxhash==3.5.0):
 
   model   SmolLM2-135M-Instruct GGUF -> HF dir (forgetmap.merge.convert.gguf_to_hf), linked
           under two names: `models/smollm2-135m` (run as a base model: few-shot, no chat
@@ -31,7 +31,8 @@ lighteval==0.10.0 torch==2.13.0 'transformers<4.56' datasets==3.6.0 langdetect):
           lighteval 0.10 does not export them (they live in its `main` module): the wrapper
           binds them there first (LIGHTEVAL_IFEVAL_NAMES).
   run     lighteval 0.10 `accelerate` (transformers, CPU, float32, seed 0; this backend of
-          lighteval 0.10 decodes greedily, ignoring temperature 0.6 / top_p 0.95): base mode on every few-shot task, tuned mode on
+          lighteval 0.10 decodes greedily, ignoring temperature 0.6 / top_p 0.95; its details
+          need xxhash < 4, e.g. 3.5.0): base mode on every few-shot task, tuned mode on
           every zero-shot task, then the tuned PIQA task again (the study's analysis keeps the
           latest file per model, task and seed; the earlier one must be reported superseded).
   redact  copy details/results into the fixture dir with every piece of study text replaced by
@@ -189,7 +190,7 @@ def task_rows() -> dict[str, tuple[str, list[dict[str, Any]]]]:
         out[f"bbh_reasoning_letter:{s}"] = ("train", doc["examples"][:ITEMS])
     out["gpqa_reasoning_letter:diamond"] = (
         "train",
-        _csv_rows(DATA_DIR / "gpqa/gpqa_diamond.csv", 3),
+        _csv_rows(DATA_DIR / "gpqa/gpqa_diamond.csv", ITEMS),
     )
     for split, (fname, n) in MUSR.items():
         out[f"musr_reasoning_letter:{split}"] = (
@@ -336,7 +337,7 @@ def make_tasks() -> None:
     print("task modules in", d)
 
 
-def _lighteval(venv: Path, mode: str, tasks: list[str]) -> None:
+def _lighteval(venv: Path, mode: str, tasks: list[str], wait: bool = True) -> Any:
     gen = f"{{temperature:0.6,top_p:0.95,seed:0,max_new_tokens:{NEW_TOKENS}}}"
     args = f"model_name={MODELS[mode]},dtype=float32,batch_size=4,generation_parameters={gen}"
     cmd = [
@@ -351,14 +352,20 @@ def _lighteval(venv: Path, mode: str, tasks: list[str]) -> None:
         "--save-details",
     ] + (["--use-chat-template"] if mode == "tuned" else [])
     print("+", " ".join(cmd), flush=True)
-    subprocess.run(cmd, check=True, cwd=DEV, env=ENV)
+    if not wait:
+        return subprocess.Popen(cmd, cwd=DEV, env=ENV)
+    return subprocess.run(cmd, check=True, cwd=DEV, env=ENV)
 
 
 def make_run(venv: Path) -> None:
+    """Base and tuned runs side by side (two processes: CPU time is the limit here), then the
+    re-run of one tuned task, which must come last (the later timestamp is kept)."""
     shutil.rmtree(DEV / "out", ignore_errors=True)
     tasks = list(task_rows())
-    _lighteval(venv, "base", [t for t in tasks if t not in TUNED_ONLY])
+    base = _lighteval(venv, "base", [t for t in tasks if t not in TUNED_ONLY], wait=False)
     _lighteval(venv, "tuned", tasks)
+    if base.wait() != 0:
+        raise SystemExit(f"lighteval base run failed ({base.returncode}); see its output above")
     _lighteval(venv, "tuned", [RERUN])
 
 

@@ -17,7 +17,7 @@ forgetmap's loaders):
         -> .dev/study_prompts/rows.json
     /work/venvs/study/bin/python scripts/make_study_prompt_hashes.py render
         study venv (lighteval==0.10.0 torch==2.13.0 'transformers<4.56' datasets==3.6.0
-        langdetect 'pyarrow<20'): imports the study's two task modules (copies in the dev dir
+        langdetect 'pyarrow<20' xxhash==3.5.0): imports the study's two task modules (copies in the dev dir
         with the two fixes of scripts/make_post_forget_fixtures.py: the exemplar path and the
         missing comma; lighteval's IFEval names bound where the zero-shot module looks them up), builds each task's documents as lighteval 0.10 does (random.seed(1234),
         then the prompt function over the rows in dataset order) and hashes the queries of the

@@ -115,3 +115,51 @@ def test_source_must_be_a_directory(tmp_path, capsys):
     f.write_text("{}")
     code, err = _run(capsys, "import", "post-forget", "--source", f, "--results", tmp_path / "r")
     assert code == 2 and "--source must be a directory" in err
+
+
+def test_ifeval_details_with_per_instruction_lists(tmp_path, data_dir):
+    """The study's IFEval details log per-instruction lists beside the per-prompt verdicts: the
+    import takes the strict prompt-level verdict and aligns the prompts with the registry's."""
+    import pyarrow as pa
+
+    from forgetmap.importers.post_forget import import_post_forget
+    from forgetmap.suite.loaders import load_items
+
+    items = load_items("ifeval:prompts")[:3]
+    ts = "2026-01-01T00-00-00.000000"
+    details = tmp_path / "details" / "models" / "m" / ts
+    details.mkdir(parents=True)
+    strict, loose = [1, 0, 0], [1, 1, 0]
+    metrics = pa.array(
+        [
+            {
+                "inst_level_loose_acc": [bool(x)],
+                "inst_level_strict_acc": [bool(y)],
+                "prompt_level_loose_acc": x,
+                "prompt_level_strict_acc": y,
+            }
+            for x, y in zip(loose, strict, strict=True)
+        ]
+    )
+    table = pa.table(
+        {
+            "example": [it.question for it in items],
+            "full_prompt": [f"<user>{it.question}<assistant>" for it in items],
+            "predictions": [["an answer"]] * 3,
+            "gold": [[""]] * 3,
+            "gold_index": [[0]] * 3,
+            "choices": [[""]] * 3,
+            "metrics": metrics,
+        }
+    )
+    pq.write_table(table, details / f"details_community|ifeval_reasoning|0_{ts}.parquet")
+    results = tmp_path / "results" / "models" / "m"
+    results.mkdir(parents=True)
+    general = {"model_name": "m", "generation_parameters": {"seed": 0}}
+    (results / f"results_{ts}.json").write_text(json.dumps({"config_general": general}))
+    (run,) = import_post_forget(source=tmp_path)
+    rows = run.table.to_pylist()
+    assert [r["task"] for r in rows] == ["ifeval:prompts"] * 3
+    assert [r["item_id"] for r in rows] == [it.item_id for it in items]
+    assert [r["correct"] for r in rows] == [bool(x) for x in strict]
+    assert run.manifest["scorers"]["ifeval:prompts"].endswith("prompt_level_strict_acc")

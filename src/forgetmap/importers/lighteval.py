@@ -69,6 +69,7 @@ PREFERRED_METRICS = (
     "em",
     "exact_match",
     "quasi_em",
+    "prompt_level_strict_acc",  # IFEval: the prompt passes every instruction, strictly
 )
 
 
@@ -284,9 +285,19 @@ def _pick_metric(t: pa.Table, prefix: str, metric: str | None, f: Path) -> str:
         if metric not in names:
             raise ForgetmapError(f"{f}: no metric {metric!r} (has: {', '.join(names)})")
         return metric
-    values = {m: pc.cast(t.column(prefix + m), pa.float64()) for m in names}
-    ordered = [m for m in PREFERRED_METRICS if m in names] + [
-        m for m in names if m not in PREFERRED_METRICS
+    # per-sample scalars only: IFEval also logs per-instruction lists (inst_level_*)
+    scalar = [
+        m
+        for m in names
+        if pa.types.is_integer(t.schema.field(prefix + m).type)
+        or pa.types.is_floating(t.schema.field(prefix + m).type)
+        or pa.types.is_boolean(t.schema.field(prefix + m).type)
+    ]
+    if not scalar:
+        raise DataError(f"{f}: no per-sample scalar metric (has: {', '.join(names)})")
+    values = {m: pc.cast(t.column(prefix + m), pa.float64()) for m in scalar}
+    ordered = [m for m in PREFERRED_METRICS if m in scalar] + [
+        m for m in scalar if m not in PREFERRED_METRICS
     ]
     return next((m for m in ordered if _zero_one(values[m])), ordered[0])
 
