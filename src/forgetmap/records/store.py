@@ -564,41 +564,49 @@ class _Keys:
 
     files: dict[int, Path]
     table: pa.Table
+    items: set[tuple[str, str, int]] | None = None  # the table's (task, item_id, seed), if known
 
 
 class _ModelKeys:
     """What the index holds for one model; grows as files appear, shrinks if one disappears."""
 
     def __init__(self) -> None:
-        self.ids: dict[Path, int] = {}
+        self.ids: dict[str, int] = {}  # file (path string) -> id
         self.paths: dict[int, Path] = {}
         self.table = _EMPTY_KEYS
         self.keyset: set[tuple[str, str, int, str | None]] | None = None
+        self.items: set[tuple[str, str, int]] | None = None  # (task, item_id, seed)
         self.next_id = 0
 
     def add(self, parts: list[pa.Table]) -> None:
         t = pa.concat_tables([self.table, *parts])
         self.table = t.combine_chunks() if t.column(0).num_chunks > 64 else t
-        if self.keyset is not None:
-            for p in parts:
+        for p in parts:
+            if self.keyset is not None:
                 self.keyset.update(_tuples(p))
+            if self.items is not None:
+                self.items.update(_tuples(p, ITEM_KEY))
 
-    def drop(self, gone: list[Path]) -> None:
+    def drop(self, gone: list[str]) -> None:
         ids = pa.array([self.ids.pop(f) for f in gone], pa.int32())
         for i in ids.to_pylist():
             del self.paths[i]
         self.table = self.table.filter(pc.invert(pc.is_in(self.table.column("__file"), ids)))
-        self.keyset = None
+        self.keyset = self.items = None
 
     def key_set(self) -> set[tuple[str, str, int, str | None]]:
         if self.keyset is None:
             self.keyset = set(_tuples(self.table))
         return self.keyset
 
+    def item_set(self) -> set[tuple[str, str, int]]:
+        if self.items is None:
+            self.items = set(_tuples(self.table, ITEM_KEY))
+        return self.items
 
-def _tuples(t: pa.Table) -> Iterable[tuple[str, str, int, str | None]]:
-    cols = [t.column(c).to_pylist() for c in (*ITEM_KEY, "prompt_hash")]
-    return zip(*cols, strict=True)
+
+def _tuples(t: pa.Table, columns: Sequence[str] = (*ITEM_KEY, "prompt_hash")) -> Iterable[Any]:
+    return zip(*(t.column(c).to_pylist() for c in columns), strict=True)
 
 
 _EMPTY_KEYS = pa.schema(
@@ -622,19 +630,25 @@ class _KeyIndex:
 
     def _refresh_locked(self, store: ResultsStore, model: str) -> _ModelKeys:
         mk = self._models.setdefault(model, _ModelKeys())
-        files = store.files([model]) if store.root.is_dir() else []
-        live = set(files)
-        gone = [f for f in mk.ids if f not in live]
-        if gone:
-            mk.drop(gone)
+        files = (
+            [f for d in store._dirs_of(model) for r in _run_dirs(d) for f in _part_names(r)]
+            if store.root.is_dir()
+            else []
+        )
+        if len(files) != len(mk.ids) or any(f not in mk.ids for f in files):
+            live = set(files)
+            gone = [f for f in mk.ids if f not in live]
+            if gone:
+                mk.drop(gone)
         parts = []
         for f in files:
             if f not in mk.ids:
-                store._check_files([f])
+                path = Path(f)
+                store._check_files([path])
                 fid = mk.next_id
                 mk.next_id += 1
-                mk.ids[f], mk.paths[fid] = fid, f
-                t = _file_keys(f, model)
+                mk.ids[f], mk.paths[fid] = fid, path
+                t = _file_keys(path, model)
                 parts.append(
                     t.append_column("__file", pa.array(np.full(t.num_rows, fid, np.int32)))
                 )
@@ -645,12 +659,11 @@ class _KeyIndex:
     def refresh(self, store: ResultsStore, model: str, exclude_runs: Sequence[str] = ()) -> _Keys:
         mk = self._refresh(store, model)
         table = mk.table
-        if exclude_runs:
-            skip = [i for f, i in mk.ids.items() if f.parent.name in exclude_runs]
-            if skip:
-                keep = pc.invert(pc.is_in(table.column("__file"), pa.array(skip, pa.int32())))
-                table = table.filter(keep)
-        return _Keys(dict(mk.paths), table)
+        skip = [i for i, p in mk.paths.items() if exclude_runs and p.parent.name in exclude_runs]
+        if skip:
+            keep = pc.invert(pc.is_in(table.column("__file"), pa.array(skip, pa.int32())))
+            table = table.filter(keep)
+        return _Keys(dict(mk.paths), table, None if skip else mk.item_set())
 
     def written(self, model: str, path: Path, table: pa.Table) -> None:
         """Index a file this store object just wrote from the table in memory (no re-read)."""
@@ -660,7 +673,7 @@ class _KeyIndex:
                 return  # never indexed: the next refresh reads everything anyway
             fid = mk.next_id
             mk.next_id += 1
-            mk.ids[path], mk.paths[fid] = fid, path
+            mk.ids[str(path)], mk.paths[fid] = fid, path
             t = table.select([*ITEM_KEY, "prompt_hash"])
             n = t.num_rows
             t = t.append_column("__file", pa.array(np.full(n, fid, np.int32)))
@@ -682,8 +695,13 @@ def _overlap(stored: _Keys, new: pa.Table) -> pa.Table:
     """(__new, __file, __row) for each new row whose key is stored: the hash table is built on
     the new rows (usually a small batch) and probed with the stored keys."""
     st = stored.table
+    none = pa.table({"__new": pa.array([], pa.int64())})
     if st.num_rows == 0 or new.num_rows == 0:
-        return pa.table({"__new": pa.array([], pa.int64())})
+        return none
+    items = stored.items  # a runner's batch (small): set lookups, no join in the common case
+    small = items is not None and new.num_rows <= 4096
+    if small and items is not None and not any(k in items for k in _tuples(new, ITEM_KEY)):
+        return none
     probe = new.select(list(ITEM_KEY)).append_column(
         "__new", pa.array(np.arange(new.num_rows, dtype=np.int64))
     )
@@ -799,19 +817,28 @@ def _pid_alive(man: dict[str, Any]) -> bool:
 
 def _run_dirs(model_dir: Path) -> list[Path]:
     try:
-        entries = sorted(model_dir.iterdir())
+        with os.scandir(model_dir) as it:
+            names = sorted(e.name for e in it if not e.name.startswith(".") and e.is_dir())
     except (FileNotFoundError, NotADirectoryError):
         return []
-    return [p for p in entries if p.is_dir() and not p.name.startswith(".")]
+    return [model_dir / n for n in names]
+
+
+def _part_names(run: Path) -> list[str]:
+    """The run's visible Parquet files as path strings, sorted (cheap: no Path objects; a run
+    dir of 3,000 batches is listed before every write)."""
+    try:
+        names = sorted(
+            n for n in os.listdir(run) if n.endswith(".parquet") and not n.startswith(".")
+        )
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    base = str(run) + os.sep
+    return [base + n for n in names]
 
 
 def _part_files(run: Path) -> list[Path]:
-    try:
-        return sorted(
-            p for p in run.iterdir() if p.suffix == ".parquet" and not p.name.startswith(".")
-        )
-    except FileNotFoundError:
-        return []
+    return [Path(f) for f in _part_names(run)]
 
 
 def _models_in(files: Sequence[Path]) -> list[str]:
