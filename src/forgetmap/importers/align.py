@@ -57,12 +57,23 @@ class Block:
     question: str
     options: tuple[str, ...]
 
+    @property
+    def last_paragraph(self) -> str:
+        """The question's last paragraph: the question itself when a passage comes first."""
+        paragraphs = [p.strip() for p in _PARAGRAPH.split(self.question) if p.strip()]
+        return paragraphs[-1] if paragraphs else ""
+
+    @property
+    def sorted_options(self) -> list[str]:
+        """The options in one order whatever order the prompt showed them in."""
+        return sorted(self.options, key=lambda o: (norm(o), o))
+
     def fallback_id(self) -> str:
         """Content hash of the question's last paragraph and the sorted options."""
-        paragraphs = [p for p in _PARAGRAPH.split(self.question) if p.strip()]
-        last = norm(paragraphs[-1]) if paragraphs else ""
-        opts = "\x1f".join(sorted(norm(o) for o in self.options))
-        return "h" + hashlib.sha256(f"{last}\x1e{opts}".encode()).hexdigest()[:15]
+        opts = "\x1f".join(norm(o) for o in self.sorted_options)
+        return (
+            "h" + hashlib.sha256(f"{norm(self.last_paragraph)}\x1e{opts}".encode()).hexdigest()[:15]
+        )
 
 
 def split_block(text: str, tail_lines: Sequence[str] = ()) -> Block:
@@ -236,15 +247,19 @@ class Aligner:
         return out
 
     def _emit(self, out: Alignment, item: Any | None, block: Block, gold: list[int]) -> None:
-        out.question.append(block.question)
+        """One row's id, k, letters and content. The content recorded (question, options) is
+        the same whichever elicitation asked the item, so compare sees the same item on both
+        sides: the registry's, else the question's last paragraph and the sorted options (their
+        letters mapped to that order)."""
         if item is None:
+            options = block.sorted_options
+            mapping = _letter_map(block.options, options)
             out.item_id.append(block.fallback_id())
-            out.k.append(
-                self.k_default or (len(block.options) if len(block.options) >= 2 else None)
-            )
-            out.gold.append(None)
-            out.letter_map.append(None)
-            out.choices.append(list(block.options))
+            out.k.append(self.k_default or (len(options) if len(options) >= 2 else None))
+            out.gold.append(_mapped(gold, mapping))
+            out.letter_map.append(mapping)
+            out.question.append(block.last_paragraph)
+            out.choices.append(options)
             out.method.append("hash")
             return
         mapping = _letter_map(block.options, item.choices)
@@ -254,11 +269,20 @@ class Aligner:
                 out.gold_disagrees += 1
         out.item_id.append(str(item.item_id))
         out.k.append(item.k if item.k is not None else self.k_default)
-        # registry letters only where the logged options could be mapped onto the registry's
+        out.question.append(item.question)
+        # registry letters only where the logged options could be mapped onto the registry's;
+        # otherwise the prompt showed none (BBH) and its letters may follow another layout
         out.gold.append(item.gold if mapping is not None else None)
         out.letter_map.append(mapping)
-        out.choices.append(list(item.choices) if mapping is not None else list(block.options))
+        out.choices.append(list(item.choices) if mapping is not None else [])
         out.method.append("registry")
+
+
+def _mapped(gold: list[int], mapping: dict[str, str] | None) -> str | None:
+    """The logged gold option indices as letters of the mapped order (None: unmapped)."""
+    if mapping is None or not gold or any(LETTERS[i] not in mapping for i in gold):
+        return None
+    return "".join(sorted(mapping[LETTERS[i]] for i in gold))
 
 
 def _letter_map(logged: Sequence[str], registry: Sequence[str]) -> dict[str, str] | None:
