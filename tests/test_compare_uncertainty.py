@@ -149,3 +149,20 @@ def test_terminal_table_never_cuts_a_number(synthetic, tmp_path):
     doc = json.loads(compare(synthetic, [("before", "after")], bootstrap=200).to_json())
     tot = doc["pairs"][0]["total"]
     assert f"{100 * tot['F_true']['mean']:.1f}" in text
+
+
+def test_noise_words_name_the_categories(synthetic):
+    from forgetmap.report.terminal import noise_words
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pr = compare(synthetic, [("before", "after")], bootstrap=300).pairs[0]
+        bare = compare(synthetic, [("before", "after")], bootstrap=0).pairs[0]
+    words = noise_words(pr)
+    yes = [c for c, b in pr.categories.items() if b.distinguishable("F_true")]
+    no = [c for c, b in pr.categories.items() if b.distinguishable("F_true") is False]
+    assert yes and no  # this store has both
+    head, _, rest = words.partition("; not in ")
+    assert all(c in head for c in yes) and all(c in rest.split("(")[0] for c in no)
+    assert not any(c in head for c in no)
+    assert noise_words(bare) is None  # no intervals, no verdict

@@ -50,3 +50,5 @@ def test_demo_quick(data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixtur
     for cat in {c for c, _ in FAMILIES.values()} | {"Total"}:
         assert re.search(rf"{cat[:6]}\S*\s*│\s*\d+\.\d ±", printed), cat
     assert "McNemar" in printed
+    # and says in words which categories' forgetting is distinguishable from sampling noise
+    assert "distinguishable from sampling noise" in " ".join(printed.split())

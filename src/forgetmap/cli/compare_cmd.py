@@ -14,7 +14,7 @@ from forgetmap.atomic import atomic_write, atomic_write_text, check_output
 from forgetmap.cli.options import chance_k_option, multi_answer_option, results_option
 from forgetmap.errors import ForgetmapError
 from forgetmap.records import ResultsStore
-from forgetmap.report.terminal import summary_table
+from forgetmap.report.terminal import noise_words, summary_table
 
 err_console = Console(stderr=True)
 
@@ -124,6 +124,9 @@ def compare_cmd(
             console = Console(width=120)  # pipes and logs: room for the summary table
         for pr in result.pairs:
             console.print(summary_table(pr))
+            words = noise_words(pr)
+            if words:
+                console.print(words, highlight=False)
     for path in (json_out, csv_out):
         if path is not None:
             err_console.print(f"wrote {path}")

@@ -119,3 +119,36 @@ class SummaryTable:
 def summary_table(pair: PairResult) -> SummaryTable:
     """The one-screen summary of a pair (summary_fit_table), ready for `console.print`."""
     return SummaryTable(pair)
+
+
+def noise_words(pair: PairResult) -> str | None:
+    """In words: the categories whose forgetting is distinguishable from sampling noise and those
+    whose forgetting is not (None when the comparison has no intervals)."""
+    yes, no = [], []
+    for name, block in pair.categories.items():
+        flag = block.distinguishable("F_true")
+        if flag is not None:
+            (yes if flag else no).append(name)
+    if not yes and not no:
+        return None
+    parts = []
+    if yes:
+        parts.append(f"Forgetting distinguishable from sampling noise in {_join(yes)}")
+    else:
+        parts.append("No category shows forgetting distinguishable from sampling noise")
+    if no:
+        parts.append(f"not in {_join(no)} (95% CI reaches 0 or does not clear the noise floor)")
+    total = pair.total.distinguishable("F_true") if pair.total is not None else None
+    if total is not None and pair.total is not None:
+        ex = pair.total.F_excess
+        beyond = (
+            f", {100 * ex.mean:.1f} points beyond the noise floor"
+            if ex is not None and ex.mean is not None
+            else ""
+        )
+        parts.append(f"in total it is {'' if total else 'not '}distinguishable{beyond}")
+    return "; ".join(parts) + "."
+
+
+def _join(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]

@@ -19,7 +19,7 @@ from typing import Any
 
 from rich.console import Console
 
-from forgetmap.report.terminal import summary_table
+from forgetmap.report.terminal import noise_words, summary_table
 from forgetmap.study.config import Study, parse_study
 from forgetmap.study.pipeline import StudyOutcome, run_study
 from forgetmap.suite.registry import list_tasks
@@ -107,6 +107,9 @@ def run_demo(out: str | os.PathLike[str], quick: bool = False, console: Console 
         raise RuntimeError("demo produced no comparison")
     pair = outcome.comparison.pairs[0]
     console.print(summary_table(pair))
+    words = noise_words(pair)
+    if words:
+        console.print(words)
     f_raw = pair.total.F.mean if pair.total is not None else None
     fa = pair.total.F_no_answer.mean if pair.total is not None else None
     console.print(
