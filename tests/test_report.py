@@ -313,6 +313,8 @@ def test_figures_written_as_png_and_svg(built):
     page = (figs / "interactive.html").read_text()
     assert page.count("Plotly.newPlot") == 2
     assert not re.search(r"<script[^>]*\ssrc=", page)
+    # hollow markers and daggers where a value is not distinguishable from noise, CIs on hover
+    assert "circle-open" in page and "95% CI [" in page and "†" in page
 
 
 def test_figure_pixels_are_not_blank(built):

@@ -36,12 +36,14 @@ def pair_patterns(
 ) -> Patterns:
     """Item patterns of one pair from its paired rows.
 
-    item_key: an integer unique per (task, item); seed: seed index 0..n_seeds-1; trans:
-    2 * correct_before + correct_after; k: option count of the row (0 = none).
+    item_key: an integer unique per (task, item), the rows of one item contiguous (compare's rows
+    are sorted by task, item, seed); seed: seed index 0..n_seeds-1; trans: 2 * correct_before +
+    correct_after; k: option count of the row (0 = none).
     """
-    uniq, first, inv = np.unique(item_key, return_index=True, return_inverse=True)
-    state = np.full((uniq.size, n_seeds), -1, np.int8)
-    state[inv, seed] = trans
+    new_item = np.r_[True, item_key[1:] != item_key[:-1]]
+    first = np.flatnonzero(new_item)
+    state = np.full((first.size, n_seeds), -1, np.int8)
+    state[np.cumsum(new_item) - 1, seed] = trans
     return item_patterns(task[first], k[first], state, n_tasks)
 
 

@@ -124,7 +124,8 @@ def summary_table(pair: PairResult) -> SummaryTable:
 def noise_words(pair: PairResult) -> str | None:
     """In words: the categories whose forgetting is distinguishable from sampling noise and those
     whose forgetting is not (None when the comparison has no intervals)."""
-    yes, no = [], []
+    yes: list[str] = []
+    no: list[str] = []
     for name, block in pair.categories.items():
         flag = block.distinguishable("F_true")
         if flag is not None:
