@@ -26,6 +26,7 @@ LAYER = {
     "report": 5,
     "merge": 5,
     "study": 5,
+    "track": 5,
     "cli": 6,
 }
 HEAVY = ("torch", "transformers", "llama_cpp", "vllm", "ray", "mergekit", "peft")
