@@ -3,6 +3,9 @@ partial file; forgetmap.letters: exact option-letter helpers."""
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import pytest
 
 from forgetmap.atomic import atomic_write, atomic_write_bytes, atomic_write_text
@@ -50,3 +53,73 @@ def test_letters():
     assert option_letters(3) == ["A", "B", "C"] and "AB" not in option_letters(4)
     with pytest.raises(IndexError):
         letter(26)
+
+
+# Writes that are not file outputs of their own: a subprocess log (merge.quantize) and files
+# inside a staging directory that is renamed into place whole (merge.mergekit_runner).
+DIRECT_WRITES_ALLOWED = {"forgetmap/merge/quantize.py", "forgetmap/merge/mergekit_runner.py"}
+_WRITE_CALLS = {"write_text", "write_bytes", "savefig", "write_html", "write_image"}
+
+
+def _direct_writes(path: Path, rel: str) -> list[str]:
+    """File writes in `path` that do not go through forgetmap.atomic: a `write_text`/`savefig`/
+    `open(..., "w")` call outside a lambda or local function handed to `atomic_write`."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    inside: set[int] = set()  # ids of nodes within a writer handed to atomic_write
+    handed = {
+        a.id
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call) and getattr(n.func, "id", "").startswith("atomic_write")
+        for a in n.args
+        if isinstance(a, ast.Name)
+    }
+    for n in ast.walk(tree):
+        writer = (isinstance(n, ast.Call) and getattr(n.func, "id", "") == "atomic_write") or (
+            isinstance(n, ast.FunctionDef) and n.name in handed
+        )
+        if writer:
+            inside.update(id(m) for m in ast.walk(n))
+    out = []
+    for n in ast.walk(tree):
+        if not isinstance(n, ast.Call) or id(n) in inside:
+            continue
+        name = getattr(n.func, "attr", None) or getattr(n.func, "id", "")
+        mode = n.args[1] if len(n.args) > 1 else None
+        mode = mode or next((k.value for k in n.keywords if k.arg == "mode"), None)
+        writes_mode = (
+            name == "open"
+            and isinstance(mode, ast.Constant)
+            and any(c in str(mode.value) for c in "wax+")
+        )
+        if name in _WRITE_CALLS or writes_mode:
+            out.append(f"{rel}:{n.lineno} {name}")
+    return out
+
+
+def test_every_output_file_is_written_atomically():
+    """One atomic write for the package: an output written directly (a figure, a page) is left
+    half-written by a crash or a full disk, which the report's readers would take as whole."""
+    src = Path(__file__).resolve().parents[1] / "src"
+    found = []
+    for path in sorted((src / "forgetmap").rglob("*.py")):
+        rel = path.relative_to(src).as_posix()
+        if rel not in DIRECT_WRITES_ALLOWED and rel != "forgetmap/atomic.py":
+            found += _direct_writes(path, rel)
+    assert not found, f"write these through forgetmap.atomic: {found}"
+
+
+def test_direct_write_scan_finds_them(tmp_path):
+    mod = tmp_path / "m.py"
+    mod.write_text(
+        "def f(fig, p, page):\n"
+        "    fig.savefig(p)\n"  # direct: found
+        "    p.write_text(page)\n"  # direct: found
+        "    open(p, 'w').close()\n"  # direct: found
+        "    atomic_write(p, lambda t: fig.savefig(t, format='png'))\n"  # fine
+        "    def write(tmp):\n"
+        "        with tmp.open('wb') as fh:\n"  # fine: handed to atomic_write below
+        "            fh.write(b'x')\n"
+        "    atomic_write(p, write)\n"
+        "    open(p).read()\n"  # a read: fine
+    )
+    assert _direct_writes(mod, "m.py") == ["m.py:2 savefig", "m.py:3 write_text", "m.py:4 open"]

@@ -10,6 +10,7 @@ import click
 from rich.console import Console
 from rich.text import Text
 
+from forgetmap.analysis.compare import ON_MISMATCH
 from forgetmap.atomic import atomic_write, atomic_write_text, check_output
 from forgetmap.cli.options import chance_k_option, multi_answer_option, results_option
 from forgetmap.errors import ForgetmapError
@@ -66,7 +67,7 @@ def _pairs_from_options(
 @multi_answer_option()
 @click.option(
     "--on-mismatch",
-    type=click.Choice(["warn", "exclude", "error"]),
+    type=click.Choice(ON_MISMATCH),
     default="warn",
     show_default=True,
     help="Paired items whose gold, options or question differ between the two sides (e.g. two "

@@ -12,6 +12,7 @@ from rich.markup import escape
 from forgetmap.cli.options import data_dir_option, protocol_option, results_option
 from forgetmap.engine.backends import BACKEND_OPTIONS, BACKENDS, backend_options
 from forgetmap.errors import ForgetmapError
+from forgetmap.records import DUPLICATE_POLICIES
 from forgetmap.records.schema import ELICITATIONS
 
 
@@ -112,7 +113,7 @@ def _seeds(value: str) -> list[int]:
 @click.option("--run-id", default=None, help="Run id (default: timestamp + random).")
 @click.option(
     "--on-duplicate",
-    type=click.Choice(["error", "skip", "replace"]),
+    type=click.Choice(DUPLICATE_POLICIES),
     default="error",
     show_default=True,
     help="Items already stored for this model name with another prompt (changed prompts or "

@@ -19,6 +19,7 @@ from forgetmap.importers import (
     reextract_runs,
     write_runs,
 )
+from forgetmap.records import DUPLICATE_POLICIES
 
 if TYPE_CHECKING:
     from forgetmap.importers.post_forget import PostForgetImport
@@ -37,7 +38,7 @@ _reextract = click.option(
 _force = click.option("--force", is_flag=True, help="Replace runs that were already imported.")
 _on_duplicate = click.option(
     "--on-duplicate",
-    type=click.Choice(["error", "skip", "replace"]),
+    type=click.Choice(DUPLICATE_POLICIES),
     default="error",
     show_default=True,
     help="Records whose (task, item_id, seed) another run of the model already stored: refuse "

@@ -25,6 +25,7 @@ from matplotlib.patches import Rectangle
 from matplotlib.projections.polar import PolarAxes
 
 from forgetmap.analysis.results import TOTAL
+from forgetmap.atomic import atomic_write
 from forgetmap.errors import ForgetmapError
 from forgetmap.report.model import PairView, ReportModel
 from forgetmap.report.sizes import format_size, size_families
@@ -86,11 +87,14 @@ FORMATS = ("png", "svg", "pdf")
 def _save(fig: Figure, out: Path, stem: str, formats: Sequence[str] = FORMATS) -> Path:
     """Write `stem`.png (always: the HTML falls back to it) and the other `formats`."""
     FigureCanvasAgg(fig)
-    png = out / f"{stem}.png"
-    fig.savefig(png, dpi=DPI, facecolor="white")
+    png = atomic_write(
+        out / f"{stem}.png", lambda p: fig.savefig(p, format="png", dpi=DPI, facecolor="white")
+    )
     for ext in formats:
         if ext != "png":
-            fig.savefig(out / f"{stem}.{ext}", facecolor="white")
+            atomic_write(
+                out / f"{stem}.{ext}", lambda p, e=ext: fig.savefig(p, format=e, facecolor="white")
+            )
     return png
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from forgetmap.analysis.results import TOTAL
+from forgetmap.atomic import atomic_write_text
 from forgetmap.report.figures import color
 from forgetmap.report.model import PairView, ReportModel
 
@@ -112,11 +113,9 @@ def write_interactive(model: ReportModel, path: Path) -> Path | None:
             height=220 + 32 * len(pairs),
         )
         figs.append(heat)
-    path.parent.mkdir(parents=True, exist_ok=True)
     parts = [f.to_html(full_html=False, include_plotlyjs=(i == 0)) for i, f in enumerate(figs)]
     page = (
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>forgetmap interactive figures"
         "</title></head><body>" + "\n".join(parts) + "</body></html>"
     )
-    path.write_text(page, encoding="utf-8")
-    return path
+    return atomic_write_text(path, page)
