@@ -70,7 +70,8 @@ def _direct_writes(path: Path, rel: str) -> list[str]:
         a.id
         for n in ast.walk(tree)
         if isinstance(n, ast.Call) and getattr(n.func, "id", "").startswith("atomic_write")
-        for a in n.args
+        for arg in n.args
+        for a in ast.walk(arg)  # `write` or `partial(write, ...)`
         if isinstance(a, ast.Name)
     }
     for n in ast.walk(tree):
@@ -120,6 +121,9 @@ def test_direct_write_scan_finds_them(tmp_path):
         "        with tmp.open('wb') as fh:\n"  # fine: handed to atomic_write below
         "            fh.write(b'x')\n"
         "    atomic_write(p, write)\n"
+        "    atomic_write(p, partial(save, fig))\n"
         "    open(p).read()\n"  # a read: fine
+        "def save(fig, path):\n"
+        "    fig.savefig(path)\n"  # fine: handed to atomic_write through partial
     )
     assert _direct_writes(mod, "m.py") == ["m.py:2 savefig", "m.py:3 write_text", "m.py:4 open"]

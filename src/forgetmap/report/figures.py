@@ -12,6 +12,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
@@ -92,10 +93,12 @@ def _save(fig: Figure, out: Path, stem: str, formats: Sequence[str] = FORMATS) -
     )
     for ext in formats:
         if ext != "png":
-            atomic_write(
-                out / f"{stem}.{ext}", lambda p, e=ext: fig.savefig(p, format=e, facecolor="white")
-            )
+            atomic_write(out / f"{stem}.{ext}", partial(_savefig, fig, fmt=ext))
     return png
+
+
+def _savefig(fig: Figure, path: Path, fmt: str) -> None:
+    fig.savefig(path, format=fmt, facecolor="white")
 
 
 def _values(pairs: Sequence[PairView], cats: Sequence[str], metric: str) -> np.ndarray:
