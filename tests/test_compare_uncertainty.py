@@ -168,3 +168,70 @@ def test_noise_words_name_the_categories(synthetic):
     assert all(c in head for c in yes) and all(c in rest.split("(")[0] for c in no)
     assert not any(c in head for c in no)
     assert noise_words(bare) is None  # no intervals, no verdict
+
+
+# fixtures whose logs hold repeated samples of each item (lm-eval repeats, HELM trials): two seed
+# labels per model, so both models get a noise floor from real outputs. These tiny models sit
+# near chance, so the floors come out 0 after the clip; a task logged once (lm-eval's loglik
+# arc_mini) has no floor (null), and the by-hand check tells the two apart.
+REPEATS = {"lm_eval_repeats": "lm-eval", "helm_trials": "helm"}
+
+
+def _floor_by_hand(tables: dict, side: str, task: str, seeds: list[int]) -> float | None:
+    """Mean over ordered seed pairs of the `side` model against itself: max(F - F_chance, 0)
+    with F_chance = (1 - acc_s)(1 - acc_s') mean(1/(k - 1)), on the pair's items (answered by
+    both models on both seeds); None when the task has fewer than two such seeds."""
+    rows = {
+        (m, r["item_id"], r["seed"]): (r["correct"], r["n_choices"])
+        for m, t in tables.items()
+        for r in t.to_pylist()
+        if r["task"] == task and r["seed"] in seeds
+    }
+    have = sorted({s for (_m, _i, s) in rows})
+    vals = []
+    for s1, s2 in ((a, b) for a in have for b in have if a != b):
+        items = sorted(
+            i for (m, i, s) in rows
+            if m == side and s == s1 and all((mm, i, ss) in rows for mm in tables for ss in (s1, s2))
+        )  # fmt: skip
+        x = np.array([rows[(side, i, s1)][0] for i in items])
+        y = np.array([rows[(side, i, s2)][0] for i in items])
+        w = np.mean([1 / (rows[(side, i, s1)][1] - 1) for i in items])
+        vals.append(max((x & ~y).mean() - (1 - x.mean()) * (1 - y.mean()) * w, 0.0))
+    return float(np.mean(vals)) if vals else None
+
+
+@pytest.mark.parametrize("folder", list(REPEATS))
+def test_real_logs_with_repeats_carry_noise_floors(folder, tmp_path):
+    from test_compare_pinned import FIX
+
+    res = tmp_path / "res"
+    assert main(["import", REPEATS[folder], str(FIX / folder), "--results", str(res)]) == 0
+    store = ResultsStore(res)
+    before = next(m for m in store.models() if "gemma" in m)
+    after = next(m for m in store.models() if "smollm2" in m)
+    out = tmp_path / "cmp.json"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        code = main(["compare", "--results", str(res), "--before", before, "--after", after,
+                     "--json", str(out), "--bootstrap", "200", "--quiet"])  # fmt: skip
+    assert code == 0
+    pr = json.loads(out.read_text())["pairs"][0]
+    assert len(pr["seeds"]) == 2
+    for name, block in [*pr["categories"].items(), ("Total", pr["total"])]:
+        new_fields_of(block)
+        floor = pr["noise_floor"]["before"][name]["F_true"]["mean"]
+        assert floor is not None and floor >= 0
+        assert pr["noise_floor"]["after"][name]["F_true"]["mean"] is not None
+        assert block["F_excess"]["mean"] == pytest.approx(block["F_true"]["mean"] - floor)
+        lo, hi = block["F_excess"]["ci95"]
+        assert lo is not None and lo <= block["F_excess"]["mean"] + 1e-12 <= hi + 2e-12
+    tables = {"before": store.read(models=[before]), "after": store.read(models=[after])}
+    floors = 0
+    for side in tables:
+        for task, tblock in pr["tasks"].items():
+            want = _floor_by_hand(tables, side, task, pr["seeds"])
+            got = tblock["noise_floor"][side]["F_true"]
+            assert got == (None if want is None else pytest.approx(want, abs=1e-12)), (side, task)
+            floors += want is not None
+    assert floors  # at least one task of the fixture has items on both seeds
