@@ -17,6 +17,10 @@
 Prints: speedup over the baseline (same pairs, and per-pair-equivalent from the 60-pair run), the
 60-pair time as a multiple of the raw read time, the 60-pair time with CIs as a multiple of the
 time without, and peak RSS. Goals: >= 40x, <= 4x, <= 2x, <= 3 GB.
+
+`--bases N` (1-10) runs the same on the first N of the 10 model families (6N pairs; cached in
+.bench/study-Nbases) for a machine where the full study is too slow; every model's records are
+those of the full study, and the figures are then for 6N pairs.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from synth_records import generate  # noqa: E402
+from synth_records import N_BASE, generate  # noqa: E402
 
 from forgetmap.analysis.frames import ANALYSIS_COLUMNS  # noqa: E402
 from forgetmap.records import ResultsStore, model_slug  # noqa: E402
@@ -63,13 +67,15 @@ print(json.dumps({{"seconds": dt, "cpu": cpu, "n_cells": n_cells,
 """
 
 
-def run_forgetmap(pairs: list[tuple[str, str]], boot: int, out: Path, repeat: int = 1) -> dict:
+def run_forgetmap(
+    pairs: list[tuple[str, str]], boot: int, out: Path, repeat: int = 1, study: Path = STUDY
+) -> dict:
     """Best (by wall time) of `repeat` fresh-process runs: seconds, cpu, peak_rss_kb, n_cells."""
     code = CHILD.format(
         src=str(ROOT / "src"),
         pairs=json.dumps(pairs),
         pairs_file=str(out.with_suffix(".pairs.tsv")),
-        root=str(STUDY),
+        root=str(study),
         boot=boot,
         out=str(out),
     )
@@ -158,12 +164,22 @@ def main() -> None:
     ap.add_argument("--baseline-pairs", type=int, default=2)
     ap.add_argument("--bootstrap", type=int, default=1000)
     ap.add_argument("--repeat", type=int, default=2, help="fresh-process runs of compare (best)")
+    ap.add_argument(
+        "--bases",
+        type=int,
+        default=N_BASE,
+        choices=range(1, N_BASE + 1),
+        metavar=f"1..{N_BASE}",
+        help=f"base-model families (6 pairs each; default {N_BASE}: the study's 60 pairs); "
+        "fewer for a smaller machine, each model's records as in the full study",
+    )
     args = ap.parse_args()
     BENCH.mkdir(exist_ok=True)
-    print("generating / reusing the synthetic study in .bench/study ...")
+    study = STUDY if args.bases == N_BASE else BENCH / f"study-{args.bases}bases"
+    print(f"generating / reusing the synthetic study in {study.relative_to(ROOT)} ...")
     t0 = time.perf_counter()
-    models, pairs = generate(STUDY)
-    store = ResultsStore(STUDY)
+    models, pairs = generate(study, n_base=args.bases)
+    store = ResultsStore(study)
     files = store.files(models)
     n_rows = sum(pq.read_metadata(f).num_rows for f in files)
     size = sum(f.stat().st_size for f in files) / 1e6
@@ -179,14 +195,18 @@ def main() -> None:
         f"compare's columns {read_cols:.2f}s (cpu {read_cols_cpu:.2f}s)"
     )
 
-    full = run_forgetmap(pairs, args.bootstrap, BENCH / "compare_60.json", repeat=args.repeat)
-    json_mb = (BENCH / "compare_60.json").stat().st_size / 1e6
+    full = run_forgetmap(
+        pairs, args.bootstrap, BENCH / "compare_all.json", repeat=args.repeat, study=study
+    )
+    json_mb = (BENCH / "compare_all.json").stat().st_size / 1e6
     print(
         f"forgetmap compare, {len(pairs)} pairs, {full['n_cells']} cells, bootstrap "
         f"{args.bootstrap}, JSON {json_mb:.0f} MB: {full['seconds']:.2f}s (cpu {full['cpu']:.2f}s), "
         f"peak RSS {full['peak_rss_kb'] / 1e6:.2f} GB"
     )
-    noboot = run_forgetmap(pairs, 0, BENCH / "compare_60_noboot.json", repeat=args.repeat)
+    noboot = run_forgetmap(
+        pairs, 0, BENCH / "compare_all_noboot.json", repeat=args.repeat, study=study
+    )
     print(f"  the same without bootstrap CIs: {noboot['seconds']:.2f}s (cpu {noboot['cpu']:.2f}s)")
 
     sub = pairs[: args.baseline_pairs]
@@ -194,13 +214,15 @@ def main() -> None:
     t0, c0 = time.perf_counter(), time.process_time()
     cells = sum(baseline_pair(b, a) for b, a in sub)
     base, base_cpu = time.perf_counter() - t0, time.process_time() - c0
-    same = run_forgetmap(sub, args.bootstrap, BENCH / "compare_sub.json", repeat=args.repeat)
-    same_nb = run_forgetmap(sub, 0, BENCH / "compare_sub_noboot.json", repeat=args.repeat)
-    per_pair_base = base / len(sub)
-    per_pair_ours = full["seconds"] / len(pairs)
+    same = run_forgetmap(
+        sub, args.bootstrap, BENCH / "compare_sub.json", repeat=args.repeat, study=study
+    )
+    same_nb = run_forgetmap(
+        sub, 0, BENCH / "compare_sub_noboot.json", repeat=args.repeat, study=study
+    )
     print(
         f"baseline (pandas load + sort + iterrows per (pair, task, seed)): {len(sub)} pairs, "
-        f"{cells} cells in {base:.1f}s (cpu {base_cpu:.1f}s) = {per_pair_base:.2f}s/pair"
+        f"{cells} cells in {base:.1f}s (cpu {base_cpu:.1f}s) = {base / len(sub):.2f}s/pair"
     )
     print(
         f"forgetmap on the same {len(sub)} pairs (fresh process, reads, all metrics, JSON): "
@@ -210,40 +232,51 @@ def main() -> None:
         f"  the same without bootstrap CIs: {same_nb['seconds']:.2f}s (cpu {same_nb['cpu']:.2f}s)"
     )
     print()
+    print_results(
+        len(pairs), len(sub), (base, base_cpu), (read_all, read_all_cpu),
+        (read_cols, read_cols_cpu), full, noboot, same, same_nb,
+    )  # fmt: skip
+
+
+def print_results(
+    n_pairs: int,
+    n_sub: int,
+    base: tuple[float, float],
+    read_all: tuple[float, float],
+    read_cols: tuple[float, float],
+    full: dict,
+    noboot: dict,
+    same: dict,
+    same_nb: dict,
+) -> None:
+    """The ratios, wall clock first and cpu time in brackets, each beside its goal."""
+    per_pair = (full["seconds"] / n_pairs, full["cpu"] / n_pairs)
+    per_base = (base[0] / n_sub, base[1] / n_sub)
+    rows = [  # label, numerator (wall, cpu), denominator (wall, cpu), decimals, note
+        ("speedup, same pairs, same work (no CIs)", base, _t(same_nb), 1,
+         "the baseline computes no CIs"),
+        ("speedup, same pairs, + bootstrap CIs", base, _t(same), 1, "goal >= 40x"),
+        (f"speedup, per pair in the {n_pairs}-pair run", per_base, per_pair, 1,
+         f"{per_pair[0] * 1000:.0f} ms/pair vs {per_base[0] * 1000:.0f} ms/pair"),
+        (f"{n_pairs} pairs / raw read (all columns)", _t(full), read_all, 2, "goal <= 4x"),
+        (f"{n_pairs} pairs / raw read (compare's cols)", _t(full), read_cols, 2, ""),
+        ("  without bootstrap / read (all cols)", _t(noboot), read_all, 2, ""),
+        (f"{n_pairs} pairs with CIs / without", _t(full), _t(noboot), 2,
+         "goal <= 2x; cell CIs + category/Total CIs, noise floors and F_excess CIs"),
+    ]  # fmt: skip
     print("== results (wall clock; cpu-time ratios in brackets) ==")
-    print(
-        f"speedup, same pairs, same work (no CIs): {base / same_nb['seconds']:5.1f}x  "
-        f"[{base_cpu / same_nb['cpu']:.1f}x]  (the baseline computes no CIs)"
-    )
-    print(
-        f"speedup, same pairs, + bootstrap CIs:  {base / same['seconds']:7.1f}x  "
-        f"[{base_cpu / same['cpu']:.1f}x]  (goal >= 40x)"
-    )
-    print(
-        f"speedup, per pair in the 60-pair run:  {per_pair_base / per_pair_ours:7.1f}x  "
-        f"[{(base_cpu / len(sub)) / (full['cpu'] / len(pairs)):.1f}x]  "
-        f"({per_pair_ours * 1000:.0f} ms/pair vs {per_pair_base * 1000:.0f} ms/pair)"
-    )
-    print(
-        f"60 pairs / raw read (all columns):     {full['seconds'] / read_all:7.2f}x  "
-        f"[{full['cpu'] / read_all_cpu:.2f}x]  (goal <= 4x)"
-    )
-    print(
-        f"60 pairs / raw read (compare's cols):  {full['seconds'] / read_cols:7.2f}x  "
-        f"[{full['cpu'] / read_cols_cpu:.2f}x]"
-    )
-    print(
-        f"  without bootstrap / read (all cols): {noboot['seconds'] / read_all:7.2f}x  "
-        f"[{noboot['cpu'] / read_all_cpu:.2f}x]"
-    )
-    print(
-        f"60 pairs with CIs / without:           {full['seconds'] / noboot['seconds']:7.2f}x  "
-        f"[{full['cpu'] / noboot['cpu']:.2f}x]  (goal <= 2x; cell CIs + category/Total CIs, "
-        "noise floors and F_excess CIs)"
-    )
-    print(
-        f"peak RSS (60 pairs):                   {full['peak_rss_kb'] / 1e6:7.2f} GB  (goal <= 3 GB)"
-    )
+    for label, num, den, d, note in rows:
+        ratio = f"{num[0] / den[0]:.{d}f}x"
+        print(
+            f"{label + ':':42s}{ratio:>8s}  [{num[1] / den[1]:.{d}f}x]"
+            + (f"  ({note})" if note else "")
+        )
+    rss = f"{full['peak_rss_kb'] / 1e6:.2f} GB"
+    print(f"{f'peak RSS ({n_pairs} pairs):':42s}{rss:>8s}  (goal <= 3 GB)")
+
+
+def _t(run: dict) -> tuple[float, float]:
+    return run["seconds"], run["cpu"]
 
 
 if __name__ == "__main__":

@@ -86,9 +86,10 @@ def task_table() -> list[tuple[str, int, object]]:
     return out
 
 
-def models_and_pairs() -> tuple[list[str], list[tuple[str, str]]]:
+def models_and_pairs(n_base: int = N_BASE) -> tuple[list[str], list[tuple[str, str]]]:
+    """The first `n_base` families (a smaller study is a prefix of the full one)."""
     models, pairs = [], []
-    for b in range(N_BASE):
+    for b in range(n_base):
         base = f"org{b}/base-{b}"
         models.append(base)
         for c in range(N_CHILD):
@@ -122,9 +123,13 @@ def _item_frame(rng: np.random.Generator):
     return names, t_idx, ids, k, gold, diff
 
 
-def generate(root: Path, progress: bool = True) -> tuple[list[str], list[tuple[str, str]]]:
-    """Write the synthetic study into `root` (skipped when a complete copy is there)."""
-    models, pairs = models_and_pairs()
+def generate(
+    root: Path, progress: bool = True, n_base: int = N_BASE
+) -> tuple[list[str], list[tuple[str, str]]]:
+    """Write the synthetic study into `root` (skipped when a complete copy is there). With
+    `n_base` < N_BASE only the first families are written, each model's records identical to
+    the full study's (same random stream, drawn in the same order)."""
+    models, pairs = models_and_pairs(n_base)
     store = ResultsStore(root)
     marker = root / ".complete"
     if marker.exists():
@@ -146,7 +151,7 @@ def generate(root: Path, progress: bool = True) -> tuple[list[str], list[tuple[s
     hash_col = pa.DictionaryArray.from_arrays(
         pa.array(np.tile(t_idx, S), pa.int32()), pa.array([f"h{i:04d}" for i in range(len(names))])
     ).cast(pa.string())
-    skill_base = rng.normal(0.3, 0.8, N_BASE)
+    skill_base = rng.normal(0.3, 0.8, N_BASE)[:n_base]
     for mi, model in enumerate(models):
         b, c = divmod(mi, N_CHILD + 1)
         skill = skill_base[b] + (0 if c == 0 else rng.normal(0.2, 0.5))
