@@ -103,7 +103,8 @@ def test_paper_dry_run_lists_every_group_and_pair(
     capsys: pytest.CaptureFixture[str], monkeypatch
 ) -> None:
     monkeypatch.delenv("FORGETMAP_DATA_DIR", raising=False)  # the plan works without data
-    assert main(["study", str(PAPER), "--dry-run", "--results", "unused"]) == 0
+    # the command as written: a plan needs no results directory
+    assert main(["study", str(PAPER), "--dry-run"]) == 0
     out = capsys.readouterr().out
     st = load_study(PAPER)
     for g in st.groups.values():
@@ -174,6 +175,14 @@ def test_bad_study_configs_name_file_and_key(patch: dict, key: str) -> None:
     with pytest.raises(ForgetmapError) as exc:
         parse_study(doc, Path("my-study.yaml"))
     assert str(exc.value).startswith(f"my-study.yaml: {key}:"), str(exc.value)
+
+
+def test_running_a_study_needs_results(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    p = tmp_path / "s.yaml"
+    p.write_text(yaml.safe_dump(_minimal()))
+    assert main(["study", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert "--results" in err and "--dry-run" in err and "Traceback" not in err
 
 
 def test_cli_bad_study_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

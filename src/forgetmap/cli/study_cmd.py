@@ -14,7 +14,10 @@ console = Console(stderr=True)
 
 @click.command("study")
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
-@results_option(help="Results directory (records of every model; resumable).")
+@results_option(
+    help="Results directory (records of every model; resumable). Not needed with --dry-run.",
+    required=False,
+)
 @click.option(
     "--group",
     "groups",
@@ -36,7 +39,7 @@ console = Console(stderr=True)
     help="Protocol (built-in name or YAML file) for models whose set does not name one; "
     "replaces the study's top-level `protocol` (docs/protocols.md).",
 )
-def study(config: Path, results: Path, groups: tuple[str, ...], dry_run: bool, out: Path | None,
+def study(config: Path, results: Path | None, groups: tuple[str, ...], dry_run: bool, out: Path | None,
           limit: int | None, data_dir: str | None, no_report: bool,
           protocol: str | None) -> None:  # fmt: skip
     """Evaluate each unique model of a study once, make its merges, compare all pairs, report."""
@@ -48,6 +51,8 @@ def study(config: Path, results: Path, groups: tuple[str, ...], dry_run: bool, o
         out_console = Console(soft_wrap=True)
         print_plan(make_plan(st, groups, limit=limit, data_dir=data_dir), out_console)
         return
+    if results is None:
+        raise click.UsageError("Missing option '--results' (needed unless --dry-run).")
     outcome = run_study(st, results, groups, out=out, limit=limit, data_dir=data_dir,
                         console=console, report=not no_report)  # fmt: skip
     console.print(f"compared {len(outcome.compared)} pair(s); results in {outcome.results}")
