@@ -5,7 +5,9 @@ synthetic store (reproducible, one pair's fields independent of the other pairs 
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 import warnings
 from pathlib import Path
 
@@ -235,3 +237,84 @@ def test_real_logs_with_repeats_carry_noise_floors(folder, tmp_path):
             assert got == (None if want is None else pytest.approx(want, abs=1e-12)), (side, task)
             floors += want is not None
     assert floors  # at least one task of the fixture has items on both seeds
+
+
+def _exact_bootstrap(counts: dict[tuple[int, int], int], k: int) -> dict[str, dict]:
+    """Exact law of the item bootstrap of one task, one seed: every multinomial resample of
+    the item patterns (x, y) enumerated; metric -> {value: probability}."""
+    pats, n = list(counts), sum(counts.values())
+    probs = np.array([counts[p] / n for p in pats])
+    dist: dict[str, dict[float, float]] = {"F_true": {}, "F": {}, "acc_pre": {}, "acc_post": {}}
+    for c in itertools.product(range(n + 1), repeat=len(pats)):
+        if sum(c) != n:
+            continue
+        pr = math.factorial(n) / math.prod(math.factorial(x) for x in c) * np.prod(probs**c)
+        a = sum(ci for ci, (x, _y) in zip(c, pats, strict=True) if x) / n
+        b = sum(ci for ci, (_x, y) in zip(c, pats, strict=True) if y) / n
+        f = c[pats.index((1, 0))] / n
+        vals = {"F_true": max(f - (1 - a) * (1 - b) / (k - 1), 0), "F": f,
+                "acc_pre": a, "acc_post": b}  # fmt: skip
+        for m, v in vals.items():
+            dist[m][round(v, 12)] = dist[m].get(round(v, 12), 0.0) + pr
+    return dist
+
+
+def _is_percentile(dist: dict[float, float], value: float, p: float, replicates: int) -> bool:
+    """`value` is the p-quantile of `dist` up to Monte-Carlo error of `replicates` draws: the
+    exact CDF reaches p - delta at `value` and stays below p + delta just before it (values
+    compared to 1e-6: the replicates are computed in float32)."""
+    delta = 4 * math.sqrt(p * (1 - p) / replicates)
+    at = sum(q for v, q in dist.items() if v <= value + 1e-6)
+    below = sum(q for v, q in dist.items() if v < value - 1e-6)
+    return at >= p - delta and below <= p + delta
+
+
+def test_compare_cli_by_hand_on_a_ten_item_task(tmp_path):
+    """One task of 10 items, k = 4, one seed, n00 = 2, n01 = 1, n10 = 3, n11 = 4, through
+    `forgetmap compare --json`: acc 0.7 -> 0.5, F = 0.3, F_chance = 0.3 * 0.5 / 3 = 0.05,
+    F_true = 0.25; the 95% intervals are the exact percentiles of the item bootstrap (all 286
+    multinomial resamples of the four item patterns) up to the Monte-Carlo error of 20,000
+    replicates (10 items: the exact CDF jumps, e.g. F_true's 97.5% lies between 0.56 and
+    0.5767 with the CDF at 0.9737 / 0.9816); the MDE is the docs' one-seed model
+    worked by hand (consistency 0.9: kappa = 0.45 / 0.65 known, Var psi = 0.102, SE = 0.101,
+    MDE = 2.8016 * 0.101 = 0.28295)."""
+    import pyarrow as pa
+
+    counts = {(0, 0): 2, (0, 1): 1, (1, 0): 3, (1, 1): 4}
+    pre = [x for (x, _y), n in counts.items() for _ in range(n)]
+    post = [y for (_x, y), n in counts.items() for _ in range(n)]
+    res = tmp_path / "res"
+    store = ResultsStore(res)
+    for model, ok in (("toy/before", pre), ("toy/after", post)):
+        store.append(pa.table({
+            "model": [model] * 10, "task": ["toy:one"] * 10,
+            "item_id": [f"i{i}" for i in range(10)], "seed": [0] * 10, "n_choices": [4] * 10,
+            "gold": ["A"] * 10, "pred": ["A" if o else "B" for o in ok],
+            "extract_status": ["ok"] * 10, "correct": [bool(o) for o in ok],
+        }), model, run_id="run-0")  # fmt: skip
+    out = tmp_path / "cmp.json"
+    code = main(["compare", "--results", str(res), "--before", "toy/before", "--after",
+                 "toy/after", "--json", str(out), "--bootstrap", "20000", "--seed", "1",
+                 "--quiet"])  # fmt: skip
+    assert code == 0
+    tot = json.loads(out.read_text())["pairs"][0]["total"]
+    for m, want in (("acc_pre", 0.7), ("acc_post", 0.5), ("F", 0.3), ("F_true", 0.25)):
+        assert tot[m]["mean"] == pytest.approx(want, abs=1e-12), m
+    for m, dist in _exact_bootstrap(counts, 4).items():
+        lo, hi = tot[m]["ci95"]
+        assert _is_percentile(dist, lo, 0.025, 20_000), (m, lo)
+        assert _is_percentile(dist, hi, 0.975, 20_000), (m, hi)
+    # the check has teeth: F_true's interval is [0, 0.5767] (0.56 within MC error), not wider
+    assert not _is_percentile(_exact_bootstrap(counts, 4)["F_true"], 0.6, 0.975, 20_000)
+    assert not _is_percentile(_exact_bootstrap(counts, 4)["F_true"], 0.0133, 0.025, 20_000)
+    kappa, g, c, w, acc = 0.45 / 0.65, 0.25, 0.9, 1 / 3, 0.7
+    f0 = kappa * c * (1 - c) + (1 - kappa) * g * (1 - g)
+    var = 0.0
+    for p, share in ((c, kappa), (g, 1 - kappa)):
+        for x, y in itertools.product((0, 1), repeat=2):
+            pxy = (p if x else 1 - p) * (p if y else 1 - p)
+            psi = x * (1 - y) - f0 + w * (1 - acc) * (x + y - 2 * acc)
+            var += share * pxy * psi**2
+    assert var == pytest.approx(0.102, abs=1e-12)
+    assert tot["mde_F_true"] == pytest.approx(2.8015852 * math.sqrt(var / 10), rel=1e-6)
+    assert tot["mde_F_true"] == pytest.approx(0.28295, abs=1e-5)
