@@ -35,6 +35,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--probe-items", type=int, default=100, help="items per probe task")
     p.add_argument("--run-name", default=RUN)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument("--summarize-only", action="store_true", help="no training: table and plot")
+    p.add_argument("--plot", type=Path, help="write the curve image here (default OUT/curve.png)")
     return p.parse_args()
 
 
@@ -55,8 +57,74 @@ def train_data(tok: Any, n: int = 400) -> Any:
     )
 
 
+def summarize(results: Path, run: str) -> list[dict[str, Any]]:
+    """Every stored step of `run` against its step 0: F_true / BT_true with their 95% CIs."""
+    from forgetmap import ResultsStore, compare
+    from forgetmap.track.naming import checkpoint_model_name, parse_checkpoint_model_name
+
+    store = ResultsStore(results)
+    steps = sorted(
+        p[1] for m in store.models() if (p := parse_checkpoint_model_name(m)) and p[0] == run
+    )
+    base = checkpoint_model_name(run, 0)
+    pairs = [(base, checkpoint_model_name(run, s)) for s in steps if s > 0]
+    rows = []
+    for pair in compare(store, pairs).pairs:
+        step = parse_checkpoint_model_name(pair.after)[1]  # type: ignore[index]
+        for name, c in [*pair.categories.items(), ("Total", pair.total)]:
+            if c is None:
+                continue
+            rows.append({
+                "step": step, "category": name, "acc": c.acc_post.mean, "acc_base": c.acc_pre.mean,
+                "F_true": c.F_true.mean, "F_true_ci": c.F_true.ci95,
+                "BT_true": c.BT_true.mean, "BT_true_ci": c.BT_true.ci95,
+            })  # fmt: skip
+    return rows
+
+
+def plot(rows: list[dict[str, Any]], out: Path) -> None:
+    """Total F_true and BT_true against step with their 95% CI bands (a small PNG)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    total = [r for r in rows if r["category"] == "Total"]
+    steps = [0] + [r["step"] for r in total]
+    fig = Figure(figsize=(5.5, 3.2), dpi=100)
+    ax = fig.add_subplot()
+    for metric, color in (("F_true", "tab:red"), ("BT_true", "tab:blue")):
+        mean = [0.0] + [r[metric] for r in total]
+        lo = [0.0] + [r[f"{metric}_ci"][0] for r in total]
+        hi = [0.0] + [r[f"{metric}_ci"][1] for r in total]
+        ax.plot(steps, mean, marker="o", color=color, label=f"{metric} (Total)")
+        ax.fill_between(steps, lo, hi, color=color, alpha=0.15, linewidth=0)
+    ax.set_xlabel("training step (LoRA SFT)")
+    ax.set_ylabel("share of probe items")
+    ax.set_title("SmolLM2-135M-Instruct: forgetting while training", fontsize=10)
+    ax.legend(fontsize=8, loc="upper left")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    FigureCanvasAgg(fig).print_png(str(out))
+
+
+def print_rows(rows: list[dict[str, Any]]) -> None:
+    print(
+        f"{'step':>5} {'category':<12} {'acc':>5} {'F_true [95% CI]':>22} {'BT_true [95% CI]':>22}"
+    )
+    for r in rows:
+        f, b = r["F_true_ci"], r["BT_true_ci"]
+        print(
+            f"{r['step']:>5} {r['category']:<12} {r['acc']:>5.3f} "
+            f"{r['F_true']:>6.3f} [{f[0]:.3f}, {f[1]:.3f}]   {r['BT_true']:>6.3f} [{b[0]:.3f}, {b[1]:.3f}]"
+        )
+
+
 def main() -> None:
     a = parse_args()
+    if a.summarize_only:
+        rows = summarize(a.out / "runs", a.run_name)
+        print_rows(rows)
+        plot(rows, a.plot or a.out / "curve.png")
+        return
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import (
@@ -116,17 +184,12 @@ def main() -> None:
         "total_wall_s": round(time.time() - t0, 1),
         "history": [{"step": s, "loss": losses.get(s), **m} for s, m in cb.history],
     }
+    report["curve"] = rows = summarize(a.out / "runs", a.run_name)
     (a.out / "callback_metrics.json").write_text(json.dumps(report, indent=1))
+    plot(rows, a.plot or a.out / "curve.png")
     print(f"\ntrained {a.steps} steps in {wall:.0f} s (callback included)")
-    print(f"{'step':>5} {'loss':>7} {'F_true':>7} {'BT_true':>7} {'acc':>6}   (Total)")
-    for s, m in cb.history:
-        loss = losses.get(s)
-        print(
-            f"{s:>5} {loss if loss is not None else float('nan'):>7.3f} "
-            f"{m.get('forgetmap/Total/F_true', float('nan')):>7.3f} "
-            f"{m.get('forgetmap/Total/BT_true', float('nan')):>7.3f} "
-            f"{m.get('forgetmap/Total/acc', float('nan')):>6.3f}"
-        )
+    print("loss by step:", {s: round(v, 3) for s, v in sorted(losses.items())})
+    print_rows(rows)
 
 
 if __name__ == "__main__":
