@@ -44,7 +44,7 @@ from forgetmap.engine.backends.base import Backend, require_chat_template
 from forgetmap.engine.types import GenRequest, GenResult, LoglikRequest, SamplingParams
 from forgetmap.errors import ForgetmapError
 from forgetmap.records import DUPLICATE_POLICIES, RECORD_SCHEMA, ResultsStore, check_model_name
-from forgetmap.records.schema import ELICITATIONS
+from forgetmap.records.schema import ELICITATIONS, generation_elicitation
 from forgetmap.records.store import RunInfo
 
 if TYPE_CHECKING:
@@ -168,7 +168,7 @@ def evaluate(
     try:
         t_loaded = time.time()
         if elicitation is None:
-            elicitation = "cot_chat" if engine.has_chat_template else "cot_fewshot"
+            elicitation = generation_elicitation(engine.has_chat_template)
         elif elicitation == "cot_chat":
             require_chat_template(engine, model)
 

@@ -20,6 +20,7 @@ import pyarrow as pa
 from forgetmap.errors import DataError, ForgetmapError
 from forgetmap.letters import LETTERS
 from forgetmap.records import conform
+from forgetmap.records.schema import generation_elicitation
 
 
 @dataclass
@@ -309,7 +310,7 @@ def elicitation_for(loglik: bool, chat_template: bool | None) -> str | None:
         return "loglik"
     if chat_template is None:
         return None
-    return "cot_chat" if chat_template else "cot_fewshot"
+    return generation_elicitation(chat_template)
 
 
 def to_records(columns: dict[str, list[Any] | pa.Array], source: str) -> pa.Table:

@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from forgetmap.errors import SchemaError
+from forgetmap.letters import letter
 from forgetmap.records.identity import content_hashes
 from forgetmap.records.names import bad_name_reason
 
@@ -53,6 +54,12 @@ KEY_COLUMNS: tuple[str, ...] = ("model", "task", "item_id", "seed")
 
 EXTRACT_STATUSES = ("ok", "no_answer", "invalid")
 ELICITATIONS = ("cot_chat", "cot_fewshot", "loglik")
+
+
+def generation_elicitation(chat_template: bool) -> str:
+    """How a generating model is asked by default, in evaluation and in imported logs alike:
+    through its chat template when it has one (`cot_chat`), else as few-shot text."""
+    return "cot_chat" if chat_template else "cot_fewshot"
 
 
 def model_slug(model: str) -> str:
@@ -133,7 +140,7 @@ def _check_gold_letters(t: pa.Table, source: str) -> None:
         return
     bad = pa.array([False] * t.num_rows)
     for kv in pc.unique(pc.filter(k, mc)).to_pylist():
-        last = chr(ord("A") + min(kv, 26) - 1)
+        last = letter(min(kv, 26) - 1)
         ok = pc.match_substring_regex(gold, f"^[A-{last}]+$")
         rows = pc.and_(mc, pc.equal(k, kv))
         bad = pc.or_(bad, pc.and_(rows, pc.invert(pc.fill_null(ok, False))))
@@ -142,7 +149,7 @@ def _check_gold_letters(t: pa.Table, source: str) -> None:
         kv = k[i].as_py()
         raise SchemaError(
             f"{source}: column 'gold' row {i}: {gold[i].as_py()!r} is not an option letter of an "
-            f"item with {kv} option{'s' if kv != 1 else ''} (A-{chr(ord('A') + min(kv, 26) - 1)})"
+            f"item with {kv} option{'s' if kv != 1 else ''} (A-{letter(min(kv, 26) - 1)})"
         )
 
 
