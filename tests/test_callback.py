@@ -106,6 +106,7 @@ def _scalars(tb_dir: Path) -> dict[str, dict[int, float]]:
     return out
 
 
+@pytest.mark.slow  # a real Trainer.train() and three probe evaluations: minutes on a busy CPU
 def test_callback_logs_forgetting_at_each_save_and_stores_records(
     hf_model: Path, probes: ProbeSet, tmp_path: Path, data_dir: Path
 ) -> None:
