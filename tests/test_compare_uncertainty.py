@@ -318,3 +318,22 @@ def test_compare_cli_by_hand_on_a_ten_item_task(tmp_path):
     assert var == pytest.approx(0.102, abs=1e-12)
     assert tot["mde_F_true"] == pytest.approx(2.8015852 * math.sqrt(var / 10), rel=1e-6)
     assert tot["mde_F_true"] == pytest.approx(0.28295, abs=1e-5)
+
+
+def test_a_bound_that_rounds_to_zero_prints_unsigned():
+    """The demo printed "0.0 [-0.0, 0.0]": a float32 bootstrap bound of -5e-9 formatted as is
+    (terminal table and HTML report alike)."""
+    from types import SimpleNamespace
+
+    from forgetmap.analysis.results import Stat
+    from forgetmap.report.model import fmt_pct
+    from forgetmap.report.terminal import _interval, format_stat
+
+    assert [fmt_pct(v) for v in (-4.967e-09, -0.0, -0.0004, -0.0006, 0.0123)] == [
+        "0.0", "0.0", "0.0", "-0.1", "1.2"
+    ]  # fmt: skip
+    assert format_stat(Stat(-1e-9, 1e-10)) == "0.0 ± 0.0"
+    block = SimpleNamespace(F_excess=Stat(0.0, None, ci95=[-4.967053726656623e-09, 0.0]))
+    assert _interval(block) == "0.0 [0.0, 0.0]"  # type: ignore[arg-type]
+    block = SimpleNamespace(F_excess=Stat(-0.002, None, ci95=[-0.0166, 0.0133]))
+    assert _interval(block) == "-0.2 [-1.7, 1.3]"  # type: ignore[arg-type]

@@ -198,7 +198,9 @@ def build_model(
 
 
 def fmt_pct(value: float | None, digits: int = 1) -> str:
-    """A fraction as a percentage number with `digits` decimals ('–' for missing)."""
+    """A fraction as a percentage number with `digits` decimals ('–' for missing); a value
+    that rounds to zero prints unsigned (float32 bootstrap bounds like -5e-9 are not "-0.0")."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
-    return f"{value * 100:.{digits}f}"
+    text = f"{value * 100:.{digits}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text

@@ -9,6 +9,7 @@ from rich.console import Console, ConsoleOptions, RenderResult
 
 from forgetmap.analysis.results import TOTAL, CategorySummary, PairResult, Stat
 from forgetmap.report.fit_table import Column, FitTable, render
+from forgetmap.report.model import fmt_pct
 
 
 def format_p(p: float | None) -> str:
@@ -22,9 +23,9 @@ def format_stat(stat: Stat | None, with_std: bool = True) -> str:
     """A fraction's mean (± std over seeds) x100 with one decimal: `12.3 ± 0.4`; '–' missing."""
     if stat is None or stat.mean is None:
         return "–"
-    text = f"{100 * stat.mean:.1f}"
+    text = fmt_pct(stat.mean)
     if with_std and stat.std is not None:
-        text += f" ± {100 * stat.std:.1f}"
+        text += f" ± {fmt_pct(stat.std)}"
     return text
 
 
@@ -51,10 +52,10 @@ def _interval(block: CategorySummary) -> str:
     ex = block.F_excess
     if ex is None or ex.mean is None:
         return "–"
-    text = f"{100 * ex.mean:.1f}"
+    text = fmt_pct(ex.mean)
     lo, hi = ex.ci95 if ex.ci95 else (None, None)
     if lo is not None and hi is not None:
-        text += f" [{100 * lo:.1f}, {100 * hi:.1f}]"
+        text += f" [{fmt_pct(lo)}, {fmt_pct(hi)}]"
     return text
 
 
@@ -93,7 +94,7 @@ def summary_fit_table(pair: PairResult) -> FitTable:
             name,
             _flagged(c, "F_true"),
             _interval(c),
-            "–" if c.mde_F_true is None else f"{100 * c.mde_F_true:.1f}",
+            fmt_pct(c.mde_F_true),
             _flagged(c, "BT_true"),
             acc,
             format_stat(c.F_no_answer, with_std=False),
@@ -143,7 +144,7 @@ def noise_words(pair: PairResult) -> str | None:
     if total is not None and pair.total is not None:
         ex = pair.total.F_excess
         beyond = (
-            f", {100 * ex.mean:.1f} points beyond the noise floor"
+            f", {fmt_pct(ex.mean)} points beyond the noise floor"
             if ex is not None and ex.mean is not None
             else ""
         )
