@@ -15,6 +15,7 @@ Chromium (playwright, the system chromium) and checked on screen: the uncertaint
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 import numpy as np
@@ -226,7 +227,12 @@ def test_report_marks_noise_in_chromium(report, tmp_path):
                     assert centre.min() > 0.85, (c, centre)  # hollow: white inside the ring
                 else:
                     assert centre.min() < 0.75, (c, centre)  # filled with the pair's colour
-            page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
+            # the whole page for a person to look at (FORGETMAP_SCREENSHOT_DIR keeps it); from
+            # the top, so the sticky nav is not captured where the element shots left it
+            page.evaluate("window.scrollTo(0, 0)")
+            shots = Path(os.environ.get("FORGETMAP_SCREENSHOT_DIR") or tmp_path)
+            shots.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(shots / "report_noise_marks.png"), full_page=True)
         finally:
             browser.close()
     assert not errors, errors
