@@ -36,6 +36,8 @@ _EXPORTS: dict[str, str] = {
     # studies: many pairs, merges, one report (docs/study.md)
     "load_study": "forgetmap.study.config:load_study",
     "run_study": "forgetmap.study.pipeline:run_study",
+    # checkpoints of a training run vs its base: the forgetting curve (docs/tracking.md)
+    "track": "forgetmap.track.run:run_track",
     # per-sample records (docs/records.md)
     "ResultsStore": "forgetmap.records.store:ResultsStore",
     # the task registry
@@ -60,6 +62,7 @@ __all__ = [  # = __version__ and the keys of _EXPORTS (tests/test_api.py checks)
     "list_tasks",
     "load_study",
     "run_study",
+    "track",
 ]
 
 
@@ -89,3 +92,4 @@ if TYPE_CHECKING:  # for type checkers and IDEs; never executed
     from forgetmap.study.config import load_study
     from forgetmap.study.pipeline import run_study
     from forgetmap.suite.registry import get_task, list_tasks
+    from forgetmap.track.run import run_track as track

@@ -26,6 +26,7 @@ from forgetmap.cli import (
     runs_cmd,
     study_cmd,
     tasks_cmd,
+    track_cmd,
 )
 from forgetmap.errors import ForgetmapError
 from forgetmap.redact import redact_text
@@ -55,6 +56,7 @@ COMMANDS: list[click.Command] = [
     *merge_cmd.commands,
     *study_cmd.commands,
     *demo_cmd.commands,
+    *track_cmd.commands,
 ]
 for _command in COMMANDS:
     cli.add_command(_command)

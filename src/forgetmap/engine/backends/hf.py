@@ -1,9 +1,10 @@
 """transformers backend: batched generation with left padding, per-request seeds, chat templates.
 
-Loads a Hub id, a local model directory, or a GGUF file (`gguf_file=`, dequantized by
-transformers). bf16 on GPU, fp32 on CPU. Every row of a batch samples from its own
-`torch.Generator` seeded with the request's seed (a logits processor draws the token and greedy
-decoding keeps it), so seeds are per request, not per batch, and the same run gives the same text.
+Loads a Hub id, a local model directory, a GGUF file (`gguf_file=`, dequantized by
+transformers), or a PEFT adapter folder on its base (`base=`, engine.backends.adapters).
+bf16 on GPU, fp32 on CPU. Every row of a batch samples from its own `torch.Generator` seeded
+with the request's seed (a logits processor draws the token and greedy decoding keeps it), so
+seeds are per request, not per batch, and the same run gives the same text.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from forgetmap.engine.backends.adapters import adapter_base, apply_adapter
 from forgetmap.engine.backends.base import Backend
 from forgetmap.engine.types import (
     BackendInfo,
@@ -60,9 +62,13 @@ class HFBackend(Backend):
         dtype: str | None = None,
         revision: str | None = None,
         deterministic: bool = False,
+        base: str | None = None,
         **_: Any,
     ):
-        path, gguf_file = split_model_path(model)  # missing files fail before heavy imports
+        adapter_on = adapter_base(model, base)  # a PEFT adapter folder: its base, merged below
+        adapter = model if adapter_on else None
+        # missing files fail before heavy imports
+        path, gguf_file = split_model_path(adapter_on or model)
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -100,6 +106,8 @@ class HFBackend(Backend):
                     f"model {model} needs custom code; rerun with --trust-remote-code if you trust it"
                 ) from None
             raise
+        if adapter:
+            self.model = apply_adapter(self.model, adapter)
         self.model.to(self.device).eval()
         self.dtype = str(torch_dtype).replace("torch.", "")
         self.batch_size = batch_size
