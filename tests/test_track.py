@@ -13,7 +13,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
-from trainkit import convert_base, train_lora
+from trainkit import cached_run
 
 from forgetmap.cli.main import main
 from forgetmap.records import ResultsStore
@@ -29,10 +29,12 @@ PROBE = dict(tasks=TASKS, seeds=(0, 1), limit=6, elicitation="loglik", progress=
 
 @pytest.fixture(scope="session")
 def lora_run(smollm2_gguf: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """(base HF dir, Trainer output dir with checkpoint-2/4/6), trained once per session."""
-    root = tmp_path_factory.mktemp("trainkit")
-    base = convert_base(smollm2_gguf, root / "base")
-    return base, train_lora(base, root / "run", steps=6, save_every=2)
+    """(base HF dir, Trainer output dir with checkpoint-2/4/6): trained once, cached beside
+    pytest's temp folders (or in $FORGETMAP_TRAINKIT_CACHE), copied for this session."""
+    cache = os.environ.get("FORGETMAP_TRAINKIT_CACHE")
+    root = Path(cache) if cache else tmp_path_factory.getbasetemp().parent / "forgetmap-trainkit"
+    root.mkdir(parents=True, exist_ok=True)
+    return cached_run(smollm2_gguf, root, tmp_path_factory.mktemp("trainkit"))
 
 
 @pytest.fixture(scope="module")

@@ -5,12 +5,16 @@ learning rate, saving a checkpoint every `save_every` steps.
 
 `train_lora(base_dir, out_dir)` returns the Trainer's output folder, with `checkpoint-<step>`
 folders as a real run leaves them (adapter_config.json, adapter_model.safetensors,
-trainer_state.json...). Used by the track tests (tests/test_track.py) as a session fixture.
+trainer_state.json...). `cached_run` keeps one finished run per settings under a cache folder
+(pytest's temp root by default), so a rerun of the tests does not train again; callers get a
+private copy to modify. Used by the track tests (tests/test_track.py) as a session fixture.
 """
 
 from __future__ import annotations
 
+import os
 import random
+import shutil
 from pathlib import Path
 
 MAX_LEN = 48
@@ -98,3 +102,25 @@ def train_lora(
     )
     trainer.train()
     return out_dir
+
+
+def cached_run(
+    gguf: Path, cache_root: Path, work: Path, steps: int = 6, save_every: int = 2
+) -> tuple[Path, Path]:
+    """(base dir, run dir) of a finished LoRA run: trained once into `cache_root` (a complete run
+    appears there by one rename, so a killed session leaves no half run behind); the run is
+    copied into `work` (the caller may change it), the base is read in place. The adapters'
+    `base_model_name_or_path` names the training-time path, gone after the rename: loading them
+    needs the base given explicitly, as `forgetmap track --base` does."""
+    key = cache_root / f"smollm2-lora-s{steps}-e{save_every}-v1"
+    if not (key / "run" / f"checkpoint-{steps}").is_dir():
+        tmp = cache_root / f"tmp-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        base = convert_base(gguf, tmp / "base")
+        train_lora(base, tmp / "run", steps=steps, save_every=save_every)
+        try:
+            tmp.rename(key)
+        except OSError:  # another session finished first: keep its run
+            shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(key / "run", work / "run")
+    return key / "base", work / "run"
