@@ -23,7 +23,7 @@ from forgetmap.track.run import run_track
 
 pytestmark = pytest.mark.slow
 
-TASKS = "arc:easy,piqa,hellaswag"
+TASKS = "arc:easy,piqa:validation,hellaswag:validation"
 PROBE = dict(tasks=TASKS, seeds=(0, 1), limit=6, elicitation="loglik", progress=False)
 
 
@@ -178,7 +178,7 @@ def test_store_only_mode_draws_the_same_curve(tracked) -> None:
 def test_bad_checkpoints_is_one_line_exit_2(tmp_path: Path, capsys, make, message) -> None:
     spec = make(tmp_path)
     code = main(
-        ["track", "--base", "smollm2-135m-instruct", "--checkpoints", spec, "--tasks", "piqa",
+        ["track", "--base", "smollm2-135m-instruct", "--checkpoints", spec, "--tasks", "piqa:validation",
          "--results", str(tmp_path / "r"), "--out", str(tmp_path / "o")]
     )  # fmt: skip
     err = capsys.readouterr().err.strip()
@@ -196,7 +196,7 @@ def test_gguf_files_with_a_step(smollm2_gguf: Path, tmp_path: Path, capsys) -> N
         os.utime(ck / f"model-step-{step}.gguf", (old, old))
     code = main(
         ["track", "--base", str(smollm2_gguf), "--base-name", "smol", "--checkpoints", str(ck),
-         "--run-name", "copies", "--tasks", "piqa", "--limit", "4", "--seeds", "0",
+         "--run-name", "copies", "--tasks", "piqa:validation", "--limit", "4", "--seeds", "0",
          "--backend", "hf", "--results", str(tmp_path / "r"), "--out", str(tmp_path / "o"),
          "--no-report", "--no-progress", "--bootstrap", "0"]
     )  # fmt: skip

@@ -20,6 +20,7 @@ import pyarrow.csv as pacsv
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from forgetmap.analysis.results import TOTAL, CategorySummary, Comparison
 from forgetmap.atomic import atomic_write
@@ -74,7 +75,7 @@ def write_curve_csv(table: pa.Table, path: Path) -> Path:
 def plot_curve(table: pa.Table, out: Path, title: str) -> list[Path]:
     """`out`.png and `out`.svg: F_true and BT_true (in %) against step, one line per category
     and a thick Total, each with its 95% CI band."""
-    fig = Figure(figsize=(9.0, 3.8), layout="constrained")
+    fig = Figure(figsize=(10.0, 3.8), layout="constrained")
     FigureCanvasAgg(fig)
     with mpl.rc_context(STYLE):
         axes = fig.subplots(1, 2, sharex=True)
@@ -87,7 +88,9 @@ def plot_curve(table: pa.Table, out: Path, title: str) -> list[Path]:
             ax.set_title(label)
             ax.set_xlabel("training step")
             ax.set_ylabel("% of items")
-        axes[0].legend(loc="best")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside right upper")
         fig.suptitle(title, fontsize=10)
         files = []
         for ext in ("png", "svg"):
