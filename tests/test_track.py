@@ -186,8 +186,8 @@ def test_bad_checkpoints_is_one_line_exit_2(tmp_path: Path, capsys, make, messag
 
 
 def test_gguf_files_with_a_step(smollm2_gguf: Path, tmp_path: Path, capsys) -> None:
-    """Two GGUF 'checkpoints' (copies of the base GGUF, read by transformers), through the CLI:
-    identical weights forget nothing."""
+    """Two GGUF 'checkpoints' (copies of the base GGUF) on llama.cpp, through the CLI: identical
+    weights forget nothing."""
     ck = tmp_path / "ck"
     ck.mkdir()
     for step in (10, 20):
@@ -197,7 +197,7 @@ def test_gguf_files_with_a_step(smollm2_gguf: Path, tmp_path: Path, capsys) -> N
     code = main(
         ["track", "--base", str(smollm2_gguf), "--base-name", "smol", "--checkpoints", str(ck),
          "--run-name", "copies", "--tasks", "piqa:validation", "--limit", "4", "--seeds", "0",
-         "--backend", "hf", "--results", str(tmp_path / "r"), "--out", str(tmp_path / "o"),
+         "--backend", "llamacpp", "--results", str(tmp_path / "r"), "--out", str(tmp_path / "o"),
          "--no-report", "--no-progress", "--bootstrap", "0"]
     )  # fmt: skip
     assert code == 0, capsys.readouterr().err
