@@ -205,3 +205,20 @@ def test_gguf_files_with_a_step(smollm2_gguf: Path, tmp_path: Path, capsys) -> N
     totals = [r for r in rows if r["category"] == "Total"]
     assert [r["step"] for r in totals] == [10, 20]
     assert all(r["F_true"] == 0 and r["BT_true"] == 0 for r in totals)
+
+
+def test_store_only_with_the_callbacks_base_name(tracked, tmp_path: Path) -> None:
+    """The training callback stores the base as `<run>/step-0`: that is the base of the curve,
+    not a checkpoint compared with itself."""
+    _, _, results, _, first = tracked
+    store = ResultsStore(tmp_path / "r")
+    src = ResultsStore(results)
+    for old, new in [("base", "sft/step-0"), *((m, m) for m in first.models)]:
+        t = src.read(models=[old])
+        t = t.set_column(t.schema.get_field_index("model"), "model", pa.array([new] * t.num_rows))
+        store.write(t, new, "copy")
+    r = run_track(
+        results=tmp_path / "r", out=tmp_path / "o", run_name="sft", base_name="sft/step-0",
+        progress=False, report=False,
+    )  # fmt: skip
+    assert r.steps == [2, 4, 6] and r.curve.equals(first.curve)

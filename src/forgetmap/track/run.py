@@ -157,7 +157,7 @@ class _Plan:
                 return None
             evaluations = self._evaluate(todo)
         store = ResultsStore(self.results)
-        steps, models = _stored_checkpoints(store, self.run)
+        steps, models = _stored_checkpoints(store, self.run, self.base_name)
         if not steps:
             where = f" under {self.checkpoints}" if self.checkpoints is not None else ""
             raise ForgetmapError(
@@ -224,11 +224,12 @@ class _Plan:
         )  # fmt: skip
 
 
-def _stored_checkpoints(store: ResultsStore, run: str) -> tuple[list[int], list[str]]:
-    """(steps, model names) of every checkpoint of `run` with records in `store`, by step."""
+def _stored_checkpoints(store: ResultsStore, run: str, base: str) -> tuple[list[int], list[str]]:
+    """(steps, model names) of every checkpoint of `run` with records in `store`, by step; the
+    base is not one of them even when named like one (the callback stores it as `run/step-0`)."""
     found = sorted(
         (parsed[1], m)
         for m in store.models()
-        if (parsed := parse_checkpoint_model_name(m)) is not None and parsed[0] == run
+        if (parsed := parse_checkpoint_model_name(m)) is not None and parsed[0] == run and m != base
     )
     return [s for s, _ in found], [m for _, m in found]
