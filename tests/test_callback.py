@@ -49,7 +49,7 @@ def probes(data_dir: Path) -> ProbeSet:
     return probe_set(items_per_task=PER_TASK, data_dir=data_dir)
 
 
-def _trainer(model_dir: Path, out: Path, callback: Any) -> Any:
+def _trainer(model_dir: Path, out: Path, callback: Any, max_steps: int = 4) -> Any:
     import torch
     from datasets import Dataset
     from peft import LoraConfig, get_peft_model
@@ -78,7 +78,7 @@ def _trainer(model_dir: Path, out: Path, callback: Any) -> Any:
         remove_columns=["text"],
     )
     args = TrainingArguments(
-        output_dir=str(out), max_steps=4, save_steps=2, logging_steps=1,
+        output_dir=str(out), max_steps=max_steps, save_steps=2, logging_steps=1,
         per_device_train_batch_size=4, learning_rate=5e-3, report_to=["tensorboard"],
         use_cpu=True, seed=0, save_only_model=False,
         disable_tqdm=True, dataloader_num_workers=0,
@@ -182,3 +182,23 @@ def test_in_memory_backend_keeps_mode_device_and_tokenizer(hf_model: Path) -> No
     reloaded = HFBackend(str(hf_model))  # the same numbers as a backend that loads the model
     assert reloaded.loglik(req)[0].logliks == pytest.approx(scores, abs=1e-4)
     assert scores[0] > scores[1]
+
+
+@pytest.mark.slow  # a real Trainer.train() and two probe evaluations
+def test_every_n_steps_probes_on_its_own_schedule_not_at_saves(
+    hf_model: Path, probes: ProbeSet, tmp_path: Path, data_dir: Path
+) -> None:
+    from forgetmap.integrations import ForgettingCallback
+    from forgetmap.track.naming import checkpoint_model_name
+
+    small = ProbeSet(
+        {t: ids[:2] for t, ids in probes.items.items()}, probes.categories, 0, 1, probes.mde
+    )
+    cb = ForgettingCallback(tmp_path / "runs", RUN, probes=small, every_n_steps=3, bootstrap=0)
+    _trainer(hf_model, tmp_path / "out", cb, max_steps=3).train()  # saves at 2 and 3
+    assert [s for s, _ in cb.history] == [3]
+    assert sorted(ResultsStore(tmp_path / "runs").models()) == [
+        checkpoint_model_name(RUN, 0),
+        checkpoint_model_name(RUN, 3),
+    ]
+    assert set(_scalars(tmp_path / "out")["train/forgetmap/Total/F_true"]) == {3}
