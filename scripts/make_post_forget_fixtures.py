@@ -26,7 +26,9 @@ lighteval==0.10.0 torch==2.13.0 'transformers<4.56' datasets==3.6.0 langdetect '
           missing comma in a call, SyntaxError "Perhaps you forgot a comma?") is repaired where
           the parser points. A wrapper module points each task's `hf_repo` at the local folder
           and caps its `generation_size` at NEW_TOKENS (the study leaves it unset: generation
-          runs to the end of the context, hours per item on a CPU). The zero-shot module names
+          runs to the end of the context, hours per item on a CPU); the model's context is
+          capped at MAX_LENGTH tokens (see there): what the fixture tests is the pairing of
+          the two modes' items, read from the full prompts the details keep, not the answers. The zero-shot module names
           lighteval's IFEval prompt and metric on `lighteval.tasks.extended.ifeval`, where
           lighteval 0.10 does not export them (they live in its `main` module): the wrapper
           binds them there first (LIGHTEVAL_IFEVAL_NAMES).
@@ -70,7 +72,12 @@ FEWSHOT_MODULE = "src/experiments/custom_tasks_extractor_few_shot.py"
 ZEROSHOT_MODULE = "src/experiments/custom_tasks_extractor_prompt.py"
 COT_JSON = "src/experiments/cot_template.json"
 MODELS = {"base": "models/smollm2-135m", "tuned": "models/smollm2-135m-instruct"}
-NEW_TOKENS = 48
+NEW_TOKENS = 16
+# CPU budget: the model sees at most MAX_LENGTH tokens (lighteval truncates the prompt on the
+# left, keeping the evaluated question; the details keep the full prompt, which is what the
+# import aligns on). Uncapped, the few-shot MuSR/GPQA prompts (~3.5k tokens) took over 5 CPU
+# minutes per batch of 4 on the shared 2-core machine; capped, both modes run in ~20 minutes.
+MAX_LENGTH = 512
 ENV = {
     **os.environ,
     "HF_HUB_OFFLINE": "1",
@@ -88,9 +95,11 @@ BBH = (
     "object_counting",  # numeric options
     "tracking_shuffled_objects_three_objects",
 )
-MUSR = {"murder_mysteries": ("murder_mystery", 2), "object_placements": ("object_placements", 1),
+MUSR = {"murder_mysteries": ("murder_mystery", 1), "object_placements": ("object_placements", 1),
         "team_allocation": ("team_allocation", 1)}  # fmt: skip
-ITEMS = 2
+# one item per task (several tasks per benchmark: 2 MMLU subjects, 4 BBH subtasks, 3 MuSR
+# splits, ARC easy and challenge): the CPU budget, see MAX_LENGTH
+ITEMS = 1
 TUNED_ONLY = (
     "truthfulqa_reasoning_letter:mc1",
     "salad_bench_reasoning_letter:mrq",
@@ -193,9 +202,12 @@ def task_rows() -> dict[str, tuple[str, list[dict[str, Any]]]]:
         _csv_rows(DATA_DIR / "gpqa/gpqa_diamond.csv", ITEMS),
     )
     for split, (fname, n) in MUSR.items():
+        # the Hub's MuSR parquet types answer_index as an integer (the study's prompt function
+        # passes it on as lighteval's gold index); the CSV reader gives strings
+        rows = _csv_rows(DATA_DIR / f"musr/{fname}.csv", n)
         out[f"musr_reasoning_letter:{split}"] = (
             split,
-            _csv_rows(DATA_DIR / f"musr/{fname}.csv", n),
+            [{**r, "answer_index": int(r["answer_index"])} for r in rows],
         )
     out["arc_reasoning_custom_prompt_letter:easy"] = ("test", _arc_test_rows("easy", ITEMS))
     out["arc_reasoning_custom_prompt_letter:challenge"] = ("test", _arc_test_rows("challenge", 1))
@@ -339,7 +351,10 @@ def make_tasks() -> None:
 
 def _lighteval(venv: Path, mode: str, tasks: list[str], wait: bool = True) -> Any:
     gen = f"{{temperature:0.6,top_p:0.95,seed:0,max_new_tokens:{NEW_TOKENS}}}"
-    args = f"model_name={MODELS[mode]},dtype=float32,batch_size=4,generation_parameters={gen}"
+    args = (
+        f"model_name={MODELS[mode]},dtype=float32,batch_size=4,max_length={MAX_LENGTH},"
+        f"generation_parameters={gen}"
+    )
     cmd = [
         str(venv / "bin" / "lighteval"),
         "accelerate",
