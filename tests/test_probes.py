@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from forgetmap.errors import ForgetmapError
-from forgetmap.integrations.probes import DEFAULT_PROBE_TASKS, probe_rank, probe_set
+from forgetmap.integrations.probes import probe_rank, probe_set
 from forgetmap.metrics.power import PlanTask, plan_mde
 from forgetmap.suite.protocol_loader import load_protocol
 
@@ -17,7 +17,7 @@ def test_default_probe_set_is_stratified_deterministic_and_nested(data_dir: Path
     again = probe_set(items_per_task=20, data_dir=data_dir)
     large = probe_set(items_per_task=50, data_dir=data_dir)
     assert small.items == again.items
-    assert small.tasks == list(DEFAULT_PROBE_TASKS)
+    assert small.tasks == ["arc:easy", "piqa:validation", "hellaswag:validation"]  # suite `probe`
     assert {len(v) for v in small.items.values()} == {20}
     assert len(set(small.categories.values())) >= 2  # spread over categories
     for task, ids in small.items.items():

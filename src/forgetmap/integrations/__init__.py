@@ -13,7 +13,7 @@ _EXPORTS = {
     "ForgettingCallback": "forgetmap.integrations.callback",
     "ProbeSet": "forgetmap.integrations.probes",
     "probe_set": "forgetmap.integrations.probes",
-    "DEFAULT_PROBE_TASKS": "forgetmap.integrations.probes",
+    "DEFAULT_PROBE_SUITE": "forgetmap.integrations.probes",
 }
 
 __all__ = sorted(_EXPORTS)

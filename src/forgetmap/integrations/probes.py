@@ -23,9 +23,10 @@ from forgetmap.errors import ForgetmapError
 from forgetmap.metrics.power import PlanTask, plan_mde
 from forgetmap.suite.items import LoadedTask
 from forgetmap.suite.protocol import Protocol
-from forgetmap.suite.registry import TaskSpec, resolve_tasks
+from forgetmap.suite.registry import TaskSpec, list_tasks, resolve_tasks
 
-DEFAULT_PROBE_TASKS = ("arc:easy", "piqa:validation", "hellaswag:validation")
+#: the suite (suite/tasks.yaml) whose tasks the default probe set samples
+DEFAULT_PROBE_SUITE = "probe"
 DEFAULT_ITEMS_PER_TASK = 200
 #: accuracy the stated MDE assumes (a small model by log-likelihood on the default tasks)
 ASSUMED_ACC = 0.5
@@ -98,7 +99,7 @@ class ProbeProtocol(Protocol):
 
 
 def probe_set(
-    tasks: str | Sequence[str] = DEFAULT_PROBE_TASKS,
+    tasks: str | Sequence[str] | None = None,
     items_per_task: int = DEFAULT_ITEMS_PER_TASK,
     seed: int = 0,
     n_seeds: int = 1,
@@ -107,14 +108,16 @@ def probe_set(
     design_acc: float = ASSUMED_ACC,
 ) -> ProbeSet:
     """The first `items_per_task` items of each task in probe order (`probe_rank`), with the
-    design's MDE. Items a protocol keeps out (its few-shot exemplars) are never probes; a task
-    with fewer items contributes all of them."""
+    design's MDE. `tasks` None: the `probe` suite's. Items a protocol keeps out (its few-shot
+    exemplars) are never probes; a task with fewer items contributes all of them."""
     from forgetmap.suite.protocol_loader import load_protocol
 
     if items_per_task < 1:
         raise ForgetmapError(f"items_per_task must be at least 1, got {items_per_task}")
-    names = tasks.split(",") if isinstance(tasks, str) else list(tasks)
-    specs = resolve_tasks(None, names)
+    if tasks is None:
+        specs = list_tasks(DEFAULT_PROBE_SUITE)
+    else:
+        specs = resolve_tasks(None, tasks.split(",") if isinstance(tasks, str) else list(tasks))
     proto = load_protocol(protocol)
     items: dict[str, tuple[str, ...]] = {}
     plan: list[PlanTask] = []
