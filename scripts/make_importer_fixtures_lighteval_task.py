@@ -52,7 +52,7 @@ except ImportError:  # lighteval >= 0.11
 LETTERS = "ABCDEFGHIJ"
 COT = (
     "Answer the following multiple choice science question.\n"
-    'On the very last line, write exactly "Answer: $LETTER" (e.g. "Answer: B").\n'
+    'End with one line that reads "Answer: $LETTER" (for example "Answer: B").\n'
     "Think step by step, showing your reasoning.\n"
     'Question: "{question}"'
 )
