@@ -76,7 +76,7 @@ NEW_TOKENS = 16
 # CPU budget: the model sees at most MAX_LENGTH tokens (lighteval truncates the prompt on the
 # left, keeping the evaluated question; the details keep the full prompt, which is what the
 # import aligns on). Uncapped, the few-shot MuSR/GPQA prompts (~3.5k tokens) took over 5 CPU
-# minutes per batch of 4 on the shared 2-core machine; capped, both modes run in ~20 minutes.
+# minutes per batch of 4 on the shared 2-core machine; capped, the run step takes ~5 minutes.
 MAX_LENGTH = 512
 ENV = {
     **os.environ,
@@ -85,6 +85,9 @@ ENV = {
     "TRANSFORMERS_OFFLINE": "1",
     "TOKENIZERS_PARALLELISM": "false",
     "OMP_NUM_THREADS": "2",
+    # a cache of our own, emptied before every run: the user's datasets cache keeps an earlier
+    # load of a task folder (e.g. MuSR rows with string answer_index) and serves it again
+    "HF_DATASETS_CACHE": str(DEV / "hf_datasets"),
 }
 
 # lighteval task (study name) -> (rows reader, items); base/tuned: which modes run it.
@@ -95,11 +98,12 @@ BBH = (
     "object_counting",  # numeric options
     "tracking_shuffled_objects_three_objects",
 )
-MUSR = {"murder_mysteries": ("murder_mystery", 1), "object_placements": ("object_placements", 1),
-        "team_allocation": ("team_allocation", 1)}  # fmt: skip
-# one item per task (several tasks per benchmark: 2 MMLU subjects, 4 BBH subtasks, 3 MuSR
-# splits, ARC easy and challenge): the CPU budget, see MAX_LENGTH
-ITEMS = 1
+MUSR = {"murder_mysteries": "murder_mystery", "object_placements": "object_placements",
+        "team_allocation": "team_allocation"}  # fmt: skip
+# items per task (several tasks per benchmark: 2 MMLU subjects, 4 BBH subtasks, 3 MuSR splits,
+# ARC easy and challenge; MCTest's two are questions on one story, which the import must tell
+# apart): two, so that alignment chooses among a task's items; the CPU budget, see MAX_LENGTH
+ITEMS = 2
 TUNED_ONLY = (
     "truthfulqa_reasoning_letter:mc1",
     "salad_bench_reasoning_letter:mrq",
@@ -201,16 +205,19 @@ def task_rows() -> dict[str, tuple[str, list[dict[str, Any]]]]:
         "train",
         _csv_rows(DATA_DIR / "gpqa/gpqa_diamond.csv", ITEMS),
     )
-    for split, (fname, n) in MUSR.items():
+    for split, fname in MUSR.items():
         # the Hub's MuSR parquet types answer_index as an integer (the study's prompt function
         # passes it on as lighteval's gold index); the CSV reader gives strings
-        rows = _csv_rows(DATA_DIR / f"musr/{fname}.csv", n)
+        rows = _csv_rows(DATA_DIR / f"musr/{fname}.csv", ITEMS)
         out[f"musr_reasoning_letter:{split}"] = (
             split,
             [{**r, "answer_index": int(r["answer_index"])} for r in rows],
         )
     out["arc_reasoning_custom_prompt_letter:easy"] = ("test", _arc_test_rows("easy", ITEMS))
-    out["arc_reasoning_custom_prompt_letter:challenge"] = ("test", _arc_test_rows("challenge", 1))
+    out["arc_reasoning_custom_prompt_letter:challenge"] = (
+        "test",
+        _arc_test_rows("challenge", ITEMS),
+    )
     hs = _arrow_rows(DATA_DIR / "hellaswag/hellaswag/none/validation", ITEMS)
     out["hellaswag_reasoning_letter:main"] = ("test", [{**r, "label": ""} for r in hs])
     out["social_iqa_reasoning_letter:main"] = (
@@ -376,6 +383,7 @@ def make_run(venv: Path) -> None:
     """Base and tuned runs side by side (two processes: CPU time is the limit here), then the
     re-run of one tuned task, which must come last (the later timestamp is kept)."""
     shutil.rmtree(DEV / "out", ignore_errors=True)
+    shutil.rmtree(ENV["HF_DATASETS_CACHE"], ignore_errors=True)
     tasks = list(task_rows())
     base = _lighteval(venv, "base", [t for t in tasks if t not in TUNED_ONLY], wait=False)
     _lighteval(venv, "tuned", tasks)
@@ -398,25 +406,21 @@ def _literals(tree: ast.AST) -> list[str]:
     return out
 
 
+def _strings(x: Any) -> list[str]:
+    """Every string leaf of a JSON document."""
+    if isinstance(x, str):
+        return [x]
+    values = x.values() if isinstance(x, dict) else x if isinstance(x, list) else ()
+    return [s for v in values for s in _strings(v)]
+
+
 def study_fragments(repo: Path) -> list[str]:
     """Study text to keep out of the repository, longest first: every field of cot_template.json
     whole (4+ words), the prose lines of those fields (6+ words: exemplar sentences, never a
     short option that an evaluated item could share) and the prose pieces (4+ words besides an
     option label) of the two modules' string literals, split at format fields and line breaks."""
     doc = json.loads((repo / COT_JSON).read_text(encoding="utf-8"))
-    fields: list[str] = []
-
-    def walk(x: Any) -> None:
-        if isinstance(x, str):
-            fields.append(x)
-        elif isinstance(x, dict):
-            for v in x.values():
-                walk(v)
-        elif isinstance(x, list):
-            for v in x:
-                walk(v)
-
-    walk(doc)
+    fields = _strings(doc)
     literals: list[str] = []
     for rel in (FEWSHOT_MODULE, ZEROSHOT_MODULE):
         src = (repo / rel).read_text(encoding="utf-8")
@@ -439,6 +443,15 @@ def study_fragments(repo: Path) -> list[str]:
     whole = {f for f in fields if len(f.split()) >= 4}
     pieces = (lines(fields, 6) | lines(literals, 4)) - whole
     return sorted(whole, key=len, reverse=True) + sorted(pieces, key=len, reverse=True)
+
+
+def served_text() -> str:
+    """Every string of the rows the run evaluated (the data step's files), one per line."""
+    out: list[str] = []
+    for f in sorted((DEV / "data").rglob("*.jsonl")):
+        for line in f.read_text(encoding="utf-8").splitlines():
+            out += _strings(json.loads(line))
+    return "\n".join(out)
 
 
 def tag(text: str) -> str:
@@ -470,6 +483,12 @@ def make_redact() -> None:
     import pyarrow.parquet as pq
 
     fragments = study_fragments(STUDY_REPO)
+    # a line the study's exemplars share with an evaluated item (MuSR's "Who is the most likely
+    # murderer?") is the benchmark's text, which the import aligns on: it stays
+    served = served_text()
+    kept = [f for f in fragments if f in served]
+    fragments = [f for f in fragments if f not in served]
+    print(f"{len(fragments)} study fragments redacted; {len(kept)} kept (in the evaluated rows)")
     src = DEV / "out"
     shutil.rmtree(FIXTURE, ignore_errors=True)
     for f in sorted(src.rglob("*")):

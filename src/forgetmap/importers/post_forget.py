@@ -39,6 +39,7 @@ from forgetmap.importers._common import ImportBatch, ImportedRun
 from forgetmap.importers.align import Aligner
 from forgetmap.importers.lighteval import import_lighteval
 from forgetmap.letters import LETTERS
+from forgetmap.records.identity import content_hashes
 from forgetmap.suite.study_protocol import study_task_name
 
 REPO_ID = "post-forget/post-forget"
@@ -152,6 +153,10 @@ def _apply(part: pa.Table, al: Any, category: str | None) -> pa.Table:
         "question": pa.array(al.question, pa.string()),
         "choices": pa.array(al.choices, pa.list_(pa.string())),
     }
+    # the content hashes follow the aligned content (the importer hashed the prompt's block,
+    # which differs between a few-shot and a zero-shot prompt of the same item)
+    if "question_hash" in part.column_names:
+        cols.update(content_hashes(cols["question"], cols["choices"]))
     if category is not None:
         old = part.column("category").to_pylist()
         cols["category"] = pa.array([c or category for c in old], pa.string())
