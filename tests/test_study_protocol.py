@@ -148,7 +148,20 @@ def test_prompt_cli(study_repo, data_dir, capsys, monkeypatch):
         "480506415bc44387",
     ]
     assert main([*bad, "--study-repo", str(study_repo)]) == 2
-    assert "dropped by the study's code" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    # the file, line and prompt function of each module that drops it
+    assert "dropped by the study's code" in err
+    assert (
+        "custom_tasks_extractor_prompt.py:" in err and "custom_tasks_extractor_few_shot.py:" in err
+    )
+    assert err.count("bbh_ruin_names() returns no document for it") == 2
+    # an item the study's code fails on: which module and function, and its error
+    dyck = ["prompt", "--protocol", "study", "--task", "bbh:dyck_languages", "--item", "0"]
+    assert main([*dyck, "--study-repo", str(study_repo)]) == 2
+    err = capsys.readouterr().err
+    assert "custom_tasks_extractor_few_shot.py:" in err
+    assert "bbh_dyck_languages() fails on it: " in err and "brace" in err
+    assert "custom_tasks_extractor_prompt.py" not in err  # its zero-shot prompt is fine
 
 
 # --- bad checkouts: one line naming the file and the key -------------------------------------

@@ -56,7 +56,8 @@ def prompt(
     excluded = proto.excluded(task_name)
     if item.item_id in excluded:
         raise ForgetmapError(
-            f"{task_name}: item {item.item_id} is {proto.excluded_reason()} and is not evaluated "
+            f"{task_name}: item {item.item_id} is "
+            f"{proto.excluded_item_reason(task_name, item.item_id)} and is not evaluated "
             f"under it; {len(excluded)} item(s) of {task_name} are excluded so"
         )
     p = build_prompt(task_name, item, elicitation, data_dir=data_dir, protocol=proto)

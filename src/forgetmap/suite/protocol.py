@@ -434,6 +434,10 @@ class Protocol:
         """Why `excluded` items are not evaluated (for messages)."""
         return f"an exemplar of protocol {self.name!r} (taken from the evaluated split)"
 
+    def excluded_item_reason(self, task: str | TaskSpec, item_id: str) -> str:
+        """Why one excluded item of `task` is not evaluated (for messages naming the item)."""
+        return self.excluded_reason()
+
     def excluded(self, task: str | TaskSpec) -> frozenset[str]:
         """Item ids of `task` that serve as exemplars taken from its evaluated split under this
         protocol: they are not evaluated (so an example never is its own test item)."""

@@ -353,6 +353,29 @@ class StudyProtocol(Protocol):
     def excluded_reason(self) -> str:
         return "dropped by the study's code (its prompt function returns no document or fails)"
 
+    def excluded_item_reason(self, task: str | TaskSpec, item_id: str) -> str:
+        """Which of the study's files and prompt functions drops or fails on the item, and how."""
+        spec = get_task(task)
+        why = []
+        for mode in MODES.values():
+            cfg = self.checkout.config(mode, spec)
+            if cfg is None:
+                continue
+            doc = self.checkout.queries(mode, spec).get(item_id)
+            if doc is not None and doc.error is None:
+                continue
+            fn = cfg["prompt_function"]
+            node = getattr(fn, "node", None)
+            where = f"{self.checkout.module(mode).path}" + (
+                f":{node.lineno}: {node.name}()" if node is not None else f": {fn}"
+            )
+            why.append(
+                f"{where} returns no document for it"
+                if doc is None
+                else f"{where} fails on it: {doc.error}"
+            )
+        return f"dropped by the study's code ({'; '.join(why)})" if why else self.excluded_reason()
+
     def load(
         self,
         task: str | TaskSpec,
