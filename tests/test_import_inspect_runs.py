@@ -15,50 +15,13 @@ import shutil
 import zipfile
 from pathlib import Path
 
-from forgetmap.cli.main import main
+from clikit import compare_pair, import_store, rows_by_key, run_cli
+
 from forgetmap.importers import SEED_BASE
 from forgetmap.importers.inspect_logs import _member_bytes
-from forgetmap.records import RECORD_SCHEMA, ResultsStore
 
 FIX = Path(__file__).parent / "fixtures" / "importers"
 SMOL, GEMMA = "models/smollm2-135m-instruct", "models/gemma3-270m"
-
-
-class Err(str):
-    """stderr of a CLI call; `in` ignores whitespace (rich wraps long lines anywhere)."""
-
-    def __contains__(self, part: object) -> bool:
-        return "".join(str(part).split()) in "".join(self.split())
-
-    def count(self, part: str, *args) -> int:  # type: ignore[override]
-        return "".join(self.split()).count("".join(part.split()))
-
-
-def _run(capsys, *argv) -> tuple[int, Err]:
-    code = main([str(a) for a in argv])
-    return code, Err(capsys.readouterr().err)
-
-
-def _import(capsys, res: Path, tool: str, path: Path, *extra) -> tuple[ResultsStore, Err]:
-    code, err = _run(capsys, "import", tool, path, "--results", res, *extra)
-    assert code == 0, err
-    return ResultsStore(res), err
-
-
-def _rows(store: ResultsStore, model: str) -> dict[tuple, dict]:
-    t = store.read(models=[model])
-    assert t.schema == RECORD_SCHEMA
-    rows = {(r["task"], r["item_id"], r["seed"]): r for r in t.to_pylist()}
-    assert len(rows) == t.num_rows
-    return rows
-
-
-def _compare(capsys, res: Path, before: str, after: str, tmp: Path) -> tuple[dict, Err]:
-    out = tmp / "cmp.json"
-    code, err = _run(capsys, "compare", "--results", res, "--before", before, "--after", after,
-                     "--json", out, "--bootstrap", "50")  # fmt: skip
-    assert code == 0, err
-    return json.loads(out.read_text())["pairs"][0], err
 
 
 # ---------------------------------------------------------------- inspect_ai
@@ -112,8 +75,8 @@ def test_inspect_epoch_labels_never_collide(tmp_path, capsys):
     for f in (f7, f8, g7):
         shutil.copy(f, logs / f.name)
     res = tmp_path / "res"
-    store, err = _import(capsys, res, "inspect", logs)
-    smol = _rows(store, f"hf/{SMOL}")
+    store, err = import_store(capsys, res, "inspect", logs)
+    smol = rows_by_key(store, f"hf/{SMOL}")
     assert sorted({k[2] for k in smol}) == [7, 8, SEED_BASE + 7, SEED_BASE + 8]
     assert len(smol) == len(s7) + len(s8) == 32
     for s in s7 + s8:
@@ -121,7 +84,7 @@ def test_inspect_epoch_labels_never_collide(tmp_path, capsys):
         r = smol[("arc_mini", str(s["id"]), (s["epoch"] - 1) * SEED_BASE + seed)]
         assert r["correct"] is (s["scores"]["choice"]["value"] == "C")
         assert r["extract_rule"] == "inspect:logged:choice"
-    pair, _ = _compare(capsys, res, f"hf/{GEMMA}", f"hf/{SMOL}", tmp_path)
+    pair, _ = compare_pair(capsys, res, f"hf/{GEMMA}", f"hf/{SMOL}", tmp_path)
     cells = {(c["task"], c["seed"]): c for c in pair["cells"]}
     assert sorted(s for _, s in cells) == [7, SEED_BASE + 7]
     pre = {(str(s["id"]), s["epoch"]): s["scores"]["choice"]["value"] == "C" for s in gs7}
@@ -139,8 +102,8 @@ def test_inspect_unseeded_run_is_labelled_0_and_said(tmp_path, capsys):
     """issue 15 item 3: one rule for every importer: a run without a sampling seed is labelled
     0 and the import says so (inspect and lighteval alike, see the lighteval test)."""
     f, h, samples = _pick("gemma3", None)
-    store, err = _import(capsys, tmp_path / "res", "inspect", f)
-    rows = _rows(store, f"hf/{GEMMA}")
+    store, err = import_store(capsys, tmp_path / "res", "inspect", f)
+    rows = rows_by_key(store, f"hf/{GEMMA}")
     assert {k[2] for k in rows} == {0} and len(rows) == len(samples)
     assert "records no sampling seed" in err and "labelled as seed 0" in err
     man = store.read_manifest(f"hf/{GEMMA}", store.runs(f"hf/{GEMMA}")[0])
@@ -160,15 +123,15 @@ def test_inspect_same_eval_in_two_formats_imported_once(tmp_path, capsys):
     both.mkdir()
     shutil.copy(f7, both / f7.name)
     shutil.copy(conv, both / conv.name)
-    store, err = _import(capsys, tmp_path / "r1", "inspect", both)
-    assert len(store.runs(f"hf/{SMOL}")) == 1 and len(_rows(store, f"hf/{SMOL}")) == 16
+    store, err = import_store(capsys, tmp_path / "r1", "inspect", both)
+    assert len(store.runs(f"hf/{SMOL}")) == 1 and len(rows_by_key(store, f"hf/{SMOL}")) == 16
     assert "the same inspect eval" in err and "imported once" in err
     res = tmp_path / "r2"
-    _import(capsys, res, "inspect", f7)
-    store, err = _import(capsys, res, "inspect", conv)
+    import_store(capsys, res, "inspect", f7)
+    store, err = import_store(capsys, res, "inspect", conv)
     assert len(store.runs(f"hf/{SMOL}")) == 1 and "same source run is already stored" in err
-    store, err = _import(capsys, res, "inspect", conv, "--force")  # replaces, still one run
-    assert len(store.runs(f"hf/{SMOL}")) == 1 and len(_rows(store, f"hf/{SMOL}")) == 16
+    store, err = import_store(capsys, res, "inspect", conv, "--force")  # replaces, still one run
+    assert len(store.runs(f"hf/{SMOL}")) == 1 and len(rows_by_key(store, f"hf/{SMOL}")) == 16
 
 
 def test_inspect_bad_logs_do_not_stop_a_folder(tmp_path, capsys):
@@ -181,16 +144,16 @@ def test_inspect_bad_logs_do_not_stop_a_folder(tmp_path, capsys):
     d.mkdir()
     for f in (err_log, cancelled, good):
         shutil.copy(f, d / f.name)
-    store, err = _import(capsys, tmp_path / "r", "inspect", d)
-    assert len(_rows(store, f"hf/{SMOL}")) == len(good_samples)
+    store, err = import_store(capsys, tmp_path / "r", "inspect", d)
+    assert len(rows_by_key(store, f"hf/{SMOL}")) == len(good_samples)
     assert err.count(f"refused {d}") == 2 and "2 log(s) refused" in err
     assert "status 'error'" in err and "deliberate failure" in err
     assert "status 'cancelled'" in err
     (d / good.name).unlink()
-    code, err = _run(capsys, "import", "inspect", d, "--results", tmp_path / "r2")
+    code, err = run_cli(capsys, "import", "inspect", d, "--results", tmp_path / "r2")
     assert code == 2 and "nothing importable: 2 logs refused" in err
     shutil.copy(good, d / good.name)
-    code, err = _run(capsys, "import", "inspect", d, "--results", tmp_path / "r3", "--strict")
+    code, err = run_cli(capsys, "import", "inspect", d, "--results", tmp_path / "r3", "--strict")
     assert code == 2 and "did not finish" in err and not (tmp_path / "r3").exists()
 
 
@@ -200,13 +163,13 @@ def test_inspect_scorer_is_visible(tmp_path, capsys):
     f, h, samples = _pick("smollm2", 7, fmt=".json", scorers=2)
     names = [s["name"] for s in h["eval"]["scorers"]]
     assert names == ["choice", "includes"]
-    store, err = _import(capsys, tmp_path / "a", "inspect", f)
-    assert {r["extract_rule"] for r in _rows(store, f"hf/{SMOL}").values()} == {
+    store, err = import_store(capsys, tmp_path / "a", "inspect", f)
+    assert {r["extract_rule"] for r in rows_by_key(store, f"hf/{SMOL}").values()} == {
         "inspect:logged:choice"
     }
     assert "choice" in err
-    store, err = _import(capsys, tmp_path / "b", "inspect", f, "--scorer", "includes")
-    rows = _rows(store, f"hf/{SMOL}")
+    store, err = import_store(capsys, tmp_path / "b", "inspect", f, "--scorer", "includes")
+    rows = rows_by_key(store, f"hf/{SMOL}")
     for s in samples:
         r = rows[("arc_mini", str(s["id"]), 7)]
         assert r["correct"] is (s["scores"]["includes"]["value"] == "C")
@@ -221,15 +184,15 @@ def test_inspect_compare_scorer_and_seed_messages(tmp_path, capsys):
     seeded, _, _ = _pick("smollm2", 7, fmt=".json", scorers=2)
     unseeded, _, _ = _pick("gemma3", None)
     res = tmp_path / "res"
-    _import(capsys, res, "inspect", seeded, "--scorer", "includes")
-    _import(capsys, res, "inspect", unseeded)
-    code, err = _run(capsys, "compare", "--results", res, "--before", f"hf/{GEMMA}",
+    import_store(capsys, res, "inspect", seeded, "--scorer", "includes")
+    import_store(capsys, res, "inspect", unseeded)
+    code, err = run_cli(capsys, "compare", "--results", res, "--before", f"hf/{GEMMA}",
                      "--after", f"hf/{SMOL}")  # fmt: skip
     assert code == 2 and "no items in common" in err and "They share no seed" in err
     assert f"hf/{GEMMA} has seeds 0," in err and f"hf/{SMOL} has 7" in err
     g7, _, _ = _pick("gemma3", 7, fmt=".json")
-    _import(capsys, res, "inspect", g7)
-    pair, err = _compare(capsys, res, f"hf/{GEMMA}", f"hf/{SMOL}", tmp_path)
+    import_store(capsys, res, "inspect", g7)
+    pair, err = compare_pair(capsys, res, f"hf/{GEMMA}", f"hf/{SMOL}", tmp_path)
     ws = [w for w in pair["warnings"] if "scored differently" in w]
     assert len(ws) == 1 and "inspect:logged:includes" in ws[0] and "inspect:logged:choice" in ws[0]
     assert [c["seed"] for c in pair["cells"]] == [7]  # epoch 1 of both --seed 7 runs pairs

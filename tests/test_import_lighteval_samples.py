@@ -15,39 +15,12 @@ import shutil
 from pathlib import Path
 
 import pyarrow.parquet as pq
+from clikit import import_store, rows_by_key, run_cli
 
-from forgetmap.cli.main import main
 from forgetmap.importers import SEED_BASE
-from forgetmap.records import RECORD_SCHEMA, ResultsStore
 
 FIX = Path(__file__).parent / "fixtures" / "importers"
 SMOL, GEMMA = "models/smollm2-135m-instruct", "models/gemma3-270m"
-
-
-class Err(str):
-    """stderr of a CLI call; `in` ignores whitespace (rich wraps long lines anywhere)."""
-
-    def __contains__(self, part: object) -> bool:
-        return "".join(str(part).split()) in "".join(self.split())
-
-
-def _run(capsys, *argv) -> tuple[int, Err]:
-    code = main([str(a) for a in argv])
-    return code, Err(capsys.readouterr().err)
-
-
-def _import(capsys, res: Path, tool: str, path: Path, *extra) -> tuple[ResultsStore, Err]:
-    code, err = _run(capsys, "import", tool, path, "--results", res, *extra)
-    assert code == 0, err
-    return ResultsStore(res), err
-
-
-def _rows(store: ResultsStore, model: str) -> dict[tuple, dict]:
-    t = store.read(models=[model])
-    assert t.schema == RECORD_SCHEMA
-    rows = {(r["task"], r["item_id"], r["seed"]): r for r in t.to_pylist()}
-    assert len(rows) == t.num_rows
-    return rows
 
 
 # ---------------------------------------------------------------- lighteval
@@ -90,15 +63,19 @@ def test_lighteval_loglik_rows_hash_their_own_prompt(tmp_path, capsys):
     """issue 15 item 1: lighteval 0.13 leaves model_response.input empty on loglikelihood rows;
     the prompt hash comes from the doc's query and options: 20 items -> 20 hashes (it was one
     hash, of an empty string, for every row); the generation rows get their own hashes too."""
-    store, _ = _import(capsys, tmp_path / "res", "lighteval", _copy_runs(tmp_path / "l", True))
+    store, _ = import_store(capsys, tmp_path / "res", "lighteval", _copy_runs(tmp_path / "l", True))
     raws = [v for _r, _g, d in _lighteval_runs() for k, v in d.items() if "arc_loglik" in k]
     assert raws and all(len(raw) == 20 for raw in raws)
     assert all(r["model_response"]["input"] is None for raw in raws for r in raw)
-    rows = [r for r in _rows(store, SMOL).values() if "arc_loglik" in r["task"]]
+    rows = [r for r in rows_by_key(store, SMOL).values() if "arc_loglik" in r["task"]]
     assert len(rows) == 20 and len({r["prompt_hash"] for r in rows}) == 20
     assert {r["elicitation"] for r in rows} == {"loglik"}
     for model in (SMOL, GEMMA):
-        gen = [r for r in _rows(store, model).values() if "samples" in r["task"] and r["seed"] == 0]
+        gen = [
+            r
+            for r in rows_by_key(store, model).values()
+            if "samples" in r["task"] and r["seed"] == 0
+        ]
         assert len({r["prompt_hash"] for r in gen}) == 8  # 8 items, one hash each
 
 
@@ -108,7 +85,9 @@ def test_lighteval_several_samples_each_a_record(tmp_path, capsys):
     mean is compared with lighteval's avg@n and the agreement reported."""
     from forgetmap.suite.extract import extract
 
-    store, err = _import(capsys, tmp_path / "res", "lighteval", _copy_runs(tmp_path / "l", True))
+    store, err = import_store(
+        capsys, tmp_path / "res", "lighteval", _copy_runs(tmp_path / "l", True)
+    )
     for _res, general, details in _lighteval_runs():
         if _gen_seed(general) is None:
             continue
@@ -117,7 +96,7 @@ def test_lighteval_several_samples_each_a_record(tmp_path, capsys):
             continue
         model = general["model_name"]
         seed = _gen_seed(general)
-        rows = _rows(store, model)
+        rows = rows_by_key(store, model)
         assert len([k for k in rows if "samples" in k[0]]) == 2 * len(raw) == 16
         agree = 0
         for d in raw:
@@ -148,14 +127,14 @@ def test_lighteval_unseeded_run_labelled_0(tmp_path, capsys):
     key, and --seed labels the unseeded run apart."""
     res, general, details = next(r for r in _lighteval_runs() if _gen_seed(r[1]) is None)
     d = _copy_runs(tmp_path / "run", False)
-    store, err = _import(capsys, tmp_path / "r", "lighteval", d)
-    rows = _rows(store, general["model_name"])
+    store, err = import_store(capsys, tmp_path / "r", "lighteval", d)
+    rows = rows_by_key(store, general["model_name"])
     n = sum(len(v) for v in details.values())
     assert {k[2] for k in rows} == {0, SEED_BASE} and len(rows) == 2 * n
     assert "records no sampling seed" in err
-    code, err = _run(capsys, "import", "lighteval", LES, "--results", tmp_path / "r2")
+    code, err = run_cli(capsys, "import", "lighteval", LES, "--results", tmp_path / "r2")
     assert code == 2 and "occur in more than one imported run" in err
-    _import(capsys, tmp_path / "r3", "lighteval", _copy_runs(tmp_path / "s", True))
-    store, _ = _import(capsys, tmp_path / "r3", "lighteval", d, "--seed", "5")
-    seeds = {k[2] for k in _rows(store, general["model_name"]) if "samples" in k[0]}
+    import_store(capsys, tmp_path / "r3", "lighteval", _copy_runs(tmp_path / "s", True))
+    store, _ = import_store(capsys, tmp_path / "r3", "lighteval", d, "--seed", "5")
+    seeds = {k[2] for k in rows_by_key(store, general["model_name"]) if "samples" in k[0]}
     assert seeds == {0, SEED_BASE, 5, SEED_BASE + 5}

@@ -15,25 +15,13 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from clikit import run_cli
 
-from forgetmap.cli.main import main
 from forgetmap.importers.post_forget import study_task_name
 from forgetmap.records import ResultsStore
 
 FIX = Path(__file__).parent / "fixtures" / "importers" / "post_forget"
 SMOL, GEMMA = "models/smollm2-135m-instruct", "models/gemma3-270m"
-
-
-class Err(str):
-    """stderr of a CLI call; `in` ignores whitespace (rich wraps long paths at any character)."""
-
-    def __contains__(self, part: object) -> bool:
-        return "".join(str(part).split()) in "".join(self.split())
-
-
-def _run(capsys, *argv) -> tuple[int, Err]:
-    code = main([str(a) for a in argv])
-    return code, Err(capsys.readouterr().err)
 
 
 @pytest.mark.parametrize(
@@ -58,7 +46,7 @@ def test_study_task_names(raw, canonical):
 
 def test_import_from_local_copy(tmp_path, capsys):
     res = tmp_path / "res"
-    code, err = _run(capsys, "import", "post-forget", "--source", FIX, "--results", res)
+    code, err = run_cli(capsys, "import", "post-forget", "--source", FIX, "--results", res)
     assert code == 0, err
     store = ResultsStore(res)
     assert store.models() == [GEMMA, SMOL]
@@ -87,9 +75,9 @@ def test_import_from_local_copy(tmp_path, capsys):
 
 def test_compare_uses_registry_categories(tmp_path, capsys):
     res = tmp_path / "res"
-    assert _run(capsys, "import", "post-forget", "--source", FIX, "--results", res)[0] == 0
+    assert run_cli(capsys, "import", "post-forget", "--source", FIX, "--results", res)[0] == 0
     out = tmp_path / "c.json"
-    code, err = _run(
+    code, err = run_cli(
         capsys, "compare", "--results", res, "--before", GEMMA, "--after", SMOL, "--json", out
     )
     assert code == 0, err
@@ -103,7 +91,7 @@ def test_hub_download_fails_clearly_offline(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # no network here anyway; fail fast, not by timeout
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True, raising=False)
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    code, err = _run(
+    code, err = run_cli(
         capsys, "import", "post-forget", "--revision", "main", "--results", tmp_path / "r"
     )
     assert code == 2
@@ -113,7 +101,7 @@ def test_hub_download_fails_clearly_offline(tmp_path, capsys, monkeypatch):
 def test_source_must_be_a_directory(tmp_path, capsys):
     f = tmp_path / "x.json"
     f.write_text("{}")
-    code, err = _run(capsys, "import", "post-forget", "--source", f, "--results", tmp_path / "r")
+    code, err = run_cli(capsys, "import", "post-forget", "--source", f, "--results", tmp_path / "r")
     assert code == 2 and "--source must be a directory" in err
 
 

@@ -16,48 +16,15 @@ import re
 import shutil
 from pathlib import Path
 
-from forgetmap.cli.main import main
+from clikit import compare_pair, import_store, rows_by_key, run_cli
+
 from forgetmap.importers import SEED_BASE, split_seed_label
 from forgetmap.importers.lm_eval import import_lm_eval
-from forgetmap.records import RECORD_SCHEMA, ResultsStore
+from forgetmap.records import ResultsStore
 
 FIX = Path(__file__).parent / "fixtures" / "importers"
 LMR = FIX / "lm_eval_repeats"
 SMOL, GEMMA = "models/smollm2-135m-instruct", "models/gemma3-270m"
-
-
-class Err(str):
-    """stderr of a CLI call; `in` ignores whitespace (rich wraps long lines anywhere)."""
-
-    def __contains__(self, part: object) -> bool:
-        return "".join(str(part).split()) in "".join(self.split())
-
-
-def _run(capsys, *argv) -> tuple[int, Err]:
-    code = main([str(a) for a in argv])
-    return code, Err(capsys.readouterr().err)
-
-
-def _import(capsys, res: Path, tool: str, path: Path, *extra) -> tuple[ResultsStore, Err]:
-    code, err = _run(capsys, "import", tool, path, "--results", res, *extra)
-    assert code == 0, err
-    return ResultsStore(res), err
-
-
-def _rows(store: ResultsStore, model: str) -> dict[tuple, dict]:
-    t = store.read(models=[model])
-    assert t.schema == RECORD_SCHEMA
-    rows = {(r["task"], r["item_id"], r["seed"]): r for r in t.to_pylist()}
-    assert len(rows) == t.num_rows  # one record per key
-    return rows
-
-
-def _compare(capsys, res: Path, before: str, after: str, tmp: Path) -> tuple[dict, Err]:
-    out = tmp / "cmp.json"
-    code, err = _run(capsys, "compare", "--results", res, "--before", before, "--after", after,
-                     "--json", out, "--bootstrap", "50")  # fmt: skip
-    assert code == 0, err
-    return json.loads(out.read_text())["pairs"][0], err
 
 
 # ---------------------------------------------------------------- lm-eval: raw files, read here
@@ -83,10 +50,10 @@ def _regex(pattern: str, text: str) -> str:
 def test_lm_eval_repeats_are_records(tmp_path, capsys):
     """`repeats: 2`: records = items x repeats; repeat 0's pred is lm-eval's logged filtered
     answer, repeat 1's the filter's own regex (from the run's config) on that repeat's text."""
-    store, err = _import(capsys, tmp_path / "res", "lm-eval", LMR / "torch1234")
+    store, err = import_store(capsys, tmp_path / "res", "lm-eval", LMR / "torch1234")
     assert store.models() == [GEMMA, SMOL]
     for model, key in ((SMOL, "smollm2"), (GEMMA, "gemma3")):
-        rows = _rows(store, model)
+        rows = rows_by_key(store, model)
         raw, results = _raw_lm_eval("torch1234", key, "arc_mini_cot")
         cfg = results["configs"]["arc_mini_cot"]
         assert cfg["repeats"] == 2
@@ -119,9 +86,9 @@ def test_lm_eval_repeats_are_records(tmp_path, capsys):
 def test_lm_eval_filter_without_take_first_no_rounding(tmp_path, capsys):
     """flexible-extract keeps every repeat's answer and lm-eval logs exact_match = 0.5 where one
     repeat is right: that becomes one correct and one incorrect record, not one True."""
-    store, err = _import(capsys, tmp_path / "res", "lm-eval", LMR / "torch1234",
+    store, err = import_store(capsys, tmp_path / "res", "lm-eval", LMR / "torch1234",
                          "--filter", "flexible-extract")  # fmt: skip
-    rows = _rows(store, SMOL)
+    rows = rows_by_key(store, SMOL)
     raw, results = _raw_lm_eval("torch1234", "smollm2", "arc_mini_cot")
     ts = results["config"]["torch_seed"]
     flex = [x for x in raw if x["filter"] == "flexible-extract"]
@@ -170,8 +137,8 @@ def test_lm_eval_compare_per_repeat_matches_raw(tmp_path, capsys):
     """Must show: a pair's cells per repeat seed equal a count made straight from the two
     models' raw samples files (flexible-extract: lm-eval logged each repeat's answer)."""
     res = tmp_path / "res"
-    _import(capsys, res, "lm-eval", LMR / "torch1234", "--filter", "flexible-extract")
-    pair, _ = _compare(capsys, res, GEMMA, SMOL, tmp_path)
+    import_store(capsys, res, "lm-eval", LMR / "torch1234", "--filter", "flexible-extract")
+    pair, _ = compare_pair(capsys, res, GEMMA, SMOL, tmp_path)
     cells = {(c["task"], c["seed"]): c for c in pair["cells"]}
     correct: dict[str, dict[tuple[str, int], bool]] = {}
     for key in ("gemma3", "smollm2"):
@@ -199,23 +166,25 @@ def test_lm_eval_compare_per_repeat_matches_raw(tmp_path, capsys):
 def test_lm_eval_filter_on_mixed_folder(tmp_path, capsys):
     """Must show: --filter NAME on a folder whose MC task has only `none`: applied where the
     task has it, named in the summary and the records; TASK=NAME per task; unknown ones fail."""
-    store, err = _import(capsys, tmp_path / "a", "lm-eval", LMR / "torch1234",
+    store, err = import_store(capsys, tmp_path / "a", "lm-eval", LMR / "torch1234",
                          "--filter", "flexible-extract")  # fmt: skip
-    rules = {(r["task"], r["extract_rule"].split(":", 2)[2]) for r in _rows(store, SMOL).values()}
+    rules = {
+        (r["task"], r["extract_rule"].split(":", 2)[2]) for r in rows_by_key(store, SMOL).values()
+    }
     assert rules == {("arc_mini", "none/acc"), ("arc_mini_cot", "flexible-extract/exact_match")}
     assert "flexible-extract" in err
     man = store.read_manifest(SMOL, store.runs(SMOL)[0])
     assert man["filters"] == {"arc_mini": "none", "arc_mini_cot": "flexible-extract"}
-    store, _ = _import(capsys, tmp_path / "b", "lm-eval", LMR / "torch1234",
+    store, _ = import_store(capsys, tmp_path / "b", "lm-eval", LMR / "torch1234",
                        "--filter", "arc_mini_cot=mc-regex")  # fmt: skip
-    assert {r["extract_rule"].split(":", 2)[2] for r in _rows(store, GEMMA).values()} == {
+    assert {r["extract_rule"].split(":", 2)[2] for r in rows_by_key(store, GEMMA).values()} == {
         "none/acc",
         "mc-regex/exact_match",
     }
-    code, err = _run(capsys, "import", "lm-eval", LMR / "torch1234", "--results", tmp_path / "c",
+    code, err = run_cli(capsys, "import", "lm-eval", LMR / "torch1234", "--results", tmp_path / "c",
                      "--filter", "no-such-filter")  # fmt: skip
     assert code == 2 and "no imported task has a filter of that name" in err
-    code, err = _run(capsys, "import", "lm-eval", LMR / "torch1234", "--results", tmp_path / "c",
+    code, err = run_cli(capsys, "import", "lm-eval", LMR / "torch1234", "--results", tmp_path / "c",
                      "--filter", "arc_mini=strict-match")  # fmt: skip
     assert code == 2 and "has no filter 'strict-match'" in err and "(has: none)" in err
 
@@ -225,9 +194,9 @@ def test_lm_eval_torch_seed_gives_other_labels(tmp_path, capsys):
     --seed 0,1234,99,1234: same random_seed 0) import with different seed labels, side by side
     in one results dir, and keep every seed lm-eval recorded in the manifest."""
     res = tmp_path / "res"
-    _import(capsys, res, "lm-eval", LMR / "torch1234")
-    store, err = _import(capsys, res, "lm-eval", LMR / "torch99")
-    rows = _rows(store, SMOL)
+    import_store(capsys, res, "lm-eval", LMR / "torch1234")
+    store, err = import_store(capsys, res, "lm-eval", LMR / "torch99")
+    rows = rows_by_key(store, SMOL)
     cot_seeds = sorted({k[2] for k in rows if k[0] == "arc_mini_cot"})
     assert cot_seeds == [99, 1234, SEED_BASE + 99, SEED_BASE + 1234]
     raw99, res99 = _raw_lm_eval("torch99", "smollm2", "arc_mini_cot")
@@ -258,13 +227,15 @@ def test_lm_eval_samples_never_read_with_another_runs_results(tmp_path, capsys):
         shutil.copy(f, mixed / f.name)
     for f in d1234.glob("samples_*.jsonl"):
         shutil.copy(f, mixed / f.name)
-    code, err = _run(capsys, "import", "lm-eval", mixed, "--results", tmp_path / "r")
+    code, err = run_cli(capsys, "import", "lm-eval", mixed, "--results", tmp_path / "r")
     # the 1234 run imports; the 99 samples are refused, naming the other run's results file
     assert code == 0 and "refused" in err and "pass --seed N" in err
     assert next(d1234.glob("results_*.json")).name in err
-    rows = _rows(ResultsStore(tmp_path / "r"), SMOL)
+    rows = rows_by_key(ResultsStore(tmp_path / "r"), SMOL)
     assert {split_seed_label(k[2])[0] for k in rows} == {1234}
-    code, err = _run(capsys, "import", "lm-eval", mixed, "--results", tmp_path / "r2", "--strict")
+    code, err = run_cli(
+        capsys, "import", "lm-eval", mixed, "--results", tmp_path / "r2", "--strict"
+    )
     assert code == 2 and "pass --seed N" in err
 
 
@@ -278,7 +249,7 @@ def test_lm_eval_fractional_metric_is_refused(tmp_path, capsys):
     first = json.loads(lines[0])
     first["exact_match"] = 0.5
     f.write_text("\n".join([json.dumps(first), *lines[1:]]) + "\n")
-    code, err = _run(capsys, "import", "lm-eval", d, "--results", tmp_path / "r")
+    code, err = run_cli(capsys, "import", "lm-eval", d, "--results", tmp_path / "r")
     assert code == 2 and f"{f}:1" in err and "'exact_match' = 0.5 is not 0 or 1" in err
 
 
@@ -286,11 +257,11 @@ def test_lm_eval_fractional_metric_is_refused(tmp_path, capsys):
 def test_helm_trials_are_records(tmp_path, capsys):
     """Each HELM trial (train_trial_index) of an instance is its own record (trial t -> repeat
     t); one run directory = one run; unseeded (HELM records no sampling seed): labelled 0."""
-    store, err = _import(capsys, tmp_path / "res", "helm", FIX / "helm_trials")
+    store, err = import_store(capsys, tmp_path / "res", "helm", FIX / "helm_trials")
     for run_dir in sorted((FIX / "helm_trials").rglob("run_spec.json")):
         spec = json.loads(run_dir.read_text())
         preds = json.loads((run_dir.parent / "display_predictions.json").read_text())
-        rows = _rows(store, spec["adapter_spec"]["model"])
+        rows = rows_by_key(store, spec["adapter_spec"]["model"])
         assert spec["adapter_spec"]["num_train_trials"] == 2 and len(rows) == len(preds) == 16
         for p in preds:
             r = rows[("arc_mini_cot:subset=easy,method=multiple_choice_joint", p["instance_id"],
@@ -308,16 +279,16 @@ def test_compare_warns_when_the_sides_used_different_filters(tmp_path, capsys):
     res = tmp_path / "res"
     smol_dir = next((LMR / "torch1234").glob("*smollm2*"))
     gemma_dir = next((LMR / "torch1234").glob("*gemma3*"))
-    _import(capsys, res, "lm-eval", smol_dir, "--filter", "flexible-extract")
-    _import(capsys, res, "lm-eval", gemma_dir)
-    pair, err = _compare(capsys, res, GEMMA, SMOL, tmp_path)
+    import_store(capsys, res, "lm-eval", smol_dir, "--filter", "flexible-extract")
+    import_store(capsys, res, "lm-eval", gemma_dir)
+    pair, err = compare_pair(capsys, res, GEMMA, SMOL, tmp_path)
     ws = [w for w in pair["warnings"] if "scored differently" in w]
     assert len(ws) == 1 and "arc_mini_cot" in ws[0]
     assert "strict-match/exact_match" in ws[0] and "flexible-extract/exact_match" in ws[0]
     assert "scored differently" in err and "flexible-extract" in err
     same = tmp_path / "same"
-    _import(capsys, same, "lm-eval", LMR / "torch1234", "--filter", "flexible-extract")
-    pair, _ = _compare(capsys, same, GEMMA, SMOL, tmp_path)
+    import_store(capsys, same, "lm-eval", LMR / "torch1234", "--filter", "flexible-extract")
+    pair, _ = compare_pair(capsys, same, GEMMA, SMOL, tmp_path)
     assert not [w for w in pair["warnings"] if "scored differently" in w]
 
 
@@ -325,10 +296,10 @@ def test_no_items_in_common_says_the_seeds(tmp_path, capsys):
     """The same task with disjoint seed labels (SmolLM2 with torch seed 99, Gemma with 1234):
     the error says they share no seed and lists both sides' seeds."""
     res = tmp_path / "res"
-    _import(capsys, res, "lm-eval", LMR / "torch99")
-    _import(capsys, res, "lm-eval", next((LMR / "torch1234").glob("*gemma3*")), "--filter",
+    import_store(capsys, res, "lm-eval", LMR / "torch99")
+    import_store(capsys, res, "lm-eval", next((LMR / "torch1234").glob("*gemma3*")), "--filter",
             "arc_mini_cot=strict-match")  # fmt: skip
-    code, err = _run(capsys, "compare", "--results", res, "--before", GEMMA, "--after", SMOL)
+    code, err = run_cli(capsys, "compare", "--results", res, "--before", GEMMA, "--after", SMOL)
     assert code == 2 and "no items in common" in err and "They share no seed" in err
     assert "1234 (repeats 0-1)" in err and "99 (repeats 0-1)" in err
 
@@ -339,14 +310,14 @@ def test_lm_eval_042_layout(tmp_path, capsys):
     args, no filter names, no seeds: read, every row checked against the raw arrays; no seed
     recorded -> labelled 0 and said."""
     root = FIX / "lm_eval_042"
-    store, err = _import(capsys, tmp_path / "res", "lm-eval", root)
+    store, err = import_store(capsys, tmp_path / "res", "lm-eval", root)
     assert store.models() == [SMOL]
     assert "records no sampling seed" in err
     for results in sorted(root.rglob("results.json")):
         body = json.loads(results.read_text())
         args = body["config"]["model_args"]
         model = args.split("pretrained=")[1].split(",")[0]
-        rows = _rows(store, model)
+        rows = rows_by_key(store, model)
         prefix = re.sub("/|=", "__", args)
         mc = json.loads((results.parent / f"{prefix}_arc_mini.jsonl").read_text())
         gen = json.loads((results.parent / f"{prefix}_arc_mini_gen.jsonl").read_text())
@@ -379,8 +350,8 @@ def test_opencompass_n2_every_replica_a_record(tmp_path, capsys):
     preds = json.loads((run / "predictions" / "gemma3-270m_hf" / "arc-e-mini-n2.json").read_text())
     details = json.loads((run / "results" / "gemma3-270m_hf" / "arc-e-mini-n2.json").read_text())
     assert "n=2" in next((run / "configs").glob("*.py")).read_text().replace(" ", "")
-    store, err = _import(capsys, tmp_path / "res", "opencompass", FIX / "opencompass_n2")
-    rows = _rows(store, "gemma3-270m_hf")
+    store, err = import_store(capsys, tmp_path / "res", "opencompass", FIX / "opencompass_n2")
+    rows = rows_by_key(store, "gemma3-270m_hf")
     assert len(preds) == 12 and len(rows) == 12
     assert sorted({k[2] for k in rows}) == [0, SEED_BASE]
     for idx, p in preds.items():

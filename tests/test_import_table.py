@@ -9,8 +9,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from clikit import run_cli
 
-from forgetmap.cli.main import main
 from forgetmap.records import RECORD_SCHEMA, ResultsStore
 
 HEADER = "model,task,item_id,seed,n_choices,gold,pred,extract_status,correct,response,category"
@@ -28,21 +28,9 @@ def _csv(tmp_path: Path, rows=ROWS, header=HEADER, name="t.csv") -> Path:
     return p
 
 
-class Err(str):
-    """stderr of a CLI call; `in` ignores whitespace (rich wraps long paths at any character)."""
-
-    def __contains__(self, part: object) -> bool:
-        return "".join(str(part).split()) in "".join(self.split())
-
-
-def _run(capsys, *argv) -> tuple[int, Err]:
-    code = main([str(a) for a in argv])
-    return code, Err(capsys.readouterr().err)
-
-
 def test_csv_roundtrip_keeps_ids_verbatim(tmp_path, capsys):
     src = _csv(tmp_path)
-    code, err = _run(capsys, "import", "table", str(src), "--results", str(tmp_path / "res"))
+    code, err = run_cli(capsys, "import", "table", str(src), "--results", str(tmp_path / "res"))
     assert code == 0, err
     store = ResultsStore(tmp_path / "res")
     assert store.models() == ["org/after", "org/before"]
@@ -68,7 +56,7 @@ def test_jsonl_and_parquet(tmp_path, capsys):
     pq.write_table(
         pa.Table.from_pylist([{**r, "model": "n"} for r in recs]), tmp_path / "b.parquet"
     )
-    code, err = _run(
+    code, err = run_cli(
         capsys,
         "import",
         "table",
@@ -85,7 +73,7 @@ def test_jsonl_and_parquet(tmp_path, capsys):
 
 def test_unknown_columns_are_reported_not_silently_dropped(tmp_path, capsys):
     src = _csv(tmp_path, rows=[r + ",x" for r in ROWS[:1]], header=HEADER + ",my_note")
-    code, err = _run(capsys, "import", "table", src, "--results", tmp_path / "r")
+    code, err = run_cli(capsys, "import", "table", src, "--results", tmp_path / "r")
     assert code == 0 and "not imported: my_note" in err
     store = ResultsStore(tmp_path / "r")
     assert store.read_manifest("org/before", store.runs("org/before")[0])["ignored_columns"] == [
@@ -95,7 +83,7 @@ def test_unknown_columns_are_reported_not_silently_dropped(tmp_path, capsys):
 
 def test_model_override(tmp_path, capsys):
     src = _csv(tmp_path, rows=ROWS[:2])
-    code, _ = _run(
+    code, _ = run_cli(
         capsys, "import", "table", str(src), "--results", str(tmp_path / "r"), "--model", "x/y"
     )
     assert code == 0
@@ -105,11 +93,11 @@ def test_model_override(tmp_path, capsys):
 def test_reimport_is_skipped_and_force_replaces(tmp_path, capsys):
     src = _csv(tmp_path)
     res = str(tmp_path / "res")
-    assert _run(capsys, "import", "table", str(src), "--results", res)[0] == 0
-    code, err = _run(capsys, "import", "table", str(src), "--results", res)
+    assert run_cli(capsys, "import", "table", str(src), "--results", res)[0] == 0
+    code, err = run_cli(capsys, "import", "table", str(src), "--results", res)
     assert code == 0 and "already imported" in err
     assert ResultsStore(res).read().num_rows == 4  # no duplicates
-    assert _run(capsys, "import", "table", str(src), "--results", res, "--force")[0] == 0
+    assert run_cli(capsys, "import", "table", str(src), "--results", res, "--force")[0] == 0
     assert ResultsStore(res).read().num_rows == 4
 
 
@@ -130,7 +118,7 @@ def test_reimport_is_skipped_and_force_replaces(tmp_path, capsys):
 )
 def test_bad_tables_give_clear_errors(tmp_path, capsys, header, rows, expected):
     src = _csv(tmp_path, rows=rows, header=header)
-    code, err = _run(capsys, "import", "table", str(src), "--results", str(tmp_path / "res"))
+    code, err = run_cli(capsys, "import", "table", str(src), "--results", str(tmp_path / "res"))
     assert code == 2
     assert str(src) in err and expected in err
     assert "Traceback" not in err
@@ -141,7 +129,7 @@ def test_malformed_jsonl_names_file_and_line(tmp_path, capsys):
     p.write_text(
         '{"model": "m", "task": "t", "item_id": "1", "seed": 0, "correct": true}\n{"model": oops}\n'
     )
-    code, err = _run(capsys, "import", "table", str(p), "--results", str(tmp_path / "res"))
+    code, err = run_cli(capsys, "import", "table", str(p), "--results", str(tmp_path / "res"))
     assert code == 2 and f"{p}:2: malformed JSON line" in err
 
 
@@ -162,7 +150,7 @@ def test_malformed_jsonl_names_file_and_line(tmp_path, capsys):
 )
 def test_bad_files(tmp_path, capsys, make, expected):
     p = make(tmp_path)
-    code, err = _run(capsys, "import", "table", str(p), "--results", str(tmp_path / "res"))
+    code, err = run_cli(capsys, "import", "table", str(p), "--results", str(tmp_path / "res"))
     assert code == 2 and expected in err and "Traceback" not in err
 
 
@@ -180,7 +168,7 @@ def test_reextract(tmp_path, capsys):
         "m,mmlu:anatomy,2,0,4,C,C,ok,true,no idea,",
     ]
     src = _csv(tmp_path, rows=rows)
-    code, err = _run(
+    code, err = run_cli(
         capsys, "import", "table", str(src), "--results", str(tmp_path / "res"), "--reextract"
     )
     if not _extractor_available():
@@ -198,11 +186,11 @@ def test_reextract(tmp_path, capsys):
 def test_export_then_import_table_roundtrip(tmp_path, capsys, suffix):
     """Records of real imported logs survive `export` -> `import table` unchanged."""
     fix = Path(__file__).parent / "fixtures" / "importers" / "lm_eval"
-    assert _run(capsys, "import", "lm-eval", fix, "--results", tmp_path / "a")[0] == 0
+    assert run_cli(capsys, "import", "lm-eval", fix, "--results", tmp_path / "a")[0] == 0
     out = tmp_path / f"flat{suffix}"
-    code, err = _run(capsys, "export", "--results", tmp_path / "a", "--out", out)
+    code, err = run_cli(capsys, "export", "--results", tmp_path / "a", "--out", out)
     assert code == 0, err
-    code, err = _run(capsys, "import", "table", out, "--results", tmp_path / "b")
+    code, err = run_cli(capsys, "import", "table", out, "--results", tmp_path / "b")
     assert code == 0, err
     from forgetmap.records import CONTRACT_COLUMNS
 

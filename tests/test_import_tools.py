@@ -17,40 +17,22 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from clikit import rows_by_key, run_cli
 
-from forgetmap.cli.main import main
 from forgetmap.importers import SEED_BASE
 from forgetmap.importers.inspect_logs import _member_bytes
-from forgetmap.records import RECORD_SCHEMA, ResultsStore
+from forgetmap.records import ResultsStore
 
 FIX = Path(__file__).parent / "fixtures" / "importers"
 SMOL, GEMMA = "models/smollm2-135m-instruct", "models/gemma3-270m"
 L = "ABCDEFGHIJ"
 
 
-class Err(str):
-    """stderr of a CLI call; `in` ignores whitespace (rich wraps long paths at any character)."""
-
-    def __contains__(self, part: object) -> bool:
-        return "".join(str(part).split()) in "".join(self.split())
-
-
-def _run(capsys, *argv) -> tuple[int, Err]:
-    code = main([str(a) for a in argv])
-    return code, Err(capsys.readouterr().err)
-
-
 def _import(capsys, tmp_path: Path, tool: str, path: Path, *extra: str) -> ResultsStore:
     res = tmp_path / "res"
-    code, err = _run(capsys, "import", tool, path, "--results", res, *extra)
+    code, err = run_cli(capsys, "import", tool, path, "--results", res, *extra)
     assert code == 0, err
     return ResultsStore(res)
-
-
-def _rows(store: ResultsStore, model: str) -> dict[tuple, dict]:
-    t = store.read(models=[model])
-    assert t.schema == RECORD_SCHEMA
-    return {(r["task"], r["item_id"], r["seed"]): r for r in t.to_pylist()}
 
 
 # ---------------------------------------------------------------- lm-evaluation-harness
@@ -67,7 +49,7 @@ def _lm_eval_samples(model_dir_glob: str, task: str, seed: int) -> list[dict]:
 def test_lm_eval_real_logs(tmp_path, capsys):
     store = _import(capsys, tmp_path, "lm-eval", FIX / "lm_eval")
     assert store.models() == [GEMMA, SMOL]
-    smol, gemma = _rows(store, SMOL), _rows(store, GEMMA)
+    smol, gemma = rows_by_key(store, SMOL), rows_by_key(store, GEMMA)
     assert len(smol) == 8 + 8 + 8 and len(gemma) == 16
     assert {k[0] for k in smol} == {"arc_mini", "arc_mini_gen"}  # task names verbatim
     assert {k[2] for k in smol} == {0, 1}
@@ -95,7 +77,7 @@ def test_lm_eval_then_compare(tmp_path, capsys):
     """The imported logs are a usable pair for `forgetmap compare`."""
     store = _import(capsys, tmp_path, "lm-eval", FIX / "lm_eval")
     out = tmp_path / "cmp.json"
-    code, err = _run(
+    code, err = run_cli(
         capsys,
         "compare",
         "--results",
@@ -110,7 +92,7 @@ def test_lm_eval_then_compare(tmp_path, capsys):
     assert code == 0, err
     pair = json.loads(out.read_text())["pairs"][0]
     cell = next(c for c in pair["cells"] if c["task"] == "arc_mini" and c["seed"] == 0)
-    g, s = _rows(store, GEMMA), _rows(store, SMOL)
+    g, s = rows_by_key(store, GEMMA), rows_by_key(store, SMOL)
     n10 = sum(g[k]["correct"] and not s[k]["correct"] for k in g if k[0] == "arc_mini")
     assert cell["n"] == 8 and cell["n10"] == n10
 
@@ -141,7 +123,7 @@ def test_lm_eval_bad_lines(tmp_path, capsys, corrupt, expected):
     shutil.copytree(src.parent, d)
     f = d / src.name
     f.write_text("\n".join(corrupt(f.read_text().splitlines())) + "\n")
-    code, err = _run(capsys, "import", "lm-eval", d, "--results", tmp_path / "res")
+    code, err = run_cli(capsys, "import", "lm-eval", d, "--results", tmp_path / "res")
     assert code == 2 and str(f) in err and expected in err and "Traceback" not in err
 
 
@@ -152,13 +134,15 @@ def test_lm_eval_missing_results_needs_seed_and_model(tmp_path, capsys):
     shutil.copy(src, tmp_path / src.name)
     other = next((FIX / "lm_eval" / "seed1").rglob("results_*.json"))  # another run's
     shutil.copy(other, tmp_path / other.name)
-    code, err = _run(capsys, "import", "lm-eval", tmp_path / src.name, "--results", tmp_path / "r")
+    code, err = run_cli(
+        capsys, "import", "lm-eval", tmp_path / src.name, "--results", tmp_path / "r"
+    )
     assert code == 2 and "pass --seed N" in err and other.name in err and "another run" in err
-    code, err = _run(
+    code, err = run_cli(
         capsys, "import", "lm-eval", tmp_path / src.name, "--results", tmp_path / "r", "--seed", "5"
     )
     assert code == 2 and "pass --model NAME" in err
-    code, err = _run(
+    code, err = run_cli(
         capsys,
         "import",
         "lm-eval",
@@ -172,7 +156,7 @@ def test_lm_eval_missing_results_needs_seed_and_model(tmp_path, capsys):
     )
     assert code == 0, err
     assert "note" in err and "task configs" in err  # the missing companion file is said
-    rows = _rows(ResultsStore(tmp_path / "r"), "x")
+    rows = rows_by_key(ResultsStore(tmp_path / "r"), "x")
     assert len(rows) == 8 and {k[2] for k in rows} == {5}
 
 
@@ -188,7 +172,7 @@ def _lighteval_details(model_part: str) -> list[tuple[Path, list[dict]]]:
 def test_lighteval_real_logs(tmp_path, capsys):
     store = _import(capsys, tmp_path, "lighteval", FIX / "lighteval")
     assert store.models() == [GEMMA, SMOL]
-    smol = _rows(store, SMOL)
+    smol = rows_by_key(store, SMOL)
     assert len(smol) == 16 and {k[2] for k in smol} == {0, 1}  # seeds from results_*.json
     tasks = {k[0] for k in smol}
     assert len(tasks) == 1 and "arc_reasoning_letter:easy" in next(iter(tasks))  # verbatim
@@ -205,7 +189,7 @@ def test_lighteval_real_logs(tmp_path, capsys):
             assert r["response"] == raw["model_response"]["text"][0]
             assert r["correct"] is (raw["metric"]["extractive_match"] >= 0.5)
             assert r["elicitation"] == "cot_chat"
-    gemma = _rows(store, GEMMA)
+    gemma = rows_by_key(store, GEMMA)
     assert {r["elicitation"] for r in gemma.values()} == {"cot_fewshot"}  # no chat template
 
 
@@ -214,13 +198,13 @@ def test_lighteval_errors(tmp_path, capsys):
     alone = tmp_path / "alone"
     alone.mkdir()
     shutil.copy(f, alone / f.name)
-    code, err = _run(capsys, "import", "lighteval", alone, "--results", tmp_path / "r")
+    code, err = run_cli(capsys, "import", "lighteval", alone, "--results", tmp_path / "r")
     assert code == 2 and "cannot tell the model name" in err and "pass --model" in err
-    code, err = _run(
+    code, err = run_cli(
         capsys, "import", "lighteval", alone, "--results", tmp_path / "r", "--model", "g"
     )
     assert code == 2 and "sampling seed" in err and "is unknown" in err and "pass --seed" in err
-    code, err = _run(
+    code, err = run_cli(
         capsys,
         "import",
         "lighteval",
@@ -236,7 +220,7 @@ def test_lighteval_errors(tmp_path, capsys):
     bad = tmp_path / "bad" / f.name
     bad.parent.mkdir()
     bad.write_bytes(b"PAR1garbage")
-    code, err = _run(
+    code, err = run_cli(
         capsys,
         "import",
         "lighteval",
@@ -256,7 +240,7 @@ def test_inspect_real_logs(tmp_path, capsys):
     store = _import(capsys, tmp_path, "inspect", FIX / "inspect")
     models = store.models()
     assert len(models) == 2 and all(m.startswith("hf/") for m in models)
-    smol = _rows(store, f"hf/{SMOL}")
+    smol = rows_by_key(store, f"hf/{SMOL}")
     # 2 epochs of --seed 0: labels seed + (epoch - 1) * 10**10 (docs/importers.md)
     assert len(smol) == 16 and {k[2] for k in smol} == {0, SEED_BASE}
     eval_file = next((FIX / "inspect").glob("*.eval"))
@@ -276,7 +260,7 @@ def test_inspect_real_logs(tmp_path, capsys):
         assert r["category"] == "science"  # sample metadata, verbatim
     gemma_json = next((FIX / "inspect").glob("*.json"))
     raw = json.loads(gemma_json.read_text())
-    gemma = _rows(store, raw["eval"]["model"])
+    gemma = rows_by_key(store, raw["eval"]["model"])
     assert len(gemma) == len(raw["samples"]) == 8
     for s in raw["samples"]:
         assert gemma[("arc_mini", str(s["id"]), 0)]["correct"] is (
@@ -290,15 +274,15 @@ def test_inspect_errors(tmp_path, capsys):
     del body["samples"][2]["scores"]
     bad = tmp_path / "unscored.json"
     bad.write_text(json.dumps(body))
-    code, err = _run(capsys, "import", "inspect", bad, "--results", tmp_path / "r")
+    code, err = run_cli(capsys, "import", "inspect", bad, "--results", tmp_path / "r")
     assert code == 2 and str(bad) in err and "missing field 'scores'" in err
     notlog = tmp_path / "other.json"
     notlog.write_text('{"hello": 1}')
-    code, err = _run(capsys, "import", "inspect", notlog, "--results", tmp_path / "r")
+    code, err = run_cli(capsys, "import", "inspect", notlog, "--results", tmp_path / "r")
     assert code == 2 and "missing field 'eval'" in err
     notzip = tmp_path / "x.eval"
     notzip.write_text("not a zip")
-    code, err = _run(capsys, "import", "inspect", notzip, "--results", tmp_path / "r")
+    code, err = run_cli(capsys, "import", "inspect", notzip, "--results", tmp_path / "r")
     assert code == 2 and "not a readable .eval log" in err
 
 
@@ -308,7 +292,7 @@ def test_opencompass_documented_format(tmp_path, capsys):
     run = next((FIX / "opencompass").iterdir())
     for abbr in ("gemma3-270m-hf", "smollm2-135m-instruct-hf"):
         preds = json.loads((run / "predictions" / abbr / "arc-e-mini.json").read_text())
-        rows = _rows(store, abbr)
+        rows = rows_by_key(store, abbr)
         assert len(rows) == len(preds) == 8
         for idx, p in preds.items():
             r = rows[("arc-e-mini", idx, 0)]
@@ -323,7 +307,7 @@ def test_opencompass_documented_format(tmp_path, capsys):
 def test_helm_documented_format(tmp_path, capsys):
     store = _import(capsys, tmp_path, "helm", FIX / "helm")
     assert store.models() == ["local/gemma3-270m", "local/smollm2-135m-instruct"]
-    rows = _rows(store, "local/gemma3-270m")
+    rows = rows_by_key(store, "local/gemma3-270m")
     run = next(d for d in (FIX / "helm").rglob("run_spec.json") if "gemma" in str(d)).parent
     preds = json.loads((run / "display_predictions.json").read_text())
     insts = {i["id"]: i for i in json.loads((run / "instances.json").read_text())}
@@ -343,22 +327,24 @@ def test_opencompass_and_helm_errors(tmp_path, capsys):
     del body["3"]["gold"]
     f.write_text(json.dumps(body))
     # one model's bad file does not stop the other model's import; --strict stops at it
-    code, err = _run(capsys, "import", "opencompass", d, "--results", tmp_path / "r")
+    code, err = run_cli(capsys, "import", "opencompass", d, "--results", tmp_path / "r")
     assert code == 0 and "refused" in err and str(f) in err
     assert "sample 3: missing field 'gold'" in err and "1 log(s) refused" in err
     assert len(ResultsStore(tmp_path / "r").models()) == 1
-    code, err = _run(capsys, "import", "opencompass", d, "--results", tmp_path / "r2", "--strict")
+    code, err = run_cli(
+        capsys, "import", "opencompass", d, "--results", tmp_path / "r2", "--strict"
+    )
     assert code == 2 and "sample 3: missing field 'gold'" in err
     assert not (tmp_path / "r2").exists()
     h = tmp_path / "helm"
     shutil.copytree(FIX / "helm", h)
     victim = next(h.rglob("display_predictions.json"))
     victim.unlink()
-    code, err = _run(capsys, "import", "helm", h, "--results", tmp_path / "r3")
+    code, err = run_cli(capsys, "import", "helm", h, "--results", tmp_path / "r3")
     assert code == 0 and "without display_predictions.json" in err and "refused" in err
     for other in h.rglob("display_predictions.json"):
         other.unlink()
-    code, err = _run(capsys, "import", "helm", h, "--results", tmp_path / "r4")
+    code, err = run_cli(capsys, "import", "helm", h, "--results", tmp_path / "r4")
     assert code == 2 and "nothing importable: 2 logs refused" in err
     assert err.count("without display_predictions.json") == 2
 
@@ -366,16 +352,16 @@ def test_opencompass_and_helm_errors(tmp_path, capsys):
 # ---------------------------------------------------------------- common errors
 @pytest.mark.parametrize("tool", ["lm-eval", "lighteval", "inspect", "opencompass", "helm"])
 def test_missing_path_and_empty_dir(tmp_path, capsys, tool):
-    code, err = _run(capsys, "import", tool, tmp_path / "nope", "--results", tmp_path / "r")
+    code, err = run_cli(capsys, "import", tool, tmp_path / "nope", "--results", tmp_path / "r")
     assert code == 2 and "no such file or directory" in err
     (tmp_path / "empty").mkdir()
-    code, err = _run(capsys, "import", tool, tmp_path / "empty", "--results", tmp_path / "r")
+    code, err = run_cli(capsys, "import", tool, tmp_path / "empty", "--results", tmp_path / "r")
     assert code == 2 and "found under" in err and "Traceback" not in err
 
 
 def test_one_model_name_for_two_models_is_an_error(tmp_path, capsys):
     """--model over logs of two models would merge them: refused, naming a clashing key."""
-    code, err = _run(
+    code, err = run_cli(
         capsys,
         "import",
         "lm-eval",
@@ -393,7 +379,7 @@ def test_lighteval_single_file_finds_its_results(tmp_path, capsys):
     """PATH may be one details file: model and seed come from OUT/results/<model>/ above it."""
     f, raw = _lighteval_details("gemma3")[0]
     store = _import(capsys, tmp_path, "lighteval", f)
-    rows = _rows(store, GEMMA)
+    rows = rows_by_key(store, GEMMA)
     assert len(rows) == len(raw) == 8 and {k[2] for k in rows} == {0}
 
 
@@ -405,7 +391,7 @@ def test_opencompass_real_run(tmp_path, capsys):
     for abbr in store.models():
         preds = next((FIX / "opencompass_run").rglob(f"predictions/{abbr}/arc-e-mini.json"))
         res = json.loads((preds.parents[2] / "results" / abbr / "arc-e-mini.json").read_text())
-        rows = _rows(store, abbr)
+        rows = rows_by_key(store, abbr)
         raw = json.loads(preds.read_text())
         assert len(rows) == len(raw) == 6
         for idx, p in raw.items():
@@ -421,7 +407,7 @@ def test_reextract_on_tool_logs(tmp_path, capsys):
     from forgetmap.suite.extract import extract
 
     store = _import(capsys, tmp_path, "lm-eval", FIX / "lm_eval" / "seed1", "--reextract")
-    rows = _rows(store, SMOL)
+    rows = rows_by_key(store, SMOL)
     assert len(rows) == 8
     for r in rows.values():
         ex = extract(r["response"], r["choices"], r["n_choices"], r["task"])
