@@ -9,7 +9,12 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
-from forgetmap.cli.options import data_dir_option, protocol_option, results_option
+from forgetmap.cli.options import (
+    data_dir_option,
+    protocol_option,
+    results_option,
+    selection_options,
+)
 from forgetmap.engine.backends import BACKEND_OPTIONS, BACKENDS, backend_options
 from forgetmap.errors import ForgetmapError
 from forgetmap.records import DUPLICATE_POLICIES
@@ -39,10 +44,7 @@ def _seeds(value: str) -> list[int]:
     default="hf",
     show_default=True,
 )
-@click.option("--suite", default=None, help="Suite name (see `forgetmap tasks`).")
-@click.option("--tasks", default=None, help="Comma-separated tasks; globs allowed (mmlu:*).")
-@click.option("--seeds", default="0,1,2", show_default=True, help="Sampling seeds.")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="First N items per task.")
+@selection_options()
 @click.option(
     "--elicitation",
     type=click.Choice(ELICITATIONS),

@@ -60,6 +60,32 @@ def _set_study_repo(ctx: click.Context, param: click.Parameter, value: str | Non
         os.environ["FORGETMAP_STUDY_REPO"] = value
 
 
+def selection_options() -> Callable[[F], F]:
+    """`--suite`, `--tasks`, `--seeds`, `--limit` (strs; limit an int or None): which items an
+    evaluation runs, the same for `eval` and `track`."""
+
+    def add(fn: F) -> F:
+        for opt in reversed(
+            [
+                click.option("--suite", default=None, help="Suite name (see `forgetmap tasks`)."),
+                click.option(
+                    "--tasks", default=None, help="Comma-separated tasks; globs allowed (mmlu:*)."
+                ),
+                click.option("--seeds", default="0,1,2", show_default=True, help="Sampling seeds."),
+                click.option(
+                    "--limit",
+                    type=click.IntRange(min=1),
+                    default=None,
+                    help="First N items per task.",
+                ),
+            ]
+        ):
+            fn = opt(fn)
+        return fn
+
+    return add
+
+
 def chance_k_option() -> Callable[[F], F]:
     """`--chance-k item|nominal|N` (a str): the options compare's chance terms count."""
     return click.option(

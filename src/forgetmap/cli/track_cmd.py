@@ -11,7 +11,12 @@ from rich.console import Console
 from rich.markup import escape
 
 from forgetmap.cli.eval_cmd import _seeds
-from forgetmap.cli.options import data_dir_option, protocol_option, results_option
+from forgetmap.cli.options import (
+    data_dir_option,
+    protocol_option,
+    results_option,
+    selection_options,
+)
 from forgetmap.engine.backends import BACKENDS
 from forgetmap.errors import ForgetmapError
 from forgetmap.records.schema import ELICITATIONS
@@ -35,10 +40,7 @@ from forgetmap.records.schema import ELICITATIONS
     "--run-name", default=None, help="The run's name (default: the checkpoints folder's)."
 )
 @click.option("--base-name", default=None, help="The base's model name (default: --base as given).")
-@click.option("--suite", default=None, help="Suite name (see `forgetmap tasks`).")
-@click.option("--tasks", default=None, help="Comma-separated tasks; globs allowed (mmlu:*).")
-@click.option("--seeds", default="0,1,2", show_default=True, help="Sampling seeds.")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="First N items per task.")
+@selection_options()
 @click.option(
     "--elicitation",
     type=click.Choice(ELICITATIONS),
