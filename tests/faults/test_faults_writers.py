@@ -106,11 +106,17 @@ def _jsonl(path: Path, rows: list[dict]) -> Path:
     return path
 
 
-def test_import_overlapping_keys_is_an_error_naming_them(tmp_path: Path, capsys) -> None:
+def _stored_then_overlapping(tmp_path: Path, capsys) -> tuple[Path, Path]:
+    """A store holding q0..q9 of model m (correct), and a table of q5..q14 (wrong) to import."""
     res = tmp_path / "res"
     a = _jsonl(tmp_path / "a.jsonl", _rows("m", range(10)))
     b = _jsonl(tmp_path / "b.jsonl", _rows("m", range(5, 15), correct=False))
     assert cli(capsys, "import", "table", a, "--results", res)[0] == 0
+    return res, b
+
+
+def test_import_overlapping_keys_is_an_error_naming_them(tmp_path: Path, capsys) -> None:
+    res, b = _stored_then_overlapping(tmp_path, capsys)
     code, _, err = cli(capsys, "import", "table", b, "--results", res)
     line = one_line_error(code, err, "5", "'m'", "q5", "--on-duplicate")
     assert "mmlu:anatomy" in line
@@ -118,10 +124,7 @@ def test_import_overlapping_keys_is_an_error_naming_them(tmp_path: Path, capsys)
 
 
 def test_import_on_duplicate_skip_keeps_stored_rows(tmp_path: Path, capsys) -> None:
-    res = tmp_path / "res"
-    a = _jsonl(tmp_path / "a.jsonl", _rows("m", range(10)))
-    b = _jsonl(tmp_path / "b.jsonl", _rows("m", range(5, 15), correct=False))
-    assert cli(capsys, "import", "table", a, "--results", res)[0] == 0
+    res, b = _stored_then_overlapping(tmp_path, capsys)
     code, _, err = cli(capsys, "import", "table", b, "--results", res, "--on-duplicate", "skip")
     assert code == 0, err
     assert "5 already stored" in err
@@ -132,10 +135,7 @@ def test_import_on_duplicate_skip_keeps_stored_rows(tmp_path: Path, capsys) -> N
 
 
 def test_import_on_duplicate_replace_replaces_stored_rows(tmp_path: Path, capsys) -> None:
-    res = tmp_path / "res"
-    a = _jsonl(tmp_path / "a.jsonl", _rows("m", range(10)))
-    b = _jsonl(tmp_path / "b.jsonl", _rows("m", range(5, 15), correct=False))
-    assert cli(capsys, "import", "table", a, "--results", res)[0] == 0
+    res, b = _stored_then_overlapping(tmp_path, capsys)
     code, _, err = cli(capsys, "import", "table", b, "--results", res, "--on-duplicate", "replace")
     assert code == 0, err
     assert "5 replaced" in err
