@@ -118,10 +118,20 @@ def test_k_and_ids_are_the_registrys(imported, data_dir):
         for r in (r for r in rows if r["task"] == task):
             assert r["item_id"] in items, (task, r["item_id"])
             assert r["n_choices"] == items[r["item_id"]].k, (task, r["item_id"])
+            if r["choices"]:  # the prompt listed the options: letters in the registry's order
+                assert r["choices"] == items[r["item_id"]].choices, (task, r["item_id"])
+                assert r["gold"] == items[r["item_id"]].gold, (task, r["item_id"])
+            elif items[r["item_id"]].choices:  # options only in the study's instruction (BBH):
+                # its letters are kept, unmapped (object_counting's start at 1, the registry's at 0)
+                assert task.startswith("bbh:") and task != "bbh:boolean_expressions", task
             checked += 1
     both = sum(n for t, n in BOTH.items() if t not in HASHED)
     tuned_only = sum(n for t, n in TUNED_ONLY.items() if t not in HASHED)
     assert checked == 2 * both + tuned_only
+    # GPQA's options were drawn into new positions by the study's code: mapped back by text
+    # (here its second item's gold "11" was shown as A, the registry's B)
+    gpqa = [r for r in rows if r["task"] == "gpqa:diamond"]
+    assert gpqa and all(r["choices"] for r in gpqa)
     mmlu = [r for r in rows if r["task"].startswith("mmlu:")]
     assert {r["n_choices"] for r in mmlu} == {4}
 
