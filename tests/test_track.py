@@ -222,3 +222,44 @@ def test_store_only_with_the_callbacks_base_name(tracked, tmp_path: Path) -> Non
         progress=False, report=False,
     )  # fmt: skip
     assert r.steps == [2, 4, 6] and r.curve.equals(first.curve)
+
+
+def test_watch_picks_up_a_new_checkpoint(
+    smollm2_gguf: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--watch: a checkpoint written while the watch waits is evaluated on the next pass (and
+    only it), the curve gains its step; Ctrl-C ends the watch with the last pass's outputs."""
+    import forgetmap.track.run as track_run
+
+    ck = tmp_path / "ck"
+    ck.mkdir()
+
+    def put(step: int) -> None:
+        shutil.copy(smollm2_gguf, ck / f"model-step-{step}.gguf")
+        old = time.time() - 60  # written a minute ago: settled
+        os.utime(ck / f"model-step-{step}.gguf", (old, old))
+
+    put(10)
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:  # the watch's wait: a checkpoint arrives, then Ctrl-C
+        waits.append(seconds)
+        if len(waits) == 1:
+            put(20)
+        elif len(waits) == 3:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(track_run.time, "sleep", sleep)
+    r = run_track(
+        str(smollm2_gguf), ck, results=tmp_path / "r", out=tmp_path / "o", run_name="copies",
+        base_name="smol", tasks="piqa:validation", limit=2, seeds=(0,), backend="llamacpp",
+        elicitation="loglik", watch=5.0, settle_s=0.0, bootstrap=0, report=False,
+        progress=False,
+    )  # fmt: skip
+    assert waits == [5.0, 5.0, 5.0]
+    assert r.steps == [10, 20]
+    # the second pass evaluated the new checkpoint only (the base's records were all stored);
+    # the third found nothing new and rewrote nothing
+    assert [(e.model, e.n_written) for e in r.evaluations] == [("smol", 0), ("copies/step-20", 2)]
+    rows = pacsv.read_csv(tmp_path / "o" / "curve.csv").to_pylist()
+    assert sorted({row["step"] for row in rows}) == [10, 20]
