@@ -53,7 +53,7 @@ LETTERS = "ABCDEFGHIJ"
 COT = (
     "Answer the following multiple choice science question.\n"
     'End with one line that reads "Answer: $LETTER" (for example "Answer: B").\n'
-    "Think step by step, showing your reasoning.\n"
+    "Reason through it step by step before you answer.\n"
     'Question: "{question}"'
 )
 

@@ -1,5 +1,5 @@
-"""Prompts: golden snapshots per benchmark x elicitation (real items from the data dir), the
-study's cot_chat wording, few-shot construction and hashing.
+"""Prompts: golden snapshots per benchmark x elicitation (real items from the data dir),
+the cot_chat wording (the study's layout, our own words), few-shot construction and hashing.
 
 Golden files were reviewed by eye once; any change in wording fails here. To accept an
 intended change: FORGETMAP_UPDATE_GOLDEN=1 pytest tests/test_prompts.py, then review the diff.
@@ -89,7 +89,7 @@ def test_cot_chat_wording(data_dir: Path) -> None:
         "The last line of your response must be exactly of the form 'Answer: $LETTER'"
     )
     assert "no extra punctuation, no lowercase, no '*', no trailing spaces" in lines[1]
-    assert lines[2] == "Think step by step, showing your reasoning."
+    assert lines[2] == "Reason through it step by step before you answer."
     assert lines[4] == f'Question: "{item.question}"'
     assert lines[-4:] == [f"{L}) {c}" for L, c in zip("ABCD", item.choices, strict=True)]
 

@@ -7,7 +7,7 @@ name. Under the default `forgetmap` protocol:
 
 - ``cot_chat`` (post-trained models): zero-shot chain of thought, sent through the model's chat
   template as one user message: the task instruction, the line that fixes the last line to
-  ``Answer: $LETTER``, "Think step by step, showing your reasoning.", then
+  ``Answer: $LETTER``, "Reason through it step by step before you answer.", then
   ``Question: "<question>"`` and the options as ``A) ...`` lines (the study's appendix B.2).
 - ``cot_fewshot`` (base models): few-shot in the same answer format. Examples with reasoning
   (BBH: the official 3-shot CoT prompts, rewritten so each ends in ``Answer: X``; exemplars of a
