@@ -180,3 +180,36 @@ def test_every_n_steps_probes_on_its_own_schedule_not_at_saves(
         checkpoint_model_name(RUN, 3),
     ]
     assert set(_scalars(tmp_path / "out")["train/forgetmap/Total/F_true"]) == {3}
+
+
+@pytest.mark.slow  # a real Trainer.train() and two generation probes
+def test_generation_elicitation_probes_with_the_training_model(
+    smollm2_hf: Path, probes: ProbeSet, tmp_path: Path
+) -> None:
+    """elicitation="cot_chat": the probes generate with the model being trained (chat template,
+    sampling with the records' seed), answers are extracted and stored like an `eval` run's."""
+    from forgetmap.integrations import ForgettingCallback
+    from forgetmap.records.schema import EXTRACT_STATUSES
+    from forgetmap.track.naming import checkpoint_model_name
+
+    small = ProbeSet(
+        {t: ids[:2] for t, ids in probes.items.items()}, probes.categories, 0, 1, probes.mde
+    )
+    cb = ForgettingCallback(
+        tmp_path / "runs", RUN, probes=small, every_n_steps=2, bootstrap=0,
+        elicitation="cot_chat", max_new_tokens=12,
+    )  # fmt: skip
+    trainer = _trainer(smollm2_hf, tmp_path / "out", cb, max_steps=2)
+    tok = trainer.processing_class
+    side = tok.padding_side
+    trainer.train()
+    assert [s for s, _ in cb.history] == [2]
+    assert tok.padding_side == side  # the trainer's tokenizer is untouched by generation
+    names = [checkpoint_model_name(RUN, s) for s in (0, 2)]
+    rows = ResultsStore(tmp_path / "runs").read().to_pylist()
+    n = sum(len(ids) for ids in small.items.values())
+    assert sorted(r["model"] for r in rows) == sorted(names * n)
+    assert {r["elicitation"] for r in rows} == {"cot_chat"}
+    assert all(r["response"] and 0 < r["n_tokens_out"] <= 12 for r in rows), rows[0]
+    assert {r["extract_status"] for r in rows} <= set(EXTRACT_STATUSES)
+    assert "forgetmap/Total/F_true" in cb.history[0][1]
