@@ -103,6 +103,31 @@ def test_format_echo_is_not_an_answer() -> None:
     assert extract("Remember: 'Answer: B' is the format.\nI am not sure.", CAPITALS).pred is None
 
 
+@pytest.mark.parametrize(
+    ("task", "choices", "gold"),
+    [
+        ("mmlu:anatomy", ["x", "y", "z", "w"], "B"),
+        ("salad_bench:mrq", ["x", "y", "z"], "AC"),
+        ("bbh:word_sorting", [], "a b"),
+    ],
+)
+def test_echo_of_the_forgetmap_answer_format_is_not_an_answer(
+    task: str, choices: list[str], gold: str
+) -> None:
+    # the answer-format line of the forgetmap protocol (tasks.yaml), repeated by the model
+    # verbatim or with its placeholder filled in, is cut before the rules look for an answer
+    from forgetmap.suite.loaders import Item
+    from forgetmap.suite.prompts import build_prompt
+
+    item = Item("i-1", "Which one?", choices, gold, len(choices))
+    line = build_prompt(task, item, "cot_chat").messages[0]["content"].split("\n")[1]
+    filled = re.sub(r"\$(LETTERS|LETTER|ANSWER)", "B", line)
+    for echo in (line, filled):
+        assert extract_mod.strip_reasoning(echo)[0].strip() == "", echo
+        assert extract(echo, choices or None, task=task).pred is None, echo
+    assert extract_mod.strip_reasoning(f"Fine. {filled}")[0].strip() == "Fine."
+
+
 def test_stated_letter_introducing_another_option_is_a_conflict() -> None:
     got = extract("The answer is B:\nD) Rome\n\nThat was wrong.", CAPITALS)
     assert got == Extraction(None, "no_answer", "answer_is:conflict")

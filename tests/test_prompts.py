@@ -73,7 +73,7 @@ def test_salad_bench_multi_answer_snapshot() -> None:
     )
     p = build_prompt("salad_bench:mrq", item, "cot_chat")
     text = p.messages[0]["content"]
-    assert "'Answer: $LETTERS'" in text and "all correct letters among A, B, C" in text
+    assert "'Answer: $LETTERS'" in text and "every correct letter among A, B, C" in text
     _check_golden("salad_bench__cot_chat", render(p))
 
 
@@ -86,9 +86,9 @@ def test_cot_chat_wording(data_dir: Path) -> None:
     lines = msg["content"].split("\n")
     assert lines[0] == "The following is a multiple choice question about anatomy."
     assert lines[1].startswith(
-        "The last line of your response must be exactly of the form 'Answer: $LETTER'"
+        "Give your answer on the last line of your response, written exactly as 'Answer: $LETTER'"
     )
-    assert "no extra punctuation, no lowercase, no '*', no trailing spaces" in lines[1]
+    assert "the letter in capitals, no added punctuation, no asterisks" in lines[1]
     assert lines[2] == "Reason through it step by step before you answer."
     assert lines[4] == f'Question: "{item.question}"'
     assert lines[-4:] == [f"{L}) {c}" for L, c in zip("ABCD", item.choices, strict=True)]
