@@ -105,6 +105,22 @@ def test_study_settings(study):
     assert manifest["source"].startswith("study:") and len(manifest["sha256"]) == 64
 
 
+def test_exclusions_follow_an_explicit_data_dir(study_repo, data_dir, monkeypatch, capsys):
+    """With the benchmark files given as --data-dir / data_dir= only (no FORGETMAP_DATA_DIR),
+    the items the study's code drops are still excluded, in loads, manifests and messages."""
+    monkeypatch.delenv("FORGETMAP_DATA_DIR", raising=False)
+    monkeypatch.setenv("FORGETMAP_STUDY_REPO", str(study_repo))
+    fresh = load_protocol("study")  # nothing cached from runs that had the variable
+    dyck = fresh.load("bbh:dyck_languages", data_dir=data_dir)
+    assert not dyck.items and len(dyck.excluded) == 250
+    ruin = fresh.manifest([get_task("bbh:ruin_names")], data_dir)["excluded"]
+    assert len(ruin["bbh:ruin_names"]) == 2
+    argv = ["prompt", "--protocol", "study", "--data-dir", str(data_dir),
+            "--task", "bbh:ruin_names", "--item", "480506415bc44387"]  # fmt: skip
+    assert main(argv) == 2
+    assert "bbh_ruin_names() returns no document for it" in capsys.readouterr().err
+
+
 def test_layouts_follow_the_study(study):
     """GPQA's drawn position, TruthfulQA's true-first order, BBH object_counting's 1..19."""
     gpqa = study.load("gpqa:diamond").items

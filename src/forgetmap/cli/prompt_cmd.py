@@ -53,11 +53,11 @@ def prompt(
             f"{task_name}: no item with id {item_ref!r} (ids look like {items[0].item_id!r}; "
             "or pass a 0-based index)"
         )
-    excluded = proto.excluded(task_name)
+    excluded = proto.excluded(task_name, data_dir)
     if item.item_id in excluded:
         raise ForgetmapError(
             f"{task_name}: item {item.item_id} is "
-            f"{proto.excluded_item_reason(task_name, item.item_id)} and is not evaluated "
+            f"{proto.excluded_item_reason(task_name, item.item_id, data_dir)} and is not evaluated "
             f"under it; {len(excluded)} item(s) of {task_name} are excluded so"
         )
     p = build_prompt(task_name, item, elicitation, data_dir=data_dir, protocol=proto)

@@ -303,7 +303,7 @@ def _start_manifest(
         "platform": platform.platform(),
         "model_spec": model,
         "elicitation": elicitation,
-        "protocol": proto.manifest(list(specs)),
+        "protocol": proto.manifest(list(specs), data_dir),
         "sampling": {**sampling, "seeds": seeds},
         "tasks": [s.name for s in specs],
         "limit": limit,

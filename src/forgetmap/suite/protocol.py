@@ -434,13 +434,16 @@ class Protocol:
         """Why `excluded` items are not evaluated (for messages)."""
         return f"an exemplar of protocol {self.name!r} (taken from the evaluated split)"
 
-    def excluded_item_reason(self, task: str | TaskSpec, item_id: str) -> str:
+    def excluded_item_reason(
+        self, task: str | TaskSpec, item_id: str, data_dir: str | Path | None = None
+    ) -> str:
         """Why one excluded item of `task` is not evaluated (for messages naming the item)."""
         return self.excluded_reason()
 
-    def excluded(self, task: str | TaskSpec) -> frozenset[str]:
+    def excluded(self, task: str | TaskSpec, data_dir: str | Path | None = None) -> frozenset[str]:
         """Item ids of `task` that serve as exemplars taken from its evaluated split under this
-        protocol: they are not evaluated (so an example never is its own test item)."""
+        protocol: they are not evaluated (so an example never is its own test item). `data_dir`:
+        the benchmark files, for protocols whose exclusions depend on the items."""
         if self._excluded is None:
             found: dict[str, set[str]] = {}
             for spec in all_tasks():
@@ -466,7 +469,7 @@ class Protocol:
         from forgetmap.suite.loaders import load_task
 
         loaded = load_task(task, data_dir=data_dir, source=source)
-        drop = self.excluded(task)
+        drop = self.excluded(task, data_dir)
         items = [it for it in loaded.items if it.item_id not in drop] if drop else loaded.items
         tp = self.for_task(task)
         if tp["option_order"] != "registry" or tp["choices"] is not None:
@@ -479,7 +482,9 @@ class Protocol:
             loaded.description, excluded=gone,
         )  # fmt: skip
 
-    def manifest(self, tasks: list[TaskSpec] | None = None) -> dict[str, Any]:
+    def manifest(
+        self, tasks: list[TaskSpec] | None = None, data_dir: str | Path | None = None
+    ) -> dict[str, Any]:
         """What a run manifest records: name, file and hash, chance-k rules, exclusions."""
         specs = tasks if tasks is not None else all_tasks()
         out: dict[str, Any] = {"name": self.name, "source": self.source, "sha256": self.sha256}
@@ -487,8 +492,8 @@ class Protocol:
         out["multi_answer"] = {
             t.name: self.for_task(t)["multi_answer"] for t in specs if t.answer_mode == "letter_set"
         }
-        excluded = {t.name: sorted(self.excluded(t)) for t in specs if self.excluded(t)}
-        out["excluded"] = excluded
+        excluded = {t.name: sorted(self.excluded(t, data_dir)) for t in specs}
+        out["excluded"] = {t: ids for t, ids in excluded.items() if ids}
         return out
 
 

@@ -336,7 +336,7 @@ class StudyProtocol(Protocol):
             return Item(item.item_id, item.question, choices, gold, len(choices), item.meta)
         return item
 
-    def excluded(self, task: str | TaskSpec) -> frozenset[str]:
+    def excluded(self, task: str | TaskSpec, data_dir: str | Path | None = None) -> frozenset[str]:
         """Items the study's code drops (their prompt function returns no document) or fails
         on, in either mode."""
         spec = get_task(task)
@@ -344,7 +344,7 @@ class StudyProtocol(Protocol):
         for mode in MODES.values():
             if self.checkout.config(mode, spec) is not None:
                 try:
-                    docs = self.checkout.queries(mode, spec)
+                    docs = self.checkout.queries(mode, spec, data_dir)
                 except DataError:  # no benchmark files: nothing to exclude (loading says why)
                     return frozenset()
                 dropped.update(i for i, d in docs.items() if d is None or d.error is not None)
@@ -353,7 +353,9 @@ class StudyProtocol(Protocol):
     def excluded_reason(self) -> str:
         return "dropped by the study's code (its prompt function returns no document or fails)"
 
-    def excluded_item_reason(self, task: str | TaskSpec, item_id: str) -> str:
+    def excluded_item_reason(
+        self, task: str | TaskSpec, item_id: str, data_dir: str | Path | None = None
+    ) -> str:
         """Which of the study's files and prompt functions drops or fails on the item, and how."""
         spec = get_task(task)
         why = []
@@ -361,7 +363,7 @@ class StudyProtocol(Protocol):
             cfg = self.checkout.config(mode, spec)
             if cfg is None:
                 continue
-            doc = self.checkout.queries(mode, spec).get(item_id)
+            doc = self.checkout.queries(mode, spec, data_dir).get(item_id)
             if doc is not None and doc.error is None:
                 continue
             fn = cfg["prompt_function"]
